@@ -1,0 +1,60 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Fingerprint and identify AI model weight files (safetensors, GGUF, PyTorch checkpoints) with
+/// MIR IDs such as `mir:model.unet.stable-diffusion-xl`.
+///
+/// Only headers are read; tensor data is never loaded and nothing in a file is executed.
+#[derive(Debug, Parser)]
+#[command(name = "mir", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Scan folders (or files) and report every weight file: format, MIR ID, fingerprints.
+    ///
+    /// Exit status: 0 when every file was read and identified, 1 when some were not recognised,
+    /// 2 when some could not be read (each such file is reported and the scan goes on).
+    Scan(ScanArgs),
+    /// Show one file's header: format, tensors, dtype profile, metadata and fingerprints.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ScanArgs {
+    /// Folders or files to scan. Symlinks are followed only inside these roots.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Print one JSON object per file (JSON Lines) instead of a table. Fields are documented in
+    /// the README.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) threads: usize,
+    /// No progress bar and no summary line on stderr.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InspectArgs {
+    /// The weight file to inspect.
+    #[arg(value_name = "FILE")]
+    pub(crate) path: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// How many tensors to list (in header order); 0 lists none.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub(crate) tensors: usize,
+    /// List every tensor.
+    #[arg(long, conflicts_with = "tensors")]
+    pub(crate) all: bool,
+}

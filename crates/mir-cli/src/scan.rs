@@ -1,0 +1,130 @@
+//! `mir scan`: walk, read, identify, print.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mir_scan::{Progress, Record, ScanOptions, Scanner};
+
+use crate::cli::ScanArgs;
+use crate::output::{human_size, json_line};
+
+pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
+    let options = ScanOptions {
+        threads: args.threads,
+        ..ScanOptions::default()
+    };
+    let scanner = Scanner::new(options);
+    let bar = progress_bar(args.quiet);
+    let on_progress = |p: Progress| {
+        if let Some(bar) = &bar {
+            match p {
+                Progress::Found { files } => bar.set_length(files as u64),
+                Progress::FileDone => bar.inc(1),
+            }
+        }
+    };
+    let out = scanner.scan(&args.paths, &on_progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+
+    for e in &out.walk_errors {
+        let path = e
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if e.is_loop {
+            if !args.quiet {
+                eprintln!("mir: warning: symlink loop not followed: {path}");
+            }
+        } else {
+            eprintln!("mir: {path}: {}", e.message);
+        }
+    }
+
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    if args.json {
+        for r in &out.records {
+            json_line(&mut w, r)?;
+        }
+    } else {
+        print_table(&mut w, &out.records)?;
+    }
+    w.flush()?;
+
+    let s = &out.summary;
+    if !args.quiet {
+        eprintln!(
+            "mir: {} file{}: {} identified, {} unrecognised, {} error{}",
+            s.files,
+            if s.files == 1 { "" } else { "s" },
+            s.identified,
+            s.unrecognised,
+            s.errors,
+            if s.errors == 1 { "" } else { "s" },
+        );
+    }
+    Ok(u8::try_from(s.exit_code()).unwrap_or(2))
+}
+
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {pos}/{len} files [{elapsed_precise}] {wide_bar} {per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// One line per file: ID (or what went wrong), format, tensors, size, path.
+fn print_table<W: Write>(w: &mut W, records: &[Record]) -> anyhow::Result<()> {
+    let label = |r: &Record| -> String {
+        if let Some(e) = &r.error {
+            format!("error: {e}")
+        } else if let Some(m) = &r.mir {
+            m.clone()
+        } else if r.format.is_none() {
+            "(unrecognised format)".to_owned()
+        } else if !r.candidates.is_empty() {
+            format!("(one of {})", r.candidates.join(", "))
+        } else {
+            "(no MIR ID)".to_owned()
+        }
+    };
+    let labels: Vec<String> = records.iter().map(label).collect();
+    let width = labels
+        .iter()
+        .filter(|l| !l.starts_with("error:"))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(12, 60);
+    for (r, l) in records.iter().zip(&labels) {
+        if l.starts_with("error:") {
+            writeln!(w, "{}  {l}", r.path)?;
+            continue;
+        }
+        let tensors = r
+            .tensors
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            w,
+            "{l:<width$}  {:<11}  {tensors:>6}  {:>9}  {}",
+            r.format.as_deref().unwrap_or("-"),
+            human_size(r.size),
+            r.path
+        )?;
+        for c in &r.components {
+            writeln!(w, "  + {} under {}", c.mir, c.prefix)?;
+        }
+    }
+    Ok(())
+}

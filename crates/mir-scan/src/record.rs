@@ -1,0 +1,165 @@
+//! The per-file record `mir scan --json` prints, one JSON object per line.
+//!
+//! This is a public contract: model managers parse it. Fields are only ever added, never renamed
+//! or removed; every field is always present (`null` or `[]` when it does not apply). The README
+//! documents each field.
+
+use std::path::Path;
+
+use base64::Engine;
+use mir_core::signature::{SIG_VERSION, Signatures};
+use serde::{Deserialize, Serialize};
+
+/// One weight file's result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The file's path as given or found by the walk (lossy UTF-8; see `path_bytes`).
+    pub path: String,
+    /// When the path is not valid UTF-8: its raw bytes, base64 (standard alphabet), so the path is
+    /// reported losslessly. `null` otherwise.
+    pub path_bytes: Option<String>,
+    /// The format that read the file (`safetensors`, `gguf`, `ckpt`, or a plugin's name); `null`
+    /// when no format recognised it.
+    pub format: Option<String>,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Number of tensors the header declares; `null` when the header could not be read.
+    pub tensors: Option<usize>,
+    /// The file's MIR ID, when the evidence decides one.
+    pub mir: Option<String>,
+    /// When the evidence is ambiguous: the IDs the file could be (the shared ID goes in `mir`).
+    pub candidates: Vec<String>,
+    /// Parts of an all-in-one file (VAE, text encoders), each with the key prefix it lives under.
+    pub components: Vec<ComponentRecord>,
+    /// Why: the evidence that decided the ID, most decisive first.
+    pub evidence: Vec<String>,
+    /// The dominant element type as a MIR precision ID (`mir:ops.precision.float:F16`).
+    pub precision: Option<String>,
+    /// Fingerprints; `null` when the header could not be read.
+    pub fingerprint: Option<FingerprintRecord>,
+    /// Why the file could not be read; `null` when it was.
+    pub error: Option<String>,
+    /// How sure the identification is, 0 to 1; `null` when there is no ID.
+    pub confidence: Option<f32>,
+    /// Which kind of evidence decided: `metadata`, `structure`, `hash` or `filename`.
+    pub decided_by: Option<String>,
+    /// For a shard of a multi-file model: the model it belongs to. `null` otherwise.
+    pub shard: Option<ShardRecord>,
+    /// Security or damage findings (e.g. `unsafe: global os.system in data.pkl`).
+    pub findings: Vec<String>,
+}
+
+/// A part of a bundled checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRecord {
+    /// The part's MIR ID.
+    pub mir: String,
+    /// The key prefix its tensors live under (e.g. `first_stage_model.`).
+    pub prefix: String,
+}
+
+/// A file's fingerprints (ARCHITECTURE.md, "Fingerprints").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintRecord {
+    /// XXH3-128 of the sorted tensor names, 32 hex digits.
+    pub key_sig: String,
+    /// XXH3-128 of the sorted (name, logical shape) pairs, 32 hex digits.
+    pub shape_sig: String,
+    /// The MIR project's SHA-256 layer hash (safetensors only), 64 hex digits.
+    pub layer_256: Option<String>,
+    /// The MIR project's BLAKE3 layer hash (safetensors only), 64 hex digits.
+    pub layer_b3: Option<String>,
+    /// The version of the `key_sig`/`shape_sig` encoding.
+    pub sig_version: u32,
+}
+
+impl From<&Signatures> for FingerprintRecord {
+    fn from(s: &Signatures) -> Self {
+        FingerprintRecord {
+            key_sig: s.key_sig_hex(),
+            shape_sig: s.shape_sig_hex(),
+            layer_256: s.layer_256.clone(),
+            layer_b3: s.layer_b3.clone(),
+            sig_version: SIG_VERSION,
+        }
+    }
+}
+
+/// Where a shard sits in its model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// The model: the path of its `*.index.json`, or of its first shard when there is no index.
+    pub model: String,
+    /// This shard's number, from 1, when the file name carries it.
+    pub part: Option<u32>,
+    /// How many shards the model has.
+    pub total: u32,
+    /// `key_sig` of the whole model (all shards' tensors).
+    pub model_key_sig: Option<String>,
+    /// `shape_sig` of the whole model.
+    pub model_shape_sig: Option<String>,
+}
+
+/// Counts over a scan, for the exit status and the closing line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Files reported.
+    pub files: usize,
+    /// Files whose header was read and identified.
+    pub identified: usize,
+    /// Files read but not identified, or whose format is not recognised.
+    pub unrecognised: usize,
+    /// Files that could not be read, plus walk errors (unreadable folders).
+    pub errors: usize,
+}
+
+impl Summary {
+    /// The exit status `mir scan` uses: 0 when every file was read and identified, 1 when some
+    /// were not recognised, 2 when some could not be read.
+    pub fn exit_code(&self) -> i32 {
+        if self.errors > 0 {
+            2
+        } else if self.unrecognised > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+impl Record {
+    /// An empty record for `path` of `size` bytes.
+    pub fn for_path(path: &Path, size: u64) -> Record {
+        let (text, bytes) = path_fields(path);
+        Record {
+            path: text,
+            path_bytes: bytes,
+            size,
+            ..Record::default()
+        }
+    }
+
+    /// True when the header was read but no ID came out, or no format recognised the file.
+    pub fn is_unrecognised(&self) -> bool {
+        self.error.is_none() && (self.format.is_none() || self.mir.is_none())
+    }
+}
+
+/// The lossy text of a path and, when it is not UTF-8, its raw bytes in base64.
+pub(crate) fn path_fields(path: &Path) -> (String, Option<String>) {
+    match path.to_str() {
+        Some(s) => (s.to_owned(), None),
+        None => (path.to_string_lossy().into_owned(), Some(raw_base64(path))),
+    }
+}
+
+#[cfg(unix)]
+fn raw_base64(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    base64::engine::general_purpose::STANDARD.encode(path.as_os_str().as_bytes())
+}
+
+#[cfg(not(unix))]
+fn raw_base64(path: &Path) -> String {
+    base64::engine::general_purpose::STANDARD.encode(path.to_string_lossy().as_bytes())
+}
