@@ -105,11 +105,9 @@ pub(crate) fn build_demo(root: &Path, out: &Path) -> anyhow::Result<usize> {
         std::fs::create_dir_all(&to)?;
         for e in std::fs::read_dir(&from)? {
             let p = e?.path();
-            if p.is_file() {
-                if let Some(name) = p.file_name() {
-                    std::fs::copy(&p, to.join(name))?;
-                    n += 1;
-                }
+            if let (true, Some(name)) = (p.is_file(), p.file_name()) {
+                std::fs::copy(&p, to.join(name))?;
+                n += 1;
             }
         }
     }
