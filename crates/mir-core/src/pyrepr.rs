@@ -20,6 +20,16 @@ pub const KEY_SEP: &str = ": ";
 /// and private-use characters; unassigned code points (which need Unicode tables) count as
 /// printable, a documented approximation that only matters for names no real model uses.
 pub fn push_str(out: &mut String, s: &str) {
+    // Fast path: printable ASCII without quotes or backslashes is copied as is.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\'' && b != b'\\')
+    {
+        out.reserve(s.len() + 2);
+        out.push('\'');
+        out.push_str(s);
+        out.push('\'');
+        return;
+    }
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

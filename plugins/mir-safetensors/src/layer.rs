@@ -5,42 +5,35 @@
 //! without tensors gives MIR's `"None"`, whose hash is a sentinel the databases must ignore, so we
 //! emit no layer hash for it.
 
+use std::fmt::Write;
+
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
 use serde_json::Value;
 
-use crate::header::RawHeader;
+use crate::header::{RawEntry, RawField, RawHeader};
 
-pub(crate) fn layer_string(raw: &RawHeader) -> Option<String> {
-    let tensors: Vec<&(String, Value)> = raw
-        .entries
-        .iter()
-        .filter(|(k, _)| k != "__metadata__")
-        .collect();
-    let mut out = String::with_capacity(tensors.len().saturating_mul(96));
-    match tensors.as_slice() {
+pub(crate) fn layer_string(raw: &RawHeader<'_>) -> Option<String> {
+    let mut out = String::new();
+    match raw.entries.as_slice() {
         [] => return None,
-        [(name, value)] => {
+        [one] => {
             out.push('{');
-            pyrepr::push_str(&mut out, name);
+            pyrepr::push_str(&mut out, &one.name);
             out.push_str(KEY_SEP);
             out.push_str("torch.Size([");
-            let dims = value
-                .get("shape")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            push_items(&mut out, dims);
+            push_u64s(&mut out, one.shape.as_deref().unwrap_or_default());
             out.push_str("])}");
         }
         many => {
+            out.reserve(many.len().saturating_mul(112));
             out.push('{');
-            for (i, (name, value)) in many.iter().enumerate() {
+            for (i, e) in many.iter().enumerate() {
                 if i > 0 {
                     out.push_str(ITEM_SEP);
                 }
-                pyrepr::push_str(&mut out, name);
+                pyrepr::push_str(&mut out, &e.name);
                 out.push_str(KEY_SEP);
-                push_value(&mut out, value);
+                push_entry(&mut out, e);
             }
             out.push('}');
         }
@@ -48,12 +41,44 @@ pub(crate) fn layer_string(raw: &RawHeader) -> Option<String> {
     Some(out)
 }
 
-fn push_items(out: &mut String, items: &[Value]) {
+/// `repr` of one entry's dict, fields in file order.
+fn push_entry(out: &mut String, e: &RawEntry<'_>) {
+    out.push('{');
+    for (i, f) in e.fields.iter().enumerate() {
+        if i > 0 {
+            out.push_str(ITEM_SEP);
+        }
+        match f {
+            RawField::Dtype => {
+                out.push_str("'dtype': ");
+                pyrepr::push_str(out, e.dtype.as_deref().unwrap_or_default());
+            }
+            RawField::Shape => {
+                out.push_str("'shape': [");
+                push_u64s(out, e.shape.as_deref().unwrap_or_default());
+                out.push(']');
+            }
+            RawField::Offsets => {
+                out.push_str("'data_offsets': [");
+                push_u64s(out, e.offsets.as_deref().unwrap_or_default());
+                out.push(']');
+            }
+            RawField::Other(k, v) => {
+                pyrepr::push_str(out, k);
+                out.push_str(KEY_SEP);
+                push_value(out, v);
+            }
+        }
+    }
+    out.push('}');
+}
+
+fn push_u64s(out: &mut String, items: &[u64]) {
     for (i, v) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(ITEM_SEP);
         }
-        push_value(out, v);
+        let _ = write!(out, "{v}");
     }
 }
 
@@ -64,9 +89,9 @@ fn push_value(out: &mut String, v: &Value) {
         Value::Bool(b) => pyrepr::push_bool(out, *b),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
+                let _ = write!(out, "{u}");
             } else {
                 pyrepr::push_float(out, n.as_f64().unwrap_or(f64::NAN));
             }
@@ -74,7 +99,12 @@ fn push_value(out: &mut String, v: &Value) {
         Value::String(s) => pyrepr::push_str(out, s),
         Value::Array(items) => {
             out.push('[');
-            push_items(out, items);
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(ITEM_SEP);
+                }
+                push_value(out, v);
+            }
             out.push(']');
         }
         Value::Object(map) => {

@@ -1,0 +1,48 @@
+//! `parse/*`: header parsing per format, with throughput in tensors.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mir_core::{Format, Limits, Source};
+
+fn sparse_source(dir: &std::path::Path, name: &str, spec: &[mir_testkit::SpecTensor]) -> Source {
+    let path = dir.join(name);
+    mir_benches::write_sparse(&path, spec).expect("write bench file");
+    Source::open(&path).expect("open bench file")
+}
+
+fn parse_safetensors(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("mir-bench-parse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("parse/safetensors");
+    for (label, spec) in [
+        ("small_8", mir_benches::small_spec(8)),
+        ("sdxl_like", mir_benches::sdxl_like_spec()),
+    ] {
+        let src = sparse_source(&dir, &format!("{label}.safetensors"), &spec);
+        g.throughput(Throughput::Elements(spec.len() as u64));
+        g.bench_function(format!("{label}_{}_tensors", spec.len()), |b| {
+            b.iter(|| {
+                let index = mir_safetensors::SafetensorsFormat
+                    .parse(black_box(&src), &limits)
+                    .expect("parses");
+                black_box(index.tensors.len())
+            })
+        });
+        // Baseline in the same run: the two preads alone, what any reader must do.
+        g.bench_function(format!("{label}_preads_only"), |b| {
+            b.iter(|| {
+                let mut n = [0u8; 8];
+                src.read_exact_at(0, &mut n, "len").expect("read");
+                let len = u64::from_le_bytes(n);
+                black_box(src.read_vec(8, len, "hdr", u64::MAX).expect("read").len())
+            })
+        });
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, parse_safetensors);
+criterion_main!(benches);
