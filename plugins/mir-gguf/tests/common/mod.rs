@@ -181,8 +181,13 @@ impl Gguf {
                 .unwrap_or_else(|| t.dims.iter().product::<u64>().saturating_mul(4));
             let offset = t.offset.unwrap_or(next);
             w.u64(offset);
-            next = (offset + bytes).next_multiple_of(self.alignment);
-            data_end = data_end.max(next);
+            next = offset
+                .saturating_add(bytes)
+                .next_multiple_of(self.alignment);
+            // Hostile offsets far past any real data get no data written for them.
+            if next < 1 << 24 {
+                data_end = data_end.max(next);
+            }
         }
         let mut out = w.buf;
         out.resize(
