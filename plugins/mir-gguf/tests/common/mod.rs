@@ -2,6 +2,7 @@
 //! writer for version-specific and hostile files.
 #![allow(
     dead_code,
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
