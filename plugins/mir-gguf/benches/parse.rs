@@ -42,8 +42,15 @@ fn write_file() -> PathBuf {
         .kv("tokenizer.ggml.merges", Val::Arr(8, merges));
     for b in 0..32 {
         for n in [
-            "attn_q", "attn_k", "attn_v", "attn_output", "attn_norm", "ffn_gate", "ffn_up",
-            "ffn_down", "ffn_norm",
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "attn_norm",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
+            "ffn_norm",
         ] {
             g = g.tensor(t(&format!("blk.{b}.{n}.weight"), &[16, 4], 0));
         }
@@ -93,10 +100,18 @@ fn bench(c: &mut Criterion) {
     g.bench_function("mir_gguf_file_to_index", |b| {
         b.iter(|| {
             let src = Source::open(&path).unwrap();
-            black_box(mir_gguf::parse_header(&src, &limits).unwrap().to_index().tensors.len())
+            black_box(
+                mir_gguf::parse_header(&src, &limits)
+                    .unwrap()
+                    .to_index()
+                    .tensors
+                    .len(),
+            )
         })
     });
-    g.bench_function("gguf_rs_bufreader", |b| b.iter(|| black_box(gguf_rs_bufreader(&path))));
+    g.bench_function("gguf_rs_bufreader", |b| {
+        b.iter(|| black_box(gguf_rs_bufreader(&path)))
+    });
     g.finish();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
