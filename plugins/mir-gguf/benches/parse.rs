@@ -2,13 +2,7 @@
 //! committed): ours (from a file with pread, and from memory) against gguf-rs 0.1.8 reading
 //! through a `BufReader`, in the same run.
 
-#[allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+// The shared test writer (it carries its own lint allowances).
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -426,11 +426,13 @@ impl<'l> Parser<'l> {
             return Err(GgufError::BadAlignment { alignment });
         }
         let header_len = self.pos;
-        let data_offset = align_up(header_len, alignment).ok_or_else(|| GgufError::Truncated {
-            what: "data section",
-            end: u64::MAX,
-            file_len: self.file_len,
-        })?;
+        let Some(data_offset) = align_up(header_len, alignment) else {
+            return Err(GgufError::Truncated {
+                what: "data section",
+                end: u64::MAX,
+                file_len: self.file_len,
+            });
+        };
         let mut tensors = self.tensors;
         let mut warnings = Vec::new();
         let mut data_end = data_offset;
@@ -685,12 +687,14 @@ impl<'b> Cursor<'b, '_> {
     fn value_type(&mut self) -> Result<ValueType, Stop> {
         let offset = self.pos;
         let id = self.u32("value type")?;
-        ValueType::from_id(id).ok_or_else(|| {
-            Stop::Fail(GgufError::UnknownValueType {
+        // A match, not `ok_or`: building (and dropping) an error per value is measurable.
+        match ValueType::from_id(id) {
+            Some(ty) => Ok(ty),
+            None => Err(Stop::Fail(GgufError::UnknownValueType {
                 value_type: id,
                 offset,
-            })
-        })
+            })),
+        }
     }
 
     /// One key/value pair; the flag says a string value was not valid UTF-8.
