@@ -20,6 +20,11 @@ pub const INITIAL_CHUNK: u64 = 1 << 20;
 /// Arrays up to this many elements are kept whole; longer ones are only walked.
 pub const MAX_INLINE_ARRAY: u64 = 64;
 
+/// At most this many array elements are decoded per file; past it, short arrays are elided too.
+/// A decoded value takes ~32 bytes against as little as one byte in the file, so without this
+/// budget a header full of short (or nested short) u8 arrays could take 32 times its size.
+pub const MAX_INLINE_VALUES: u64 = 1 << 20;
+
 /// The default `general.alignment`.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 
@@ -109,8 +114,9 @@ impl GgufValue {
     }
 }
 
-/// An array value. Arrays of up to [`MAX_INLINE_ARRAY`] elements are decoded (nested ones too);
-/// longer ones (tokenizer vocabularies) are only walked, so they cost no allocation per element.
+/// An array value. Arrays of up to [`MAX_INLINE_ARRAY`] elements are decoded (nested ones too,
+/// up to [`MAX_INLINE_VALUES`] elements per file); longer ones (tokenizer vocabularies) are only
+/// walked, so they cost no allocation per element.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GgufArray {
     /// The element type.
@@ -273,6 +279,7 @@ struct Parser<'l> {
     tensors: Vec<TensorInfo>,
     lossy_keys: Vec<String>,
     keys_checked: bool,
+    inline_left: u64,
 }
 
 impl<'l> Parser<'l> {
@@ -290,6 +297,7 @@ impl<'l> Parser<'l> {
             tensors: Vec::new(),
             lossy_keys: Vec::new(),
             keys_checked: false,
+            inline_left: MAX_INLINE_VALUES,
         }
     }
 
@@ -302,6 +310,7 @@ impl<'l> Parser<'l> {
             file_len: self.file_len,
             cap: self.limits.max_header_bytes,
             limits: self.limits,
+            inline_left: self.inline_left,
         }
     }
 
@@ -314,6 +323,7 @@ impl<'l> Parser<'l> {
             let mut c = self.cursor(buf);
             let (entry, lossy) = c.kv_entry()?;
             self.pos = c.pos;
+            self.inline_left = c.inline_left;
             if lossy {
                 self.lossy_keys.push(entry.key.clone());
             }
@@ -545,6 +555,8 @@ struct Cursor<'b, 'l> {
     file_len: u64,
     cap: u64,
     limits: &'l Limits,
+    /// What is left of [`MAX_INLINE_VALUES`].
+    inline_left: u64,
 }
 
 impl<'b> Cursor<'b, '_> {
@@ -752,7 +764,8 @@ impl<'b> Cursor<'b, '_> {
         let len = self.len("array length")?;
         self.check_count(len, element)?;
         let start = self.pos;
-        let items = if len <= MAX_INLINE_ARRAY {
+        let items = if len <= MAX_INLINE_ARRAY && len <= self.inline_left {
+            self.inline_left = self.inline_left.saturating_sub(len);
             let mut items = Vec::with_capacity(small(len));
             for _ in 0..len {
                 items.push(self.value(element, depth, lossy)?);

@@ -38,7 +38,7 @@ mod types;
 pub use error::GgufError;
 pub use header::{
     DEFAULT_ALIGNMENT, Endian, GgufArray, GgufHeader, GgufValue, INITIAL_CHUNK, KvEntry,
-    MAX_INLINE_ARRAY, TensorInfo, parse_header,
+    MAX_INLINE_ARRAY, MAX_INLINE_VALUES, TensorInfo, parse_header,
 };
 pub use index::{ORIG_SHAPE_PREFIX, ggml_dtype, meta_value};
 pub use types::{ValueType, file_type_name, ggml_block_size, ggml_type_name};

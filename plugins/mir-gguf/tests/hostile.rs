@@ -532,6 +532,44 @@ fn orig_shape_problems_are_findings() {
 }
 
 #[test]
+fn short_arrays_past_the_inline_budget_are_elided() {
+    // 64 x 64 x 64 u8 values per key: 266,304 decoded elements each (all levels), so the
+    // fourth and fifth keys run past the 1,048,576-element budget and are partly elided.
+    let cube = Val::Arr(
+        9,
+        vec![Val::Arr(9, vec![Val::Arr(0, vec![Val::U8(7); 64]); 64]); 64],
+    );
+    let mut g = small_file();
+    for i in 0..5 {
+        g = g.kv(&format!("cube{i}"), cube.clone());
+    }
+    let ix = parse(g.build()).unwrap().to_index();
+    let row = MetaValue::Array(vec![MetaValue::UInt(7); 64]);
+    let full = MetaValue::Array(vec![MetaValue::Array(vec![row; 64]); 64]);
+    for i in 0..3 {
+        assert_eq!(ix.metadata[&format!("cube{i}")], full);
+    }
+    /// (decoded elements, elided arrays) below a value.
+    fn count(v: &MetaValue) -> (u64, u64) {
+        match v {
+            MetaValue::Array(items) => items
+                .iter()
+                .map(count)
+                .fold((items.len() as u64, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+            MetaValue::Elided { .. } => (0, 1),
+            _ => (0, 0),
+        }
+    }
+    let (decoded, elided) = (0..5)
+        .map(|i| count(&ix.metadata[&format!("cube{i}")]))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert!(decoded <= mir_gguf::MAX_INLINE_VALUES, "{decoded}");
+    assert!(decoded > mir_gguf::MAX_INLINE_VALUES - 64, "{decoded}");
+    assert!(elided > 0);
+    assert_ne!(ix.metadata["cube4"], full);
+}
+
+#[test]
 fn headers_larger_than_the_first_chunk_grow_the_buffer() {
     // ~3 MB of tokens: parsed through several chunk reads, and no token is materialised.
     let tokens: Vec<Val> = (0..200_000)
