@@ -1,6 +1,8 @@
 //! Turns a [`GgufHeader`] into mir-core's format-neutral [`TensorIndex`], and builds the MIR
 //! project's GGUF layer string.
 
+use std::collections::{HashMap, HashSet};
+
 use mir_core::{Dtype, Finding, MetaValue, Severity, TensorIndex, TensorRecord, pyrepr};
 
 use crate::header::{GgufHeader, GgufValue, TensorInfo};
@@ -71,8 +73,17 @@ impl GgufHeader {
         for e in &self.kv {
             index.metadata.insert(e.key.clone(), meta_value(&e.value));
         }
+        // Maps, not scans: a hostile file may pair a million tensors with a million keys.
+        let orig_shapes: HashMap<&str, &GgufValue> = self
+            .kv
+            .iter()
+            .filter_map(|e| Some((e.key.strip_prefix(ORIG_SHAPE_PREFIX)?, &e.value)))
+            .collect();
         for t in &self.tensors {
-            let shape = self.logical_shape(t, &mut index.findings);
+            let shape = match orig_shapes.get(t.name.as_str()) {
+                Some(v) => logical_shape(t, v, &mut index.findings),
+                None => t.torch_shape(),
+            };
             index.tensors.push(TensorRecord {
                 name: t.name.clone(),
                 dtype: ggml_dtype(t.ggml_type),
@@ -80,9 +91,10 @@ impl GgufHeader {
                 data: t.data,
             });
         }
+        let names: HashSet<&str> = self.tensors.iter().map(|t| t.name.as_str()).collect();
         for e in &self.kv {
             if let Some(name) = e.key.strip_prefix(ORIG_SHAPE_PREFIX)
-                && !self.tensors.iter().any(|t| t.name == name)
+                && !names.contains(name)
             {
                 index.findings.push(Finding {
                     severity: Severity::Info,
@@ -92,42 +104,6 @@ impl GgufHeader {
         }
         index.mir_layer_string = self.mir_layer_string();
         index
-    }
-
-    /// The tensor's PyTorch-order shape: `comfy.gguf.orig_shape.<name>` when it is an array of
-    /// non-negative integers, else the stored dims reversed.
-    fn logical_shape(&self, t: &TensorInfo, findings: &mut Vec<Finding>) -> Vec<u64> {
-        let key = format!("{ORIG_SHAPE_PREFIX}{}", t.name);
-        let Some(value) = self.get(&key) else {
-            return t.torch_shape();
-        };
-        let orig: Option<Vec<u64>> = match value {
-            GgufValue::Array(a) => a.items.as_ref().and_then(|items| {
-                items
-                    .iter()
-                    .map(|v| v.as_int().and_then(|i| u64::try_from(i).ok()))
-                    .collect()
-            }),
-            _ => None,
-        };
-        let Some(orig) = orig else {
-            findings.push(Finding {
-                severity: Severity::Suspicious,
-                message: format!("{key} is not an array of non-negative integers; ignored"),
-            });
-            return t.torch_shape();
-        };
-        let numel = orig.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-        if numel != t.numel() {
-            findings.push(Finding {
-                severity: Severity::Info,
-                message: format!(
-                    "{key} {orig:?} holds a different number of elements than the stored {:?}",
-                    t.torch_shape()
-                ),
-            });
-        }
-        orig
     }
 
     /// The string MIR's `nnll` hashes into a GGUF `layer_256` (SPEC-notes §2.1): the Python repr
@@ -179,6 +155,39 @@ impl GgufHeader {
         out.push_str("})");
         Some(out)
     }
+}
+
+/// The tensor's PyTorch-order shape: `comfy.gguf.orig_shape.<name>` when it is an array of
+/// non-negative integers, else the stored dims reversed.
+fn logical_shape(t: &TensorInfo, value: &GgufValue, findings: &mut Vec<Finding>) -> Vec<u64> {
+    let key = format!("{ORIG_SHAPE_PREFIX}{}", t.name);
+    let orig: Option<Vec<u64>> = match value {
+        GgufValue::Array(a) => a.items.as_ref().and_then(|items| {
+            items
+                .iter()
+                .map(|v| v.as_int().and_then(|i| u64::try_from(i).ok()))
+                .collect()
+        }),
+        _ => None,
+    };
+    let Some(orig) = orig else {
+        findings.push(Finding {
+            severity: Severity::Suspicious,
+            message: format!("{key} is not an array of non-negative integers; ignored"),
+        });
+        return t.torch_shape();
+    };
+    let numel = orig.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    if numel != t.numel() {
+        findings.push(Finding {
+            severity: Severity::Info,
+            message: format!(
+                "{key} {orig:?} holds a different number of elements than the stored {:?}",
+                t.torch_shape()
+            ),
+        });
+    }
+    orig
 }
 
 /// numpy's `str()` of a 1-D integer array: elements right-aligned to the widest, separated by
