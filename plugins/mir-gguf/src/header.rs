@@ -343,6 +343,7 @@ impl<'l> Parser<'l> {
         Ok(())
     }
 
+    /// Magic, version (which also tells the byte order) and the two counts.
     fn preamble(&mut self, buf: &[u8]) -> Result<(), Stop> {
         let head = buf.get(..4).unwrap_or(buf);
         if !b"GGUF".starts_with(head) {
@@ -409,7 +410,7 @@ impl<'l> Parser<'l> {
         self.tensor_count = tensor_count;
         self.kv_count = kv_count;
         self.pos = after;
-        // Counts are bounded above, but a vector grows as items are parsed, never up front.
+        // Even bounded counts reserve at most 4096 slots; the vectors grow as items are parsed.
         self.kv.reserve(small(kv_count));
         self.tensors.reserve(small(tensor_count));
         self.started = true;
