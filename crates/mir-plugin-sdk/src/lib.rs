@@ -265,6 +265,12 @@ impl<'a> Emitter<'a> {
         stop_if(rc)
     }
 
+    /// The raw host table, for reporting something the safe methods cannot express (a test
+    /// plugin that sends invalid UTF-8, say). Calling its functions is `unsafe`.
+    pub fn host_api(&self) -> &'a HostApiV1 {
+        self.api
+    }
+
     /// Reports a metadata entry.
     pub fn metadata(&mut self, key: &str, value: &str) -> Result<(), PluginError> {
         // SAFETY: as in `tensor`: valid callback, live slices with their exact lengths.
