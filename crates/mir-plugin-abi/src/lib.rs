@@ -147,7 +147,8 @@ pub struct PluginVTableV1 {
 
 /// Copies `len` bytes of the file at `offset` into `buf`. Returns 0 on success, non-zero when the
 /// range is outside the file, over the read budget, or the read failed (then `buf` is unspecified).
-pub type ReadAtFn = unsafe extern "C" fn(ctx: *mut c_void, offset: u64, buf: *mut u8, len: usize) -> i32;
+pub type ReadAtFn =
+    unsafe extern "C" fn(ctx: *mut c_void, offset: u64, buf: *mut u8, len: usize) -> i32;
 
 /// Reports one tensor: its name, its dtype (safetensors spelling such as `F16`, `BF16`, `I64`,
 /// `BOOL`; anything else is kept as an unknown type by that name), its logical shape (`rank`
@@ -176,12 +177,17 @@ pub type EmitMetadataFn = unsafe extern "C" fn(
 
 /// Reports a finding (a [`severity`] and a one-line UTF-8 message). Returns 0 to continue,
 /// non-zero to stop.
-pub type EmitFindingFn =
-    unsafe extern "C" fn(ctx: *mut c_void, severity: u8, message: *const u8, message_len: usize) -> i32;
+pub type EmitFindingFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    severity: u8,
+    message: *const u8,
+    message_len: usize,
+) -> i32;
 
 /// Reports why `parse` is about to fail: a [`status`] code and a one-line UTF-8 message. The host
 /// keeps the first call's message.
-pub type EmitErrorFn = unsafe extern "C" fn(ctx: *mut c_void, code: i32, message: *const u8, message_len: usize);
+pub type EmitErrorFn =
+    unsafe extern "C" fn(ctx: *mut c_void, code: i32, message: *const u8, message_len: usize);
 
 /// What the host hands to `parse`: the file's length and the callbacks. Valid only during the
 /// `parse` call.

@@ -40,7 +40,11 @@ impl PluginSearch {
     /// The directories listed in `MIR_PLUGIN_PATH` (empty entries skipped).
     pub fn env_dirs() -> Vec<PathBuf> {
         std::env::var_os(PLUGIN_PATH_VAR)
-            .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -122,7 +126,10 @@ impl PluginSet {
                         });
                         continue;
                     }
-                    names.insert(plugin.info.name.clone(), plugin.info.path.display().to_string());
+                    names.insert(
+                        plugin.info.name.clone(),
+                        plugin.info.path.display().to_string(),
+                    );
                     set.plugins.push(Arc::new(plugin));
                 }
                 Err(reason) => set.refusals.push(Refusal { path, reason }),

@@ -36,7 +36,9 @@ pub enum Error {
     },
     /// The library does not export `mir_plugin_entry_v1` (not a mir plugin, or one built for a
     /// different ABI major version). Checked before the library is loaded, so none of its code ran.
-    #[error("plugin {plugin}: does not export mir_plugin_entry_v1 (not a mir plugin, or built for another ABI major version)")]
+    #[error(
+        "plugin {plugin}: does not export mir_plugin_entry_v1 (not a mir plugin, or built for another ABI major version)"
+    )]
     NoEntry {
         /// The plugin file.
         plugin: PathBuf,
@@ -66,7 +68,9 @@ pub enum Error {
         expected: u32,
     },
     /// The table's `struct_size` is smaller than version 1's table.
-    #[error("plugin {plugin}: its table is {found} bytes, smaller than the {min} bytes of ABI version 1")]
+    #[error(
+        "plugin {plugin}: its table is {found} bytes, smaller than the {min} bytes of ABI version 1"
+    )]
     StructSize {
         /// The plugin file.
         plugin: PathBuf,
@@ -193,7 +197,9 @@ pub enum Error {
         dims: Vec<u64>,
     },
     /// A tensor's data range is reversed or ends past the end of the file.
-    #[error("plugin {plugin}: tensor {tensor} has data range {start}..{end} outside the file of {file_len} bytes")]
+    #[error(
+        "plugin {plugin}: tensor {tensor} has data range {start}..{end} outside the file of {file_len} bytes"
+    )]
     RangeOutsideFile {
         /// The plugin file.
         plugin: PathBuf,

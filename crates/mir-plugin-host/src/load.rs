@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use libloading::Library;
-use mir_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, MirStr, ParseFn, PluginVTableV1, SniffFn};
+use mir_plugin_abi::{
+    ABI_VERSION, ENTRY_SYMBOL, EntryFn, MirStr, ParseFn, PluginVTableV1, SniffFn,
+};
 
 use crate::Error;
 
@@ -108,7 +110,9 @@ impl LoadedPlugin {
         // of the `Symbol` and keep `library` alive in the returned value for as long as it is used.
         let entry: EntryFn = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL) }
             .map(|sym| *sym)
-            .map_err(|_| Error::NoEntry { plugin: path.clone() })?;
+            .map_err(|_| Error::NoEntry {
+                plugin: path.clone(),
+            })?;
         // SAFETY: the ABI says the entry function takes nothing and returns a pointer; the library
         // is loaded.
         let table = unsafe { entry() };
@@ -146,11 +150,15 @@ impl LoadedPlugin {
 
         let name = read_str(&path, "name", vt.name, MAX_FORMAT_NAME)?;
         if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+            || !name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            })
         {
-            return Err(bad(&path, "name", format!("{name:?} is not a short lowercase name [a-z0-9._-]")));
+            return Err(bad(
+                &path,
+                "name",
+                format!("{name:?} is not a short lowercase name [a-z0-9._-]"),
+            ));
         }
         let version = read_str(&path, "version", vt.version, MAX_VERSION)?;
         if version.chars().any(char::is_control) {
@@ -207,7 +215,11 @@ fn bad(path: &Path, field: &'static str, reason: String) -> Error {
 /// Copies a string out of the plugin's table after checking its pointer and length.
 fn read_str(path: &Path, field: &'static str, s: MirStr, max: usize) -> Result<String, Error> {
     if s.len > max {
-        return Err(bad(path, field, format!("{} bytes, over the limit of {max}", s.len)));
+        return Err(bad(
+            path,
+            field,
+            format!("{} bytes, over the limit of {max}", s.len),
+        ));
     }
     if s.len == 0 {
         return Ok(String::new());
@@ -228,14 +240,21 @@ fn read_extensions(path: &Path, vt: &PluginVTableV1) -> Result<Vec<String>, Erro
         return Err(bad(
             path,
             "extensions",
-            format!("{} of them, over the limit of {MAX_EXTENSIONS}", vt.extensions_len),
+            format!(
+                "{} of them, over the limit of {MAX_EXTENSIONS}",
+                vt.extensions_len
+            ),
         ));
     }
     if vt.extensions_len == 0 {
         return Ok(Vec::new());
     }
     if vt.extensions.is_null() || !vt.extensions.is_aligned() {
-        return Err(bad(path, "extensions", "null or misaligned pointer".to_owned()));
+        return Err(bad(
+            path,
+            "extensions",
+            "null or misaligned pointer".to_owned(),
+        ));
     }
     // SAFETY: non-null, aligned, at most `MAX_EXTENSIONS` elements, and the ABI requires it to
     // point to `extensions_len` `MirStr`s that live as long as the library.
@@ -243,8 +262,16 @@ fn read_extensions(path: &Path, vt: &PluginVTableV1) -> Result<Vec<String>, Erro
     list.iter()
         .map(|&s| {
             let e = read_str(path, "extensions", s, MAX_EXTENSION)?;
-            if e.is_empty() || !e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-                return Err(bad(path, "extensions", format!("{e:?} is not lowercase letters and digits")));
+            if e.is_empty()
+                || !e
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(bad(
+                    path,
+                    "extensions",
+                    format!("{e:?} is not lowercase letters and digits"),
+                ));
             }
             Ok(e)
         })

@@ -9,7 +9,9 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use mir_core::{Dtype, Finding, Limits, MetaValue, Severity, Sniff, Source, TensorIndex, TensorRecord};
+use mir_core::{
+    Dtype, Finding, Limits, MetaValue, Severity, Sniff, Source, TensorIndex, TensorRecord,
+};
 use mir_plugin_abi::{ABI_VERSION, HostApiV1, NO_DATA, severity, sniff, status};
 
 use crate::{Error, LoadedPlugin};
@@ -65,7 +67,13 @@ impl Session<'_> {
     }
 
     /// Copies a plugin string after checking its pointer, length, encoding and content.
-    fn string(&mut self, what: &'static str, ptr: *const u8, len: usize, max: usize) -> Result<String, Error> {
+    fn string(
+        &mut self,
+        what: &'static str,
+        ptr: *const u8,
+        len: usize,
+        max: usize,
+    ) -> Result<String, Error> {
         if len > max {
             return Err(Error::TooLong {
                 plugin: self.path(),
@@ -224,7 +232,11 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn metadata(&mut self, key: (*const u8, usize), value: (*const u8, usize)) -> Result<(), Error> {
+    fn metadata(
+        &mut self,
+        key: (*const u8, usize),
+        value: (*const u8, usize),
+    ) -> Result<(), Error> {
         let limit = self.limits.max_metadata_entries;
         if self.index.metadata.len() as u64 >= limit {
             return Err(Error::TooMany {
@@ -364,7 +376,14 @@ unsafe extern "C" fn cb_emit_tensor(
         if s.violation.is_some() {
             return 1;
         }
-        let r = s.tensor((name, name_len), (dtype, dtype_len), dims, rank, data_start, data_end);
+        let r = s.tensor(
+            (name, name_len),
+            (dtype, dtype_len),
+            dims,
+            rank,
+            data_start,
+            data_end,
+        );
         into_code(s, r)
     })
 }
@@ -385,7 +404,12 @@ unsafe extern "C" fn cb_emit_metadata(
     })
 }
 
-unsafe extern "C" fn cb_emit_finding(ctx: *mut c_void, level: u8, message: *const u8, len: usize) -> i32 {
+unsafe extern "C" fn cb_emit_finding(
+    ctx: *mut c_void,
+    level: u8,
+    message: *const u8,
+    len: usize,
+) -> i32 {
     with_session(ctx, 1, |s| {
         if s.violation.is_some() {
             return 1;
@@ -440,7 +464,9 @@ impl LoadedPlugin {
         match answer {
             sniff::MAGIC => Sniff::Magic,
             sniff::LIKELY => Sniff::Likely,
-            sniff::NEUTRAL if extension.is_some_and(|e| self.extensions.contains(&e)) => Sniff::Extension,
+            sniff::NEUTRAL if extension.is_some_and(|e| self.extensions.contains(&e)) => {
+                Sniff::Extension
+            }
             // NO, NEUTRAL without a matching extension, and any value the ABI does not define.
             _ => Sniff::No,
         }

@@ -1,6 +1,11 @@
 //! A plugin that panics or reports garbage must not take the host down, and each kind of garbage
 //! gets its own specific error.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
 
 mod common;
 
@@ -41,7 +46,9 @@ fn a_well_behaved_run_is_accepted() {
 #[test]
 fn a_panic_is_an_error_and_the_host_carries_on() {
     match err("panic") {
-        Error::Panicked { message, .. } => assert!(message.contains("panics on purpose"), "{message}"),
+        Error::Panicked { message, .. } => {
+            assert!(message.contains("panics on purpose"), "{message}")
+        }
         other => panic!("unexpected {other:?}"),
     }
     // The same plugin still works afterwards.
@@ -54,13 +61,34 @@ fn a_panic_is_an_error_and_the_host_carries_on() {
 
 #[test]
 fn bad_utf8_is_refused() {
-    assert!(matches!(err("utf8"), Error::BadString { what: "tensor name", problem: "not UTF-8", .. }));
-    assert!(matches!(err("meta"), Error::BadString { what: "metadata value", problem: "not UTF-8", .. }));
+    assert!(matches!(
+        err("utf8"),
+        Error::BadString {
+            what: "tensor name",
+            problem: "not UTF-8",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("meta"),
+        Error::BadString {
+            what: "metadata value",
+            problem: "not UTF-8",
+            ..
+        }
+    ));
 }
 
 #[test]
 fn a_huge_rank_is_refused_before_the_dimensions_are_read() {
-    assert!(matches!(err("rank"), Error::RankTooLarge { rank: 1000, limit: 8, .. }));
+    assert!(matches!(
+        err("rank"),
+        Error::RankTooLarge {
+            rank: 1000,
+            limit: 8,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -76,8 +104,23 @@ fn overflowing_dimensions_are_refused() {
 
 #[test]
 fn ranges_past_the_end_or_too_short_are_refused() {
-    assert!(matches!(err("eof"), Error::RangeOutsideFile { start: 0, end: 164, file_len: 64, .. }));
-    assert!(matches!(err("short"), Error::RangeTooShort { needed: 4000, len: 8, .. }));
+    assert!(matches!(
+        err("eof"),
+        Error::RangeOutsideFile {
+            start: 0,
+            end: 164,
+            file_len: 64,
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("short"),
+        Error::RangeTooShort {
+            needed: 4000,
+            len: 8,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -86,15 +129,39 @@ fn absurd_counts_stop_at_the_limit() {
         max_tensors: 100,
         ..Limits::default()
     };
-    assert!(matches!(run("count", &limits), Err(Error::TooMany { what: "tensors", limit: 100, .. })));
+    assert!(matches!(
+        run("count", &limits),
+        Err(Error::TooMany {
+            what: "tensors",
+            limit: 100,
+            ..
+        })
+    ));
 }
 
 #[test]
 fn long_names_null_pointers_duplicates_and_bad_severities_are_refused() {
-    assert!(matches!(err("name"), Error::TooLong { what: "tensor name", len: 100_000, limit: 4096, .. }));
-    assert!(matches!(err("null"), Error::NullPointer { what: "tensor name", .. }));
+    assert!(matches!(
+        err("name"),
+        Error::TooLong {
+            what: "tensor name",
+            len: 100_000,
+            limit: 4096,
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("null"),
+        Error::NullPointer {
+            what: "tensor name",
+            ..
+        }
+    ));
     assert!(matches!(err("dup"), Error::DuplicateTensor { tensor, .. } if tensor == "same"));
-    assert!(matches!(err("severity"), Error::BadSeverity { value: 9, .. }));
+    assert!(matches!(
+        err("severity"),
+        Error::BadSeverity { value: 9, .. }
+    ));
 }
 
 #[test]
@@ -103,7 +170,10 @@ fn reading_past_the_budget_is_refused() {
         max_header_bytes: 10_000,
         ..Limits::default()
     };
-    assert!(matches!(run("read", &limits), Err(Error::ReadBudget { limit: 10_000, .. })));
+    assert!(matches!(
+        run("read", &limits),
+        Err(Error::ReadBudget { limit: 10_000, .. })
+    ));
 }
 
 #[test]
@@ -115,7 +185,11 @@ fn output_past_the_byte_budget_is_refused() {
     // A million small tensor names add up to more than 1000 bytes long before the count limit.
     assert!(matches!(
         run("count", &limits),
-        Err(Error::TooMany { what: "bytes of names and values", limit: 1000, .. })
+        Err(Error::TooMany {
+            what: "bytes of names and values",
+            limit: 1000,
+            ..
+        })
     ));
 }
 
@@ -135,9 +209,23 @@ fn plugin_failures_keep_their_code_and_message() {
 fn through_the_format_trait_errors_are_wrapped_with_the_plugin_name() {
     let mut bytes = b"HOSTILE:dup".to_vec();
     bytes.resize(64, b' ');
-    let e = Format::parse(hostile(), &Source::from_bytes("f.hostile", bytes), &Limits::default()).unwrap_err();
-    assert!(matches!(e, mir_core::Error::Format { format: "hostile", .. }));
-    assert!(matches!(e.downcast_format::<Error>(), Some(Error::DuplicateTensor { .. })));
+    let e = Format::parse(
+        hostile(),
+        &Source::from_bytes("f.hostile", bytes),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        mir_core::Error::Format {
+            format: "hostile",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e.downcast_format::<Error>(),
+        Some(Error::DuplicateTensor { .. })
+    ));
 }
 
 #[test]

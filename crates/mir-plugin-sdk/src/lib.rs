@@ -181,14 +181,19 @@ impl<'a> HostReader<'a> {
     /// range lies inside the file, so a hostile length allocates nothing.
     pub fn read_vec(&self, offset: u64, len: u64, limit: u64) -> Result<Vec<u8>, PluginError> {
         let err = PluginError::Read { offset, len };
-        let end = offset.checked_add(len).ok_or_else(|| PluginError::format("range overflows"))?;
+        let end = offset
+            .checked_add(len)
+            .ok_or_else(|| PluginError::format("range overflows"))?;
         if len > limit {
-            return Err(PluginError::format(format!("{len} bytes requested, over the plugin's limit of {limit}")));
+            return Err(PluginError::format(format!(
+                "{len} bytes requested, over the plugin's limit of {limit}"
+            )));
         }
         if end > self.len() {
             return Err(err);
         }
-        let n = usize::try_from(len).map_err(|_| PluginError::format("length does not fit memory"))?;
+        let n =
+            usize::try_from(len).map_err(|_| PluginError::format("length does not fit memory"))?;
         let mut buf = vec![0u8; n];
         self.read_at(offset, &mut buf)?;
         Ok(buf)
@@ -198,7 +203,9 @@ impl<'a> HostReader<'a> {
 impl io::Read for HostReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let remaining = self.len().saturating_sub(self.pos);
-        let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(buf.len());
+        let n = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let Some(dst) = buf.get_mut(..n) else {
             return Ok(0);
         };
@@ -275,7 +282,13 @@ impl<'a> Emitter<'a> {
     pub fn metadata(&mut self, key: &str, value: &str) -> Result<(), PluginError> {
         // SAFETY: as in `tensor`: valid callback, live slices with their exact lengths.
         let rc = unsafe {
-            (self.api.emit_metadata)(self.api.ctx, key.as_ptr(), key.len(), value.as_ptr(), value.len())
+            (self.api.emit_metadata)(
+                self.api.ctx,
+                key.as_ptr(),
+                key.len(),
+                value.as_ptr(),
+                value.len(),
+            )
         };
         stop_if(rc)
     }
@@ -288,13 +301,19 @@ impl<'a> Emitter<'a> {
             Severity::Unsafe => abi::severity::UNSAFE,
         };
         // SAFETY: as in `tensor`: valid callback, a live slice with its exact length.
-        let rc = unsafe { (self.api.emit_finding)(self.api.ctx, level, message.as_ptr(), message.len()) };
+        let rc = unsafe {
+            (self.api.emit_finding)(self.api.ctx, level, message.as_ptr(), message.len())
+        };
         stop_if(rc)
     }
 }
 
 fn stop_if(rc: i32) -> Result<(), PluginError> {
-    if rc == 0 { Ok(()) } else { Err(PluginError::Stopped) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(PluginError::Stopped)
+    }
 }
 
 /// Items [`export_plugin!`] expands to. Not part of the public API.
@@ -351,7 +370,11 @@ pub mod __private {
     ///
     /// # Safety
     /// `head` must point to `head_len` readable bytes (or `head_len` must be 0).
-    pub unsafe extern "C" fn sniff_shim<P: Plugin>(head: *const u8, head_len: usize, file_len: u64) -> u8 {
+    pub unsafe extern "C" fn sniff_shim<P: Plugin>(
+        head: *const u8,
+        head_len: usize,
+        file_len: u64,
+    ) -> u8 {
         let head: &[u8] = if head.is_null() || head_len == 0 {
             &[]
         } else {
@@ -427,8 +450,9 @@ macro_rules! export_plugin {
             const N: usize = <$plugin as $crate::Plugin>::EXTENSIONS.len();
             static EXTENSIONS: $crate::__private::StaticStrs<N> =
                 $crate::__private::StaticStrs::new(<$plugin as $crate::Plugin>::EXTENSIONS);
-            static VTABLE: $crate::__private::StaticVTable =
-                $crate::__private::StaticVTable($crate::__private::vtable::<$plugin>(&EXTENSIONS.0));
+            static VTABLE: $crate::__private::StaticVTable = $crate::__private::StaticVTable(
+                $crate::__private::vtable::<$plugin>(&EXTENSIONS.0),
+            );
 
             /// The plugin's entry point (ABI version 1).
             #[unsafe(no_mangle)]

@@ -22,7 +22,9 @@
 
 use std::io::Read;
 
-use mir_plugin_sdk::{Confidence, Emitter, HostReader, Plugin, PluginError, Severity, export_plugin};
+use mir_plugin_sdk::{
+    Confidence, Emitter, HostReader, Plugin, PluginError, Severity, export_plugin,
+};
 
 /// The `.npy` magic string.
 pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -80,7 +82,9 @@ impl Plugin for Npy {
         } else if magic.starts_with(b"PK") {
             parse_npz(reader, out)
         } else {
-            Err(PluginError::format("neither a .npy array nor a zip archive"))
+            Err(PluginError::format(
+                "neither a .npy array nor a zip archive",
+            ))
         }
     }
 }
@@ -163,7 +167,11 @@ impl NpyDtype {
             _ => None,
         };
         NpyDtype {
-            name: if name.is_empty() { descr.to_owned() } else { name.to_owned() },
+            name: if name.is_empty() {
+                descr.to_owned()
+            } else {
+                name.to_owned()
+            },
             item_size,
             is_object: false,
         }
@@ -175,7 +183,10 @@ fn parse_npy_file(reader: &mut HostReader<'_>, out: &mut Emitter<'_>) -> Result<
     let file_len = reader.len();
     let data = match header.data_len() {
         Some(len) if !header.dtype.is_object => {
-            let end = header.data_offset.checked_add(len).ok_or_else(|| PluginError::format("data size overflows"))?;
+            let end = header
+                .data_offset
+                .checked_add(len)
+                .ok_or_else(|| PluginError::format("data size overflows"))?;
             if end > file_len {
                 return Err(PluginError::format(format!(
                     "truncated: the array data needs bytes up to {end} but the file has {file_len}"
@@ -185,7 +196,10 @@ fn parse_npy_file(reader: &mut HostReader<'_>, out: &mut Emitter<'_>) -> Result<
         }
         _ => None,
     };
-    out.metadata("npy.version", &format!("{}.{}", header.version.0, header.version.1))?;
+    out.metadata(
+        "npy.version",
+        &format!("{}.{}", header.version.0, header.version.1),
+    )?;
     if header.fortran_order {
         out.metadata("npy.fortran_order", "true")?;
     }
@@ -209,7 +223,9 @@ fn parse_npz(reader: &mut HostReader<'_>, out: &mut Emitter<'_>) -> Result<(), P
     out.metadata("npz.members", &archive.len().to_string())?;
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).map_err(|e| match e {
-            zip::result::ZipError::UnsupportedArchive(m) => PluginError::Unsupported(format!("zip member {i}: {m}")),
+            zip::result::ZipError::UnsupportedArchive(m) => {
+                PluginError::Unsupported(format!("zip member {i}: {m}"))
+            }
             other => PluginError::format(format!("zip member {i}: {other}")),
         })?;
         let member_name = member.name().map_err(zip_err)?.into_owned();
@@ -217,7 +233,10 @@ fn parse_npz(reader: &mut HostReader<'_>, out: &mut Emitter<'_>) -> Result<(), P
             continue;
         }
         let Some(name) = member_name.strip_suffix(".npy") else {
-            out.finding(Severity::Info, &format!("member {member_name} is not a .npy array; skipped"))?;
+            out.finding(
+                Severity::Info,
+                &format!("member {member_name} is not a .npy array; skipped"),
+            )?;
             continue;
         };
         let header = read_header(&mut member)
@@ -265,7 +284,11 @@ pub fn read_header(r: &mut impl Read) -> Result<NpyHeader, PluginError> {
             r.read_exact(&mut n).map_err(io)?;
             (u32::from_le_bytes(n), 12u64)
         }
-        v => return Err(PluginError::Unsupported(format!("npy format version {v}.{minor}"))),
+        v => {
+            return Err(PluginError::Unsupported(format!(
+                "npy format version {v}.{minor}"
+            )));
+        }
     };
     if header_len > MAX_HEADER_BYTES {
         return Err(PluginError::format(format!(
@@ -327,9 +350,15 @@ fn parse_dict(text: &[u8]) -> Result<Dict, PluginError> {
             "fortran_order" if fortran.is_none() => fortran = Some(p.boolean()?),
             "shape" if shape.is_none() => shape = Some(p.shape()?),
             "descr" | "fortran_order" | "shape" => {
-                return Err(PluginError::format(format!("the header repeats the key {key:?}")));
+                return Err(PluginError::format(format!(
+                    "the header repeats the key {key:?}"
+                )));
             }
-            other => return Err(PluginError::format(format!("the header has an unexpected key {other:?}"))),
+            other => {
+                return Err(PluginError::format(format!(
+                    "the header has an unexpected key {other:?}"
+                )));
+            }
         }
         p.skip_ws();
         if !p.eat(b',') {
@@ -344,7 +373,9 @@ fn parse_dict(text: &[u8]) -> Result<Dict, PluginError> {
             fortran_order,
             shape,
         }),
-        _ => Err(PluginError::format("the header lacks descr, fortran_order or shape")),
+        _ => Err(PluginError::format(
+            "the header lacks descr, fortran_order or shape",
+        )),
     }
 }
 
@@ -392,7 +423,12 @@ impl Cursor<'_> {
     fn string(&mut self) -> Result<String, PluginError> {
         let quote = match self.peek() {
             Some(q @ (b'\'' | b'"')) => q,
-            _ => return Err(PluginError::format(format!("header dict: expected a string at byte {}", self.pos))),
+            _ => {
+                return Err(PluginError::format(format!(
+                    "header dict: expected a string at byte {}",
+                    self.pos
+                )));
+            }
         };
         self.bump();
         let mut s = Vec::new();
@@ -431,7 +467,9 @@ impl Cursor<'_> {
         match self.word() {
             b"True" => Ok(true),
             b"False" => Ok(false),
-            _ => Err(PluginError::format("header dict: fortran_order is not True or False")),
+            _ => Err(PluginError::format(
+                "header dict: fortran_order is not True or False",
+            )),
         }
     }
 
@@ -449,9 +487,13 @@ impl Cursor<'_> {
                 .ok()
                 .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|d| d.parse::<u64>().ok())
-                .ok_or_else(|| PluginError::format("header dict: a shape entry is not a non-negative integer"))?;
+                .ok_or_else(|| {
+                    PluginError::format("header dict: a shape entry is not a non-negative integer")
+                })?;
             if dims.len() >= MAX_DIMS {
-                return Err(PluginError::format(format!("the shape has more than {MAX_DIMS} dimensions")));
+                return Err(PluginError::format(format!(
+                    "the shape has more than {MAX_DIMS} dimensions"
+                )));
             }
             dims.push(dim);
             self.skip_ws();
@@ -511,7 +553,10 @@ mod tests {
     #[test]
     fn reads_v1_v2_v3_headers() {
         for major in [1u8, 2, 3] {
-            let bytes = npy(major, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }   \n");
+            let bytes = npy(
+                major,
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }   \n",
+            );
             let h = read_header(&mut bytes.as_slice()).unwrap();
             assert_eq!(h.version, (major, 0));
             assert_eq!(h.dtype.name, "F32");
@@ -524,10 +569,23 @@ mod tests {
 
     #[test]
     fn reads_scalars_one_dims_python2_longs_and_double_quotes() {
-        let h = read_header(&mut npy(1, "{\"descr\":\"|b1\",\"fortran_order\":True,\"shape\":()}").as_slice()).unwrap();
-        assert_eq!((h.dtype.name.as_str(), h.shape.clone(), h.fortran_order), ("BOOL", vec![], true));
+        let h = read_header(
+            &mut npy(1, "{\"descr\":\"|b1\",\"fortran_order\":True,\"shape\":()}").as_slice(),
+        )
+        .unwrap();
+        assert_eq!(
+            (h.dtype.name.as_str(), h.shape.clone(), h.fortran_order),
+            ("BOOL", vec![], true)
+        );
         assert_eq!(h.data_len(), Some(1));
-        let h = read_header(&mut npy(1, "{'descr': '>i8', 'fortran_order': False, 'shape': (7L,)}").as_slice()).unwrap();
+        let h = read_header(
+            &mut npy(
+                1,
+                "{'descr': '>i8', 'fortran_order': False, 'shape': (7L,)}",
+            )
+            .as_slice(),
+        )
+        .unwrap();
         assert_eq!((h.dtype.name.as_str(), h.shape), ("I64", vec![7]));
     }
 
@@ -579,7 +637,10 @@ mod tests {
             let r = read_header(&mut npy(1, dict).as_slice());
             assert!(matches!(r, Err(PluginError::Format(_))), "{dict}: {r:?}");
         }
-        let many = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({})}}", "1,".repeat(65));
+        let many = format!(
+            "{{'descr': '<f4', 'fortran_order': False, 'shape': ({})}}",
+            "1,".repeat(65)
+        );
         assert!(read_header(&mut npy(1, &many).as_slice()).is_err());
         assert!(matches!(
             read_header(&mut npy(4, "{}").as_slice()),
@@ -588,7 +649,9 @@ mod tests {
         let mut huge = MAGIC.to_vec();
         huge.extend([2, 0]);
         huge.extend(u32::MAX.to_le_bytes());
-        assert!(matches!(read_header(&mut huge.as_slice()), Err(PluginError::Format(m)) if m.contains("limit")));
+        assert!(
+            matches!(read_header(&mut huge.as_slice()), Err(PluginError::Format(m)) if m.contains("limit"))
+        );
         assert!(read_header(&mut &b"\x93NUMPX\x01\x00"[..]).is_err());
     }
 

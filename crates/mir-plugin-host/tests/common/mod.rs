@@ -1,5 +1,11 @@
 //! Shared test helpers: building the test plugins, and writing `.npy`/`.npz` fixtures.
-#![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +18,15 @@ pub(crate) fn rust_plugin(crate_name: &str) -> PathBuf {
     let dir = DIR.get_or_init(|| {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-build");
         let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "mir-npy", "-p", "mir-test-hostile", "--target-dir"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "mir-npy",
+                "-p",
+                "mir-test-hostile",
+                "--target-dir",
+            ])
             .arg(&target)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
@@ -53,7 +67,16 @@ pub(crate) fn c_plugin(variant: &str, defines: &[&str]) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/c/toy.c");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let result = Command::new(&cc)
-        .args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"])
+        .args([
+            "-shared",
+            "-fPIC",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+        ])
         .arg("-I")
         .arg(include_dir())
         .args(defines.iter().map(|d| format!("-D{d}")))
@@ -79,7 +102,8 @@ pub(crate) fn npy(major: u8, descr: &str, fortran: bool, shape: &[u64], data: &[
         _ => format!("({})", dims.join(", ")),
     };
     let order = if fortran { "True" } else { "False" };
-    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape_text}, }}");
+    let mut dict =
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape_text}, }}");
     let prelude = if major == 1 { 10 } else { 12 };
     while (prelude + dict.len() + 1) % 64 != 0 {
         dict.push(' ');
@@ -102,7 +126,11 @@ pub(crate) fn npz(members: &[(&str, Vec<u8>, bool)]) -> Vec<u8> {
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, bytes, deflated) in members {
-        let method = if *deflated { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+        let method = if *deflated {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        };
         let options = zip::write::SimpleFileOptions::default().compression_method(method);
         zip.start_file(*name, options).unwrap();
         zip.write_all(bytes).unwrap();

@@ -4,7 +4,9 @@
 //! (`panic`, `utf8`, `rank`, `dims`, `eof`, `short`, `count`, `name`, `dup`, `null`, `meta`,
 //! `severity`, `read`, `fail`, `ok`). Built by the host's integration tests; never shipped.
 
-use mir_plugin_sdk::{Confidence, Emitter, HostReader, Plugin, PluginError, Severity, export_plugin};
+use mir_plugin_sdk::{
+    Confidence, Emitter, HostReader, Plugin, PluginError, Severity, export_plugin,
+};
 
 /// The plugin type.
 #[derive(Debug)]
@@ -15,9 +17,19 @@ export_plugin!(Hostile);
 const PREFIX: &[u8] = b"HOSTILE:";
 
 /// Calls the host's `emit_tensor` with raw arguments the safe API cannot express.
-fn raw_tensor(out: &Emitter<'_>, name: &[u8], name_ptr_null: bool, dims: &[u64], range: (u64, u64)) -> i32 {
+fn raw_tensor(
+    out: &Emitter<'_>,
+    name: &[u8],
+    name_ptr_null: bool,
+    dims: &[u64],
+    range: (u64, u64),
+) -> i32 {
     let api = out.host_api();
-    let name_ptr = if name_ptr_null { std::ptr::null() } else { name.as_ptr() };
+    let name_ptr = if name_ptr_null {
+        std::ptr::null()
+    } else {
+        name.as_ptr()
+    };
     // SAFETY: the callback and ctx are valid during parse; the pointers are to live slices (or
     // null, which the host must reject) and the lengths are the slices' lengths.
     unsafe {
@@ -44,7 +56,11 @@ impl Plugin for Hostile {
         if head.starts_with(b"HOSTILE:panic-in-sniff") {
             panic!("sniff panicked on purpose");
         }
-        if head.starts_with(PREFIX) { Confidence::Magic } else { Confidence::No }
+        if head.starts_with(PREFIX) {
+            Confidence::Magic
+        } else {
+            Confidence::No
+        }
     }
 
     fn parse(reader: &mut HostReader<'_>, out: &mut Emitter<'_>) -> Result<(), PluginError> {
@@ -53,7 +69,13 @@ impl Plugin for Hostile {
         let command = head.strip_prefix(PREFIX).unwrap_or_default();
         let word = std::str::from_utf8(command).unwrap_or("").trim();
         let none = (mir_plugin_sdk::abi::NO_DATA, mir_plugin_sdk::abi::NO_DATA);
-        let stop = |rc: i32| if rc == 0 { Ok(()) } else { Err(PluginError::Stopped) };
+        let stop = |rc: i32| {
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(PluginError::Stopped)
+            }
+        };
         match word {
             "panic" => panic!("the hostile plugin panics on purpose"),
             "utf8" => stop(raw_tensor(out, &[0x66, 0xff, 0xfe], false, &[1], none)),
@@ -78,7 +100,9 @@ impl Plugin for Hostile {
             "meta" => {
                 let api = out.host_api();
                 // SAFETY: valid callback and ctx during parse; live slices with their lengths.
-                let rc = unsafe { (api.emit_metadata)(api.ctx, b"k".as_ptr(), 1, [0xc3u8, 0x28].as_ptr(), 2) };
+                let rc = unsafe {
+                    (api.emit_metadata)(api.ctx, b"k".as_ptr(), 1, [0xc3u8, 0x28].as_ptr(), 2)
+                };
                 stop(rc)
             }
             "severity" => {
@@ -102,7 +126,9 @@ impl Plugin for Hostile {
                 out.tensor("a.weight", "BF16", &[2, 3], Some((0, 12)))?;
                 out.tensor("b.bias", "Q4_K", &[7], None)
             }
-            other => Err(PluginError::Unsupported(format!("unknown command {other:?}"))),
+            other => Err(PluginError::Unsupported(format!(
+                "unknown command {other:?}"
+            ))),
         }
     }
 }
