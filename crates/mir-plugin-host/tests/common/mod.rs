@@ -12,11 +12,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Builds `mir-npy` and `mir-test-hostile` once per test binary, with a separate target directory
-/// so the nested cargo does not wait on the lock of the `cargo test` that runs us.
+/// so the nested cargo does not wait on the lock of the `cargo test` that runs us. Optimised
+/// builds (benches) get release plugins, so a comparison with in-process code is fair.
 pub(crate) fn rust_plugin(crate_name: &str) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-build");
+        let release = !cfg!(debug_assertions);
         let out = Command::new(env!("CARGO"))
             .args([
                 "build",
@@ -28,6 +30,7 @@ pub(crate) fn rust_plugin(crate_name: &str) -> PathBuf {
                 "--target-dir",
             ])
             .arg(&target)
+            .args(release.then_some("--release"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("cannot run cargo to build the test plugins");
@@ -36,7 +39,7 @@ pub(crate) fn rust_plugin(crate_name: &str) -> PathBuf {
             "building the test plugins failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        target.join("debug")
+        target.join(if release { "release" } else { "debug" })
     });
     let file = format!(
         "{}{}{}",
