@@ -462,3 +462,249 @@ macro_rules! export_plugin {
         };
     };
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    //! The shims against a fake host written in Rust.
+
+    use super::*;
+    use std::ffi::c_void;
+
+    #[derive(Default)]
+    struct Fake {
+        data: Vec<u8>,
+        tensors: Vec<(String, String, Vec<u64>, u64, u64)>,
+        errors: Vec<(i32, String)>,
+        refuse_tensors: bool,
+    }
+
+    fn fake(ctx: *mut c_void) -> &'static mut Fake {
+        // SAFETY: every test passes a pointer to a live `Fake` it owns for the call.
+        unsafe { &mut *ctx.cast::<Fake>() }
+    }
+
+    fn text(p: *const u8, n: usize) -> String {
+        // SAFETY: the SDK passes live slices with their lengths.
+        String::from_utf8(unsafe { std::slice::from_raw_parts(p, n) }.to_vec()).unwrap()
+    }
+
+    unsafe extern "C" fn read_at(ctx: *mut c_void, offset: u64, buf: *mut u8, len: usize) -> i32 {
+        let f = fake(ctx);
+        let Some(src) = f.data.get(offset as usize..offset as usize + len) else {
+            return 1;
+        };
+        // SAFETY: `buf` is writable for `len` bytes by contract.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), buf, len) };
+        0
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe extern "C" fn emit_tensor(
+        ctx: *mut c_void,
+        name: *const u8,
+        name_len: usize,
+        dtype: *const u8,
+        dtype_len: usize,
+        dims: *const u64,
+        rank: usize,
+        start: u64,
+        end: u64,
+    ) -> i32 {
+        let f = fake(ctx);
+        if f.refuse_tensors {
+            return 1;
+        }
+        // SAFETY: `dims` points to `rank` values by contract.
+        let dims = unsafe { std::slice::from_raw_parts(dims, rank) }.to_vec();
+        f.tensors.push((
+            text(name, name_len),
+            text(dtype, dtype_len),
+            dims,
+            start,
+            end,
+        ));
+        0
+    }
+
+    unsafe extern "C" fn emit_metadata(
+        _: *mut c_void,
+        _: *const u8,
+        _: usize,
+        _: *const u8,
+        _: usize,
+    ) -> i32 {
+        0
+    }
+
+    unsafe extern "C" fn emit_finding(_: *mut c_void, _: u8, _: *const u8, _: usize) -> i32 {
+        0
+    }
+
+    unsafe extern "C" fn emit_error(ctx: *mut c_void, code: i32, message: *const u8, len: usize) {
+        fake(ctx).errors.push((code, text(message, len)));
+    }
+
+    fn api(f: &mut Fake) -> HostApiV1 {
+        HostApiV1 {
+            struct_size: size_of::<HostApiV1>() as u32,
+            abi_version: abi::ABI_VERSION,
+            ctx: (f as *mut Fake).cast(),
+            file_len: f.data.len() as u64,
+            read_at,
+            emit_tensor,
+            emit_metadata,
+            emit_finding,
+            emit_error,
+        }
+    }
+
+    struct Toy;
+
+    impl Plugin for Toy {
+        const NAME: &'static str = "toy";
+        const VERSION: &'static str = "1.2.3";
+        const EXTENSIONS: &'static [&'static str] = &["toy", "toys"];
+
+        fn sniff(head: &[u8], _: u64) -> Confidence {
+            match head.first() {
+                Some(b'!') => panic!("sniff boom"),
+                Some(b'T') => Confidence::Magic,
+                _ => Confidence::No,
+            }
+        }
+
+        fn parse(reader: &mut HostReader<'_>, out: &mut Emitter<'_>) -> Result<(), PluginError> {
+            let head = reader.read_vec(0, reader.len().min(8), 8)?;
+            match head.get(1) {
+                Some(b'p') => panic!("parse boom"),
+                Some(b'r') => reader.read_vec(4, 100, 1000).map(drop),
+                Some(b'l') => reader.read_vec(0, 100, 10).map(drop),
+                _ => {
+                    out.tensor("w", "F16", &[2, 3], Some((8, 20)))?;
+                    out.tensor("b", "F16", &[3], None)
+                }
+            }
+        }
+    }
+
+    export_plugin!(Toy);
+
+    // The macro's entry function is not nameable (it sits in an anonymous `const`); reach it by
+    // its exported symbol name, as a host does.
+    unsafe extern "C" {
+        fn mir_plugin_entry_v1() -> *const PluginVTableV1;
+    }
+
+    fn run(data: &[u8], refuse: bool) -> (i32, Fake) {
+        let mut f = Fake {
+            data: data.to_vec(),
+            refuse_tensors: refuse,
+            ..Fake::default()
+        };
+        let host = api(&mut f);
+        // SAFETY: `host` points to a valid table whose ctx is `f`, alive for the call.
+        let code = unsafe { __private::parse_shim::<Toy>(&host) };
+        (code, f)
+    }
+
+    #[test]
+    fn the_exported_table_describes_the_plugin() {
+        // SAFETY: the symbol generated above; the table is static.
+        let t = unsafe { &*mir_plugin_entry_v1() };
+        assert_eq!(t.abi_version, abi::ABI_VERSION);
+        assert_eq!(t.struct_size as usize, size_of::<PluginVTableV1>());
+        assert_eq!(text(t.name.ptr, t.name.len), "toy");
+        assert_eq!(text(t.version.ptr, t.version.len), "1.2.3");
+        assert_eq!(t.extensions_len, 2);
+        // SAFETY: two extensions, as checked above.
+        let second = unsafe { *t.extensions.add(1) };
+        assert_eq!(text(second.ptr, second.len), "toys");
+        assert!(t.sniff.is_some() && t.parse.is_some());
+    }
+
+    #[test]
+    fn tensors_flow_out_through_the_callbacks() {
+        let (code, f) = run(b"T.......................", false);
+        assert_eq!(code, status::OK);
+        assert_eq!(f.tensors[0], ("w".into(), "F16".into(), vec![2, 3], 8, 20));
+        assert_eq!(
+            f.tensors[1],
+            ("b".into(), "F16".into(), vec![3], NO_DATA, NO_DATA)
+        );
+        assert!(f.errors.is_empty());
+    }
+
+    #[test]
+    fn panics_become_status_codes_with_messages() {
+        let (code, f) = run(b"Tp", false);
+        assert_eq!(code, status::PANIC);
+        assert_eq!(
+            f.errors,
+            vec![(status::PANIC, "plugin panicked: parse boom".to_owned())]
+        );
+        // SAFETY: a valid two-byte buffer.
+        let answer = unsafe { __private::sniff_shim::<Toy>(b"!x".as_ptr(), 2, 2) };
+        assert_eq!(answer, abi::sniff::NO);
+        // SAFETY: null with length 0 is allowed.
+        assert_eq!(
+            unsafe { __private::sniff_shim::<Toy>(std::ptr::null(), 0, 0) },
+            abi::sniff::NO
+        );
+        // SAFETY: a valid one-byte buffer.
+        assert_eq!(
+            unsafe { __private::sniff_shim::<Toy>(b"T".as_ptr(), 1, 1) },
+            abi::sniff::MAGIC
+        );
+    }
+
+    #[test]
+    fn errors_carry_their_codes() {
+        let (code, f) = run(b"Tr......", false);
+        assert_eq!(code, status::READ);
+        assert_eq!(f.errors[0].0, status::READ);
+        let (code, f) = run(b"Tl......", false);
+        assert_eq!(code, status::FORMAT);
+        assert!(f.errors[0].1.contains("limit of 10"), "{:?}", f.errors);
+        let (code, f) = run(b"T.......", true);
+        assert_eq!(code, status::STOPPED);
+        assert_eq!(
+            f.errors[0],
+            (status::STOPPED, "stopped by the host".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_null_or_short_host_table_is_refused_without_callbacks() {
+        // SAFETY: null is allowed and refused.
+        assert_eq!(
+            unsafe { __private::parse_shim::<Toy>(std::ptr::null()) },
+            status::FORMAT
+        );
+        let mut f = Fake::default();
+        let mut host = api(&mut f);
+        host.struct_size = 8;
+        // SAFETY: a valid table, declared short.
+        assert_eq!(
+            unsafe { __private::parse_shim::<Toy>(&host) },
+            status::UNSUPPORTED
+        );
+        assert!(f.errors.is_empty());
+    }
+
+    #[test]
+    fn the_reader_is_read_and_seek() {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = Fake {
+            data: b"0123456789".to_vec(),
+            ..Fake::default()
+        };
+        let host = api(&mut f);
+        let mut r = HostReader::new(&host);
+        r.seek(SeekFrom::End(-3)).unwrap();
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "789");
+        assert!(r.seek(SeekFrom::Current(-100)).is_err());
+    }
+}
