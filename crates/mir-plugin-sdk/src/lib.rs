@@ -454,9 +454,10 @@ macro_rules! export_plugin {
                 $crate::__private::vtable::<$plugin>(&EXTENSIONS.0),
             );
 
-            /// The plugin's entry point (ABI version 1).
+            /// The plugin's entry point (ABI version 1). `no_mangle` exports it from the library
+            /// whatever its Rust visibility.
             #[unsafe(no_mangle)]
-            pub extern "C" fn mir_plugin_entry_v1() -> *const $crate::abi::PluginVTableV1 {
+            extern "C" fn mir_plugin_entry_v1() -> *const $crate::abi::PluginVTableV1 {
                 &VTABLE.0
             }
         };
@@ -647,15 +648,11 @@ mod tests {
         let answer = unsafe { __private::sniff_shim::<Toy>(b"!x".as_ptr(), 2, 2) };
         assert_eq!(answer, abi::sniff::NO);
         // SAFETY: null with length 0 is allowed.
-        assert_eq!(
-            unsafe { __private::sniff_shim::<Toy>(std::ptr::null(), 0, 0) },
-            abi::sniff::NO
-        );
+        let answer = unsafe { __private::sniff_shim::<Toy>(std::ptr::null(), 0, 0) };
+        assert_eq!(answer, abi::sniff::NO);
         // SAFETY: a valid one-byte buffer.
-        assert_eq!(
-            unsafe { __private::sniff_shim::<Toy>(b"T".as_ptr(), 1, 1) },
-            abi::sniff::MAGIC
-        );
+        let answer = unsafe { __private::sniff_shim::<Toy>(b"T".as_ptr(), 1, 1) };
+        assert_eq!(answer, abi::sniff::MAGIC);
     }
 
     #[test]
@@ -677,18 +674,14 @@ mod tests {
     #[test]
     fn a_null_or_short_host_table_is_refused_without_callbacks() {
         // SAFETY: null is allowed and refused.
-        assert_eq!(
-            unsafe { __private::parse_shim::<Toy>(std::ptr::null()) },
-            status::FORMAT
-        );
+        let code = unsafe { __private::parse_shim::<Toy>(std::ptr::null()) };
+        assert_eq!(code, status::FORMAT);
         let mut f = Fake::default();
         let mut host = api(&mut f);
         host.struct_size = 8;
         // SAFETY: a valid table, declared short.
-        assert_eq!(
-            unsafe { __private::parse_shim::<Toy>(&host) },
-            status::UNSUPPORTED
-        );
+        let code = unsafe { __private::parse_shim::<Toy>(&host) };
+        assert_eq!(code, status::UNSUPPORTED);
         assert!(f.errors.is_empty());
     }
 
