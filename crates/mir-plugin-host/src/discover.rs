@@ -40,11 +40,7 @@ impl PluginSearch {
     /// The directories listed in `MIR_PLUGIN_PATH` (empty entries skipped).
     pub fn env_dirs() -> Vec<PathBuf> {
         std::env::var_os(PLUGIN_PATH_VAR)
-            .map(|v| {
-                std::env::split_paths(&v)
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .collect()
-            })
+            .map(|v| split_dirs(&v))
             .unwrap_or_default()
     }
 
@@ -162,6 +158,14 @@ impl PluginSet {
     }
 }
 
+/// Splits a `PATH`-style list, dropping empty entries (a stray `:` must not mean "the current
+/// directory", which would load whatever libraries happen to be there).
+fn split_dirs(value: &std::ffi::OsStr) -> Vec<PathBuf> {
+    std::env::split_paths(value)
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect()
+}
+
 /// The shared libraries directly in `dir`, sorted by file name.
 fn libraries_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
@@ -176,4 +180,26 @@ fn libraries_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_path_lists_drop_empty_entries() {
+        let joined = std::env::join_paths(["/a/b", "", "/c"]).unwrap_or_default();
+        assert_eq!(
+            split_dirs(&joined),
+            vec![PathBuf::from("/a/b"), PathBuf::from("/c")]
+        );
+        assert!(split_dirs(std::ffi::OsStr::new("")).is_empty());
+    }
+
+    #[test]
+    fn the_config_dir_ends_in_mir_plugins() {
+        if let Some(dir) = PluginSearch::config_dir() {
+            assert!(dir.ends_with("mir/plugins"));
+        }
+    }
 }

@@ -30,7 +30,7 @@
 //!
 //! The macro exports `mir_plugin_entry_v1` and `extern "C"` shims that run every trait call inside
 //! [`std::panic::catch_unwind`]: a panic becomes the status code
-//! [`abi::status::PANIC`](mir_plugin_abi::status::PANIC) and a message for the host instead of
+//! [`mir_plugin_abi::status::PANIC`] and a message for the host instead of
 //! aborting the host process. (A plugin built with `panic = "abort"` still aborts; do not use it.)
 //!
 //! Rules the host enforces on what a plugin reports are listed in this crate's `README.md`.
