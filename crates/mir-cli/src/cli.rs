@@ -24,6 +24,33 @@ pub(crate) enum Command {
     Scan(ScanArgs),
     /// Show one file's header: format, tensors, dtype profile, metadata and fingerprints.
     Inspect(InspectArgs),
+    /// List the format plugins that would be loaded, and why any was refused.
+    ///
+    /// Plugins come from `--plugin PATH`, the folders in `MIR_PLUGIN_PATH` (`:`-separated), and
+    /// the per-user folder `~/.config/mir/plugins`. Loading a plugin runs its code: load only
+    /// libraries you trust as much as `mir` itself.
+    Plugins(PluginArgs),
+}
+
+/// Options that pick format plugins, shared by the commands that read files.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PluginOptions {
+    /// Load a format plugin (a shared library built against mir-plugin-abi). Repeatable. A plugin
+    /// given here that cannot be loaded is an error.
+    #[arg(long = "plugin", value_name = "PATH")]
+    pub(crate) plugins: Vec<PathBuf>,
+    /// Load no plugins from MIR_PLUGIN_PATH or the config folder (explicit --plugin still loads).
+    #[arg(long)]
+    pub(crate) no_plugin_dirs: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PluginArgs {
+    #[command(flatten)]
+    pub(crate) plugins: PluginOptions,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +68,8 @@ pub(crate) struct ScanArgs {
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) plugins: PluginOptions,
 }
 
 #[derive(Debug, clap::Args)]
@@ -57,4 +86,6 @@ pub(crate) struct InspectArgs {
     /// List every tensor.
     #[arg(long, conflicts_with = "tensors")]
     pub(crate) all: bool,
+    #[command(flatten)]
+    pub(crate) plugins: PluginOptions,
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use mir_core::{Limits, MetaValue};
-use mir_scan::{FingerprintRecord, default_registry};
+use mir_scan::FingerprintRecord;
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
@@ -52,7 +52,8 @@ fn meta_json(v: &MetaValue) -> serde_json::Value {
 }
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
-    let (index, sigs) = mir_scan::inspect(&args.path, &default_registry(), &Limits::default())
+    let (registry, _plugins) = crate::plugins::registry(&args.plugins, false)?;
+    let (index, sigs) = mir_scan::inspect(&args.path, &registry, &Limits::default())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.path.display()))?;
     let size = std::fs::metadata(&args.path).map(|m| m.len()).unwrap_or(0);
     let limit = if args.all { usize::MAX } else { args.tensors };

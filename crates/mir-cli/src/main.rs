@@ -5,6 +5,7 @@
 mod cli;
 mod inspect;
 mod output;
+mod plugins;
 mod scan;
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Scan(a) => scan::run(a),
         cli::Command::Inspect(a) => inspect::run(a),
+        cli::Command::Plugins(a) => plugins::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mir_scan::{Progress, Record, ScanOptions, Scanner};
+use mir_scan::{Identifier, Progress, Record, ScanOptions, Scanner};
 
 use crate::cli::ScanArgs;
 use crate::output::{human_size, json_line};
@@ -13,7 +13,8 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         threads: args.threads,
         ..ScanOptions::default()
     };
-    let scanner = Scanner::new(options);
+    let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
+    let scanner = Scanner::with_parts(options, registry, Identifier::builtin());
     let bar = progress_bar(args.quiet);
     let on_progress = |p: Progress| {
         if let Some(bar) = &bar {

@@ -54,6 +54,15 @@ fn scan_of_testvec_prints_the_published_layer_hashes() {
         }
     }
     assert_eq!(checked, 3, "{recs:?}");
+    // The GGUF vector too (MIR's gguf-py based layer string).
+    let gguf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("gguf_vector.json")).unwrap()).unwrap();
+    let tv4 = recs
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("tv4_tiny.gguf"))
+        .expect("tv4_tiny.gguf scanned");
+    assert_eq!(tv4["format"], "gguf");
+    assert_eq!(tv4["fingerprint"]["layer_256"], gguf["layer_256"]);
 }
 
 #[test]
@@ -160,10 +169,10 @@ fn table_output_and_summary() {
     let dir = shared().join("mir/testvec");
     let out = mir(&["scan", dir.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.contains("tv1_with_meta.safetensors"));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("3 files"), "{err}");
+    assert!(err.contains("4 files"), "{err}");
 }
 
 #[test]

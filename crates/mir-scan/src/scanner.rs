@@ -17,6 +17,7 @@ use crate::walk::{self, Candidate, Selection, WalkError};
 pub fn default_registry() -> FormatRegistry {
     let mut r = FormatRegistry::new();
     r.register(Arc::new(mir_safetensors::SafetensorsFormat));
+    r.register(Arc::new(mir_gguf::GgufFormat));
     r
 }
 
