@@ -12,11 +12,12 @@ fn mir(args: &[&str]) -> Output {
 }
 
 /// Builds the example plugin into a separate target dir (the outer `cargo test` holds the lock
-/// of the normal one).
+/// of the normal one). Same directory and packages as mir-plugin-host's tests, so the build is
+/// shared.
 fn npy_plugin() -> PathBuf {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-build");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-build");
     let out = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "mir-npy", "--target-dir"])
+        .args(["build", "--quiet", "-p", "mir-npy", "-p", "mir-test-hostile", "--target-dir"])
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
