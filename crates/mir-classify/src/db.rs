@@ -90,7 +90,10 @@ impl MirDatabase {
                 let Value::Object(fields) = entry else {
                     continue;
                 };
-                let repo = fields.get("repo").and_then(Value::as_str).map(str::to_owned);
+                let repo = fields
+                    .get("repo")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 let pkg = fields.get("pkg").cloned();
                 for field in FIELDS {
                     let hashes: Vec<&str> = match fields.get(field) {

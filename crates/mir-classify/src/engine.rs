@@ -146,7 +146,10 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
     let filename = ctx.file_name.and_then(|f| {
         let f = f.to_ascii_lowercase();
-        rule.filename.iter().find(|t| f.contains(t.as_str())).cloned()
+        rule.filename
+            .iter()
+            .find(|t| f.contains(t.as_str()))
+            .cloned()
     });
     let matched = meta.is_some()
         || (layout.is_some() && (!rule.require_filename || filename.is_some()))
@@ -168,10 +171,17 @@ pub(crate) fn rank(set: &RuleSet, ctx: &Ctx<'_>, roles: &[Role]) -> Vec<Hit> {
         .filter(|(_, r)| roles.contains(&r.role))
         .filter_map(|(i, r)| eval_rule(i, r, ctx))
         .collect();
+    // An override takes effect when the overriding rule matched on structure, or when the
+    // overridden rule has no metadata of its own (a shared metadata value such as GGUF
+    // `general.architecture = flux` must not let every FLUX variant knock out the others).
     let overridden: Vec<usize> = hits
         .iter()
-        .filter_map(|h| set.rules.get(h.rule))
-        .flat_map(|r| r.overrides.iter().copied())
+        .filter_map(|h| Some((h, set.rules.get(h.rule)?)))
+        .flat_map(|(h, r)| {
+            r.overrides.iter().copied().filter(|o| {
+                h.layout.is_some() || !hits.iter().any(|x| x.rule == *o && x.meta.is_some())
+            })
+        })
         .collect();
     hits.retain(|h| !overridden.contains(&h.rule));
     // An adapter file's metadata often names its base model; that must not make it the base.

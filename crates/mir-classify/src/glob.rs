@@ -96,7 +96,11 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
         Token::Star => {
             // One or more non-dot characters.
             let limit = s.find('.').unwrap_or(s.len());
-            for (end, _) in s.char_indices().skip(1).chain(std::iter::once((s.len(), ' '))) {
+            for (end, _) in s
+                .char_indices()
+                .skip(1)
+                .chain(std::iter::once((s.len(), ' ')))
+            {
                 if end > limit {
                     break;
                 }
@@ -132,7 +136,10 @@ mod tests {
     fn star_matches_one_segment_part() {
         let p = Pattern::new("double_blocks.*.img_attn.qkv.weight");
         assert!(p.matches("double_blocks.0.img_attn.qkv.weight"));
-        assert_eq!(p.capture("double_blocks.18.img_attn.qkv.weight"), Some("18"));
+        assert_eq!(
+            p.capture("double_blocks.18.img_attn.qkv.weight"),
+            Some("18")
+        );
         assert!(!p.matches("double_blocks..img_attn.qkv.weight"));
         assert!(!p.matches("double_blocks.0.1.img_attn.qkv.weight"));
         assert_eq!(p.literal_prefix(), "double_blocks.");

@@ -344,8 +344,10 @@ impl Classifier {
             ));
         }
         let Some(mut id) = self.render(&rule.mir, ctx, &series) else {
-            out.evidence
-                .push(format!("rule {} matched but its ID could not be built", rule.id));
+            out.evidence.push(format!(
+                "rule {} matched but its ID could not be built",
+                rule.id
+            ));
             return false;
         };
         if let Some(cf) = &rule.compat_from
@@ -359,9 +361,10 @@ impl Classifier {
                             .push(format!("metadata {} = {v} means {c}", cf.key));
                     }
                 }
-                None => out
-                    .evidence
-                    .push(format!("metadata {} = {v} is not in table {}", cf.key, cf.table)),
+                None => out.evidence.push(format!(
+                    "metadata {} = {v} is not in table {}",
+                    cf.key, cf.table
+                )),
             }
         }
         out.evidence.push(format!("rule {}", rule.id));
@@ -579,8 +582,9 @@ impl Classifier {
         });
         let what = format!("{} matches {}:{}", e.field, e.key, e.compat);
         if !trusted {
-            out.evidence
-                .push(format!("{what}; a layer hash alone is not trusted for {db_arch}"));
+            out.evidence.push(format!(
+                "{what}; a layer hash alone is not trusted for {db_arch}"
+            ));
             return;
         }
         let Some(dbid) = dbid else {
@@ -644,7 +648,10 @@ mod tests {
     fn validation_catches_bad_rules() {
         let layout = rules::BUILTIN_LAYOUT;
         let one = |text: &str| RuleSet::from_sources(&[("t.toml", text)], layout).map(|_| ());
-        assert!(matches!(one("[[rule]]\nid = 1"), Err(RuleError::Parse { .. })));
+        assert!(matches!(
+            one("[[rule]]\nid = 1"),
+            Err(RuleError::Parse { .. })
+        ));
         let dup = "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\n";
         assert!(matches!(
             one(&format!("{dup}{dup}")),
@@ -655,7 +662,9 @@ mod tests {
             Err(RuleError::BadId { .. })
         ));
         assert!(matches!(
-            one("[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\noverrides=['zz']\n"),
+            one(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\noverrides=['zz']\n"
+            ),
             Err(RuleError::Dangling { .. })
         ));
         assert!(matches!(
@@ -663,7 +672,9 @@ mod tests {
             Err(RuleError::Empty(_))
         ));
         assert!(matches!(
-            one("[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\n[[rule.layout]]\nname='l'\nshape=[{key='k'}]\n"),
+            one(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\n[[rule.layout]]\nname='l'\nshape=[{key='k'}]\n"
+            ),
             Err(RuleError::EmptyShape { .. })
         ));
     }

@@ -264,7 +264,11 @@ impl ShapeTest {
 #[derive(Debug)]
 pub(crate) enum Derive {
     /// A dimension of the first key matching the pattern.
-    Dim { name: String, key: Pattern, dim: usize },
+    Dim {
+        name: String,
+        key: Pattern,
+        dim: usize,
+    },
     /// The highest integer the first `*` captures, plus one (a block count).
     Count { name: String, key: Pattern },
 }
@@ -398,7 +402,8 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
 ];
 
 /// The embedded layout file (prefixes, bundle parts, adapter naming, tables, database aliases).
-pub(crate) const BUILTIN_LAYOUT: (&str, &str) = ("layout.toml", include_str!("../rules/layout.toml"));
+pub(crate) const BUILTIN_LAYOUT: (&str, &str) =
+    ("layout.toml", include_str!("../rules/layout.toml"));
 
 fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, RuleError> {
     toml::from_str(text).map_err(|source| RuleError::Parse {

@@ -176,10 +176,15 @@ mod tests {
     use super::*;
 
     fn strip() -> Vec<String> {
-        ["model.diffusion_model.", "model.", "module.", "transformer."]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "model.diffusion_model.",
+            "model.",
+            "module.",
+            "transformer.",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     #[test]
@@ -200,8 +205,14 @@ mod tests {
     fn find_uses_prefix_and_pattern() {
         let shape: Vec<u64> = vec![1, 2];
         let items = vec![
-            ("model.double_blocks.0.img_attn.qkv.weight", shape.as_slice()),
-            ("model.double_blocks.10.img_attn.qkv.weight", shape.as_slice()),
+            (
+                "model.double_blocks.0.img_attn.qkv.weight",
+                shape.as_slice(),
+            ),
+            (
+                "model.double_blocks.10.img_attn.qkv.weight",
+                shape.as_slice(),
+            ),
             ("model.img_in.weight", shape.as_slice()),
         ];
         let v = KeyView::build(items.into_iter(), &strip());
