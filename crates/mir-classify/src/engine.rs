@@ -163,13 +163,22 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
 }
 
 /// Evaluates the rules of the given roles and ranks the hits, best first.
-pub(crate) fn rank(set: &RuleSet, ctx: &Ctx<'_>, roles: &[Role]) -> Vec<Hit> {
+///
+/// `usable` drops hits that cannot name the file (an ID template whose metadata is missing)
+/// before overrides and fallbacks are settled, so a fallback can still step in.
+pub(crate) fn rank(
+    set: &RuleSet,
+    ctx: &Ctx<'_>,
+    roles: &[Role],
+    usable: &dyn Fn(&Rule) -> bool,
+) -> Vec<Hit> {
     let mut hits: Vec<Hit> = set
         .rules
         .iter()
         .enumerate()
         .filter(|(_, r)| roles.contains(&r.role))
         .filter_map(|(i, r)| eval_rule(i, r, ctx))
+        .filter(|h| set.rules.get(h.rule).is_some_and(usable))
         .collect();
     // An override takes effect when the overriding rule matched on structure, or when the
     // overridden rule has no metadata of its own (a shared metadata value such as GGUF

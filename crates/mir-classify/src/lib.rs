@@ -249,7 +249,14 @@ impl Classifier {
             }),
             ..Classification::default()
         };
-        let hits = rank(rs, &ctx, &[Role::Model, Role::Adapter, Role::Component]);
+        // A rule whose ID template needs a value the file lacks cannot name it.
+        let usable = |r: &rules::Rule| self.render(&r.mir, &ctx, "lora").is_some();
+        let hits = rank(
+            rs,
+            &ctx,
+            &[Role::Model, Role::Adapter, Role::Component],
+            &usable,
+        );
         let mut bundle = false;
         if let Some(best) = hits.first() {
             bundle = self.apply_hit(best, &hits, &ctx, &adapter, &mut out);
@@ -491,7 +498,7 @@ impl Classifier {
                 file_name: None,
             };
             let _ = ctx;
-            let hits = rank(rs, &sub_ctx, &[Role::Component]);
+            let hits = rank(rs, &sub_ctx, &[Role::Component], &|_| true);
             let Some(best) = hits.first() else {
                 out.evidence
                     .push(format!("unrecognised part under {}", part.prefix));
