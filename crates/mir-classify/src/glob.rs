@@ -129,6 +129,7 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -181,6 +181,7 @@ pub fn index_from_spec(text: &str) -> Result<TensorIndex, SpecError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

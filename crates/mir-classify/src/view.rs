@@ -144,7 +144,8 @@ impl<'a> AdapterView<'a> {
                 module.replace('.', "_")
             };
             let module = module.replace("_processor_", "_");
-            *kinds.entry(sfx.kind.clone()).or_default() += 1;
+            let n = kinds.entry(sfx.kind.clone()).or_default();
+            *n = n.saturating_add(1);
             entries.push((format!("{target}/{module}.{}", sfx.part), shape));
         }
         AdapterView {
@@ -172,6 +173,7 @@ impl<'a> AdapterView<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

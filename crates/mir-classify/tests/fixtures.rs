@@ -50,10 +50,10 @@ fn every_fixture_gets_its_expected_id_candidates_components_and_evidence_kind() 
         {
             bad.push(format!("decided by {:?}, not {kind}", out.decided_by));
         }
-        if out.mir.is_some() {
+        if let Some(m) = &out.mir {
             assert!(!out.evidence.is_empty(), "{name}: an ID without evidence");
             assert!((0.0..=1.0).contains(&out.confidence), "{name}");
-            assert!(out.mir.as_ref().unwrap().is_canonical(), "{name}: {got}");
+            assert!(m.is_canonical(), "{name}: {got}");
         }
         if !bad.is_empty() {
             failures.push(format!(
