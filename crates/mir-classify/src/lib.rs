@@ -262,7 +262,7 @@ impl Classifier {
             bundle = self.apply_hit(best, &hits, &ctx, &adapter, &mut out);
         }
         if bundle || out.mir.is_none() {
-            self.find_components(input.index, &ctx, &mut out);
+            self.find_components(input.index, &mut out);
             if out.mir.is_none()
                 && let [only] = out.components.as_slice()
             {
@@ -465,7 +465,7 @@ impl Classifier {
     }
 
     /// Looks for the parts of an all-in-one checkpoint under the known bundle prefixes.
-    fn find_components(&self, index: &TensorIndex, ctx: &Ctx<'_>, out: &mut Classification) {
+    fn find_components(&self, index: &TensorIndex, out: &mut Classification) {
         let rs = &self.rules;
         let pipeline = out.mir.as_ref().map(|m| m.series().to_owned());
         for part in &rs.bundle_parts {
@@ -481,13 +481,17 @@ impl Classifier {
             let Some(&(first, _)) = sub.first() else {
                 continue;
             };
-            let wrapper = sub
+            let mut wrapper = usize::MAX;
+            let entries: Vec<(String, &[u64])> = sub
                 .iter()
-                .map(|(n, _)| normalize_key(n, &rs.strip_prefixes).1)
-                .min()
-                .unwrap_or(0);
+                .map(|(n, s)| {
+                    let (norm, removed) = normalize_key(n, &rs.strip_prefixes);
+                    wrapper = wrapper.min(removed);
+                    (norm, *s)
+                })
+                .collect();
             let prefix = format!("{}{}", part.prefix, first.get(..wrapper).unwrap_or(""));
-            let keys = KeyView::build(sub.into_iter(), &rs.strip_prefixes);
+            let keys = KeyView::from_entries(entries);
             let sub_ctx = Ctx {
                 keys: &keys,
                 adapter: None,
@@ -497,7 +501,6 @@ impl Classifier {
                 },
                 file_name: None,
             };
-            let _ = ctx;
             let hits = rank(rs, &sub_ctx, &[Role::Component], &|_| true);
             let Some(best) = hits.first() else {
                 out.evidence
@@ -607,6 +610,8 @@ impl Classifier {
             return;
         };
         let same_family = cur.arch() == dbid.arch() && cur.series() == dbid.series();
+        // An architecture-only result (`mir:dev.dit.unknown`) is refined by a hash of the same arch.
+        let refines_dev = cur.domain() == Domain::Dev && cur.arch() == dbid.arch();
         let in_candidates = out
             .candidates
             .iter()
@@ -614,7 +619,11 @@ impl Classifier {
         let adapter_flavour = cur.arch() == "lora"
             && dbid.arch() == "lora"
             && (cur.compat().is_none() || cur.compat() == dbid.compat());
-        if (same_family && cur.compat().is_none()) || in_candidates || adapter_flavour {
+        if (same_family && cur.compat().is_none())
+            || in_candidates
+            || adapter_flavour
+            || refines_dev
+        {
             if dbid != cur {
                 out.evidence.push(format!("{what}, which names {dbid}"));
                 out.mir = Some(dbid);

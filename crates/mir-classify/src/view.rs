@@ -51,13 +51,13 @@ impl<'a> KeyView<'a> {
         let mut entries: Vec<(String, &'a [u64])> = items
             .map(|(n, s)| (normalize_key(n, strip_prefixes).0, s))
             .collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView { entries }
     }
 
     /// Builds a view from already-final names (the adapter view).
     pub(crate) fn from_entries(mut entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView { entries }
     }
 
@@ -111,7 +111,17 @@ impl<'a> AdapterView<'a> {
         let mut entries = Vec::new();
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         for (raw, shape) in items {
-            let name = if raw.contains(".default.") {
+            // Most tensors of a base model are not adapter tensors: test the suffix before
+            // allocating anything.
+            let peft_default = raw.contains(".default.");
+            if !peft_default
+                && !suffixes
+                    .iter()
+                    .any(|s| raw.ends_with(s.suffix.as_str()) && raw.len() > s.suffix.len())
+            {
+                continue;
+            }
+            let name = if peft_default {
                 raw.replace(".default.", ".")
             } else {
                 raw.to_owned()

@@ -272,3 +272,16 @@ fn database_aliases_follow_ids_md_series() {
         );
     }
 }
+
+#[test]
+fn a_hash_refines_an_architecture_only_result() {
+    let db = json("mir-2025-08.json");
+    let hex = first_hash(&db, "info.dit.flux1-dev", "*", "file_256");
+    let c = classifier("mir-2025-08.json");
+    let out = common::classify(
+        &c,
+        &with_hash(common::spec("dit-unknown.mmdit.spec"), "file_256", &hex),
+    );
+    assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.flux-1-dev");
+    assert_eq!(out.decided_by, Some(EvidenceKind::Hash));
+}
