@@ -18,6 +18,8 @@ pub(crate) struct Hit {
     pub(crate) rule: usize,
     /// Evidence from metadata, if a metadata condition decided.
     pub(crate) meta: Option<String>,
+    /// Whether that metadata condition settles the rule's ambiguity.
+    pub(crate) meta_decisive: bool,
     /// The layout that matched and its evidence.
     pub(crate) layout: Option<(String, Vec<String>, usize)>,
     /// The filename token that matched.
@@ -64,9 +66,17 @@ impl Meta<'_> {
 
     /// The first condition that hits, as evidence text.
     pub(crate) fn first_hit(&self, defs: &[MetaDef]) -> Option<String> {
-        defs.iter().find_map(|d| {
+        self.first_hit_def(defs).map(|(_, e)| e)
+    }
+
+    /// The first condition that hits and its evidence text; decisive conditions are tried first.
+    pub(crate) fn first_hit_def<'d>(&self, defs: &'d [MetaDef]) -> Option<(&'d MetaDef, String)> {
+        let decisive = defs.iter().filter(|d| d.decisive);
+        let other = defs.iter().filter(|d| !d.decisive);
+        decisive.chain(other).find_map(|d| {
             let v = self.text(&d.key)?;
-            d.hits(&v).then(|| format!("metadata {} = {:?}", d.key, v))
+            d.hits(&v)
+                .then(|| (d, format!("metadata {} = {:?}", d.key, v)))
         })
     }
 }
@@ -142,7 +152,9 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     if ctx.meta.first_hit(&rule.meta_forbid).is_some() {
         return None;
     }
-    let meta = ctx.meta.first_hit(&rule.meta);
+    let meta_hit = ctx.meta.first_hit_def(&rule.meta);
+    let meta_decisive = meta_hit.as_ref().is_some_and(|(d, _)| d.decisive);
+    let meta = meta_hit.map(|(_, e)| e);
     let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
     let filename = ctx.file_name.and_then(|f| {
         let f = f.to_ascii_lowercase();
@@ -157,6 +169,7 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     matched.then_some(Hit {
         rule: idx,
         meta,
+        meta_decisive,
         layout,
         filename,
     })

@@ -200,6 +200,26 @@ impl Classifier {
         })
     }
 
+    /// Rules from caller-supplied TOML texts, as `(name, text)`: rule files in the format of
+    /// `rules/*.toml` and one layout file in the format of `rules/layout.toml`.
+    pub fn from_sources(
+        rule_files: &[(&str, &str)],
+        layout: (&str, &str),
+    ) -> Result<Classifier, RuleError> {
+        Ok(Classifier {
+            rules: RuleSet::from_sources(rule_files, layout)?,
+            db: None,
+        })
+    }
+
+    /// The embedded rule files, as `(name, text)`, for callers that extend them.
+    pub fn builtin_sources() -> (
+        &'static [(&'static str, &'static str)],
+        (&'static str, &'static str),
+    ) {
+        (rules::BUILTIN_RULES, rules::BUILTIN_LAYOUT)
+    }
+
     /// Adds a MIR database for hash lookups.
     pub fn with_database(self, db: MirDatabase) -> Classifier {
         Classifier {
@@ -411,7 +431,14 @@ impl Classifier {
         if decided == EvidenceKind::Filename {
             confidence = confidence.min(0.7);
         }
-        out.candidates = rule.candidates.clone();
+        if best.meta_decisive {
+            if !rule.candidates.is_empty() {
+                out.evidence
+                    .push("the metadata settles what structure leaves open".to_owned());
+            }
+        } else {
+            out.candidates = rule.candidates.clone();
+        }
         // A tie with another rule that names something else makes the result ambiguous.
         let score = best.score(&rs.rules);
         for other in hits.iter().skip(1) {
@@ -694,6 +721,94 @@ mod tests {
             ),
             Err(RuleError::EmptyShape { .. })
         ));
+    }
+
+    const LAYOUT: &str = "strip_prefixes = [\"model.\"]\n";
+
+    fn engine(rules: &str) -> Classifier {
+        Classifier::from_sources(&[("t.toml", rules)], ("layout.toml", LAYOUT)).unwrap()
+    }
+
+    fn run(c: &Classifier, keys: &[(&str, &[u64])]) -> Classification {
+        let mut idx = TensorIndex::new("t");
+        for (k, s) in keys {
+            idx.tensors.push(mir_core::TensorRecord::new(
+                *k,
+                mir_core::Dtype::BF16,
+                s.to_vec(),
+            ));
+        }
+        c.classify(&Input::new(&idx))
+    }
+
+    const RULES: &str = r#"
+[[rule]]
+id = "base"
+mir = "mir:model.dit.base"
+role = "model"
+[[rule.layout]]
+name = "l"
+require = ["a.weight"]
+
+[[rule]]
+id = "variant"
+mir = "mir:model.dit.base:variant"
+role = "model"
+overrides = ["base"]
+[[rule.layout]]
+name = "l"
+require = ["a.weight"]
+shape = [{ key = "a.weight", dim = 1, eq = 9 }]
+
+[[rule]]
+id = "other"
+mir = "mir:model.dit.other"
+role = "model"
+[[rule.layout]]
+name = "l"
+require = ["b.weight"]
+
+[[rule]]
+id = "twin"
+mir = "mir:model.dit.twin"
+role = "model"
+[[rule.layout]]
+name = "l"
+require = ["b.weight"]
+
+[[rule]]
+id = "generic"
+mir = "mir:dev.dit.unknown"
+role = "model"
+fallback = true
+[[rule.layout]]
+name = "l"
+require_any = ["a.weight", "b.weight", "c.weight"]
+"#;
+
+    #[test]
+    fn overrides_fallbacks_and_ties_are_settled_by_the_generic_engine() {
+        let c = engine(RULES);
+        // Plain base: the fallback is dropped because something specific matched.
+        let out = run(&c, &[("model.a.weight", &[1, 2])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.base");
+        assert_eq!(out.decided_by, Some(EvidenceKind::Structure));
+        // The variant overrides its base.
+        let out = run(&c, &[("a.weight", &[1, 9])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.base:variant");
+        // Two rules that match equally well: ambiguous, both listed.
+        let out = run(&c, &[("b.weight", &[1])]);
+        assert_eq!(out.candidates.len(), 2, "{:?}", out.candidates);
+        assert!(out.confidence <= 0.6);
+        assert!(
+            out.evidence
+                .iter()
+                .any(|e| e.contains("matches equally well"))
+        );
+        // Only the fallback matches.
+        let out = run(&c, &[("c.weight", &[1])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:dev.dit.unknown");
+        assert!(out.confidence <= 0.5);
     }
 
     #[test]

@@ -184,6 +184,9 @@ pub(crate) struct MetaDef {
     pub(crate) contains: Vec<String>,
     #[serde(default)]
     pub(crate) present: bool,
+    /// A hit settles the rule's ambiguity: its `candidates` are not reported.
+    #[serde(default)]
+    pub(crate) decisive: bool,
 }
 
 impl MetaDef {
