@@ -402,6 +402,7 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("components.toml", include_str!("../rules/components.toml")),
     ("adapters.toml", include_str!("../rules/adapters.toml")),
     ("llm.toml", include_str!("../rules/llm.toml")),
+    ("filename.toml", include_str!("../rules/filename.toml")),
 ];
 
 /// The embedded layout file (prefixes, bundle parts, adapter naming, tables, database aliases).

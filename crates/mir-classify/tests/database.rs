@@ -285,3 +285,20 @@ fn a_hash_refines_an_architecture_only_result() {
     assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.flux-1-dev");
     assert_eq!(out.decided_by, Some(EvidenceKind::Hash));
 }
+
+#[test]
+fn a_hash_outranks_a_compat_that_only_the_file_name_gave() {
+    let db = json("mir-2025-08.json");
+    let hex = first_hash(&db, "info.vae.kl", "stable-diffusion-v1-5", "file_256");
+    let c = classifier("mir-2025-08.json");
+    // Named like an SDXL VAE, hashed like the SD1.5 one.
+    let out = common::classify(
+        &c,
+        &with_hash(common::spec("vae-kl-4-sdxl.named.spec"), "file_256", &hex),
+    );
+    assert_eq!(
+        out.mir.unwrap().to_string(),
+        "mir:model.vae.kl:stable-diffusion-v1"
+    );
+    assert_eq!(out.decided_by, Some(EvidenceKind::Hash));
+}
