@@ -437,7 +437,11 @@ impl Classifier {
                     .push("the metadata settles what structure leaves open".to_owned());
             }
         } else {
-            out.candidates = rule.candidates.clone();
+            out.candidates = rule
+                .candidates
+                .iter()
+                .filter_map(|c| self.render(c, ctx, &series))
+                .collect();
         }
         // A tie with another rule that names something else makes the result ambiguous.
         let score = best.score(&rs.rules);

@@ -296,7 +296,8 @@ pub(crate) struct Rule {
     pub(crate) priority: i32,
     pub(crate) overrides: Vec<usize>,
     pub(crate) fallback: bool,
-    pub(crate) candidates: Vec<mir_id::MirId>,
+    /// ID templates, rendered like `mir`.
+    pub(crate) candidates: Vec<String>,
     pub(crate) note: Option<String>,
     pub(crate) layouts: Vec<Layout>,
     pub(crate) meta: Vec<MetaDef>,
@@ -490,9 +491,8 @@ fn compile(
         source,
     };
     mir_id::MirId::parse(&sample_render(&d.mir)).map_err(|e| bad("mir", &d.mir, e))?;
-    let mut candidates = Vec::new();
     for c in &d.candidates {
-        candidates.push(mir_id::MirId::parse(c).map_err(|e| bad("candidates", c, e))?);
+        mir_id::MirId::parse(&sample_render(c)).map_err(|e| bad("candidates", c, e))?;
     }
     let mut overrides = Vec::new();
     for o in &d.overrides {
@@ -579,7 +579,7 @@ fn compile(
         priority: d.priority,
         overrides,
         fallback: d.fallback,
-        candidates,
+        candidates: d.candidates,
         note: d.note,
         layouts,
         meta: d.meta,
