@@ -217,3 +217,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn metadata_wins_over_structure_and_the_evidence_says_so() {
+    let c = Classifier::builtin().unwrap();
+    let mut s = common::spec("sd1.diffusers.spec");
+    s.index.metadata.insert(
+        "modelspec.architecture".into(),
+        MetaValue::Str("stable-diffusion-xl-v1-base".into()),
+    );
+    let out = classify(&c, &s.index);
+    assert_eq!(
+        out.mir.unwrap().to_string(),
+        "mir:model.unet.stable-diffusion-xl"
+    );
+    assert_eq!(out.decided_by, Some(mir_classify::EvidenceKind::Metadata));
+    assert!(
+        out.evidence
+            .iter()
+            .any(|e| e.contains("structure alone suggests mir:model.unet.stable-diffusion-v1")),
+        "{:?}",
+        out.evidence
+    );
+}
+
+#[test]
+fn precision_comes_from_the_dominant_dtype() {
+    let c = Classifier::builtin().unwrap();
+    let s = common::spec("qwen-image.diffusers.spec");
+    let out = classify(&c, &s.index);
+    assert_eq!(
+        out.precision.unwrap().to_string(),
+        "mir:ops.precision.bfloat:B16"
+    );
+    let s = common::spec("sdxl.sgm.spec");
+    let out = classify(&c, &s.index);
+    assert_eq!(
+        out.precision.unwrap().to_string(),
+        "mir:ops.precision.float:F16"
+    );
+    // Block-quantised GGUF weights have no precision entry.
+    let s = common::spec("llama.gguf.spec");
+    assert_eq!(classify(&c, &s.index).precision, None);
+}
