@@ -1,1 +1,825 @@
-//! placeholder
+//! Turns a [`TensorIndex`] (plus metadata, a sibling config and hashes) into MIR IDs, with the
+//! evidence that decided them.
+//!
+//! # Brief overview
+//!
+//! * Per-family knowledge lives in TOML rule files under `rules/` (see the crate README), embedded
+//!   at build time and validated once by [`Classifier::builtin`].
+//! * Tensor names are normalised first ([`normalize_key`]): wrapper prefixes such as
+//!   `model.diffusion_model.` or `module.` and PEFT's `.default` go away, so one rule covers the
+//!   original, ComfyUI, ckpt and city96-GGUF layouts. Adapter tensors are also rewritten into an
+//!   adapter view (`unet/<module>.down`), so kohya and PEFT LoRAs share rules.
+//! * Every rule is evaluated; `overrides` and `fallback` settle overlaps; the rest are ranked
+//!   metadata ► structure ► filename. An exact hash match in an optional [`MirDatabase`] fills
+//!   in what structure cannot decide (a finetune, a distillation LoRA, an ambiguous VAE).
+//!
+//! ```
+//! use mir_classify::{Classifier, Input, testing::index_from_spec};
+//! let index = index_from_spec(
+//!     "double_blocks.0.img_attn.qkv.weight [9216,3072]\n\
+//!      double_blocks.0.img_attn.norm.key_norm.scale [128]\n\
+//!      single_blocks.0.linear1.weight [21504,3072]\n\
+//!      img_in.weight [3072,64]\n\
+//!      guidance_in.in_layer.weight [3072,256]\n",
+//! ).unwrap();
+//! let c = Classifier::builtin().unwrap();
+//! let out = c.classify(&Input::new(&index));
+//! assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.flux-1-dev");
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::panic
+)]
+
+mod db;
+mod engine;
+mod glob;
+mod rules;
+pub mod testing;
+mod view;
+
+use mir_core::TensorIndex;
+use mir_id::{Domain, MirId};
+
+pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
+pub use rules::RuleError;
+pub use view::normalize_key;
+
+use engine::{Ctx, Hit, Meta, rank};
+use rules::{Role, RuleSet};
+use view::{AdapterView, KeyView};
+
+/// The hashes of a file that the MIR database may know (lowercase hex).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hashes<'a> {
+    /// SHA-256 of the whole file.
+    pub file_256: Option<&'a str>,
+    /// SHA-256 of the MIR layer string.
+    pub layer_256: Option<&'a str>,
+    /// BLAKE3 of the MIR layer string.
+    pub layer_b3: Option<&'a str>,
+}
+
+/// What the classifier looks at for one file (or one sharded model).
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    /// The tensor index; for a sharded model, all shards merged.
+    pub index: &'a TensorIndex,
+    /// The file's name, for the filename fallback.
+    pub file_name: Option<&'a str>,
+    /// A sibling `config.json`'s `model_type`, if any.
+    pub config_model_type: Option<&'a str>,
+    /// The file's hashes, for the database lookup.
+    pub hashes: Hashes<'a>,
+}
+
+impl<'a> Input<'a> {
+    /// An input with only an index.
+    pub fn new(index: &'a TensorIndex) -> Self {
+        Input {
+            index,
+            file_name: None,
+            config_model_type: None,
+            hashes: Hashes::default(),
+        }
+    }
+}
+
+/// Which kind of evidence decided an ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EvidenceKind {
+    /// File metadata (`modelspec.architecture`, `general.architecture`, `ss_*`, config `model_type`).
+    Metadata,
+    /// Tensor names and shapes.
+    Structure,
+    /// An exact hash match in the MIR database.
+    Hash,
+    /// The file name.
+    Filename,
+}
+
+impl EvidenceKind {
+    /// Lowercase name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Metadata => "metadata",
+            EvidenceKind::Structure => "structure",
+            EvidenceKind::Hash => "hash",
+            EvidenceKind::Filename => "filename",
+        }
+    }
+}
+
+/// One part of an all-in-one checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    /// The part's ID, with the pipeline's series as compat.
+    pub mir: MirId,
+    /// The key prefix the part lives under, e.g. `first_stage_model.`.
+    pub prefix: String,
+}
+
+/// The database entry a hash matched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbMatch {
+    /// The database key, e.g. `info.unet.stable-diffusion-xl-1`.
+    pub key: String,
+    /// The compat entry as the database spells it (`*` for the base entry).
+    pub compat: String,
+    /// Which field matched: `file_256`, `layer_256` or `layer_b3`.
+    pub field: String,
+    /// The entry's `repo`.
+    pub repo: Option<String>,
+    /// The entry's `pkg`.
+    pub pkg: Option<serde_json::Value>,
+    /// The entry as a `model` domain ID, with the database's names mapped onto ours.
+    pub mir: Option<MirId>,
+    /// False for a layer-hash-only match of a `lora` or `vae` entry, which is reported but not
+    /// used to name the file.
+    pub trusted: bool,
+}
+
+/// What the classifier decided about one file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Classification {
+    /// The file's ID, if one was decided.
+    pub mir: Option<MirId>,
+    /// When the evidence is ambiguous: the IDs it could be.
+    pub candidates: Vec<MirId>,
+    /// The parts of an all-in-one checkpoint.
+    pub components: Vec<Component>,
+    /// Human-readable evidence, e.g. `key double_blocks.0.img_attn.qkv.weight present`.
+    pub evidence: Vec<String>,
+    /// 0.0..=1.0.
+    pub confidence: f32,
+    /// Which kind of evidence decided the ID.
+    pub decided_by: Option<EvidenceKind>,
+    /// The precision entry of the dominant dtype, e.g. `mir:ops.precision.float:F16`.
+    pub precision: Option<MirId>,
+    /// The database entry a hash matched, if any.
+    pub database: Option<DbMatch>,
+}
+
+/// The compiled rules and an optional MIR database.
+#[derive(Debug)]
+pub struct Classifier {
+    rules: RuleSet,
+    db: Option<MirDatabase>,
+}
+
+/// Lowercases and turns anything outside `[a-z0-9-]` into `-` (for metadata-derived fields).
+fn sanitize(s: &str) -> String {
+    let mut out: String = s
+        .trim()
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').to_owned()
+}
+
+impl Classifier {
+    /// The embedded rule files, parsed and validated.
+    pub fn builtin() -> Result<Classifier, RuleError> {
+        Ok(Classifier {
+            rules: RuleSet::builtin()?,
+            db: None,
+        })
+    }
+
+    /// Rules from caller-supplied TOML texts, as `(name, text)`: rule files in the format of
+    /// `rules/*.toml` and one layout file in the format of `rules/layout.toml`.
+    pub fn from_sources(
+        rule_files: &[(&str, &str)],
+        layout: (&str, &str),
+    ) -> Result<Classifier, RuleError> {
+        Ok(Classifier {
+            rules: RuleSet::from_sources(rule_files, layout)?,
+            db: None,
+        })
+    }
+
+    /// The embedded rule files, as `(name, text)`, for callers that extend them.
+    pub fn builtin_sources() -> (
+        &'static [(&'static str, &'static str)],
+        (&'static str, &'static str),
+    ) {
+        (rules::BUILTIN_RULES, rules::BUILTIN_LAYOUT)
+    }
+
+    /// Adds a MIR database for hash lookups.
+    pub fn with_database(self, db: MirDatabase) -> Classifier {
+        Classifier {
+            db: Some(db),
+            ..self
+        }
+    }
+
+    /// The number of compiled rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.rules.len()
+    }
+
+    /// Classifies one file. Never panics, whatever the index holds.
+    pub fn classify(&self, input: &Input<'_>) -> Classification {
+        let rs = &self.rules;
+        let tensors = &input.index.tensors;
+        let items = || {
+            tensors
+                .iter()
+                .map(|t| (t.name.as_str(), t.shape.as_slice()))
+        };
+        let keys = KeyView::build(items(), &rs.strip_prefixes);
+        let adapter = AdapterView::build(
+            items(),
+            &rs.adapter_targets,
+            &rs.adapter_suffixes,
+            &rs.strip_prefixes,
+        );
+        let meta = Meta {
+            map: &input.index.metadata,
+            config_model_type: input.config_model_type,
+        };
+        let base_name = input
+            .file_name
+            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f));
+        let ctx = Ctx {
+            keys: &keys,
+            adapter: (!adapter.keys.is_empty()).then_some(&adapter),
+            meta: &meta,
+            file_name: base_name,
+        };
+        let mut out = Classification {
+            precision: input.index.dominant_dtype().and_then(|d| {
+                let (series, compat) = d.mir_precision()?;
+                MirId::new_lenient(Domain::Ops, "precision", series, Some(compat)).ok()
+            }),
+            ..Classification::default()
+        };
+        // A rule whose ID template needs a value the file lacks cannot name it.
+        let usable = |r: &rules::Rule| self.render(&r.mir, &ctx, "lora").is_some();
+        let hits = rank(
+            rs,
+            &ctx,
+            &[Role::Model, Role::Adapter, Role::Component],
+            &usable,
+        );
+        let mut bundle = false;
+        if let Some(best) = hits.first() {
+            bundle = self.apply_hit(best, &hits, &ctx, &adapter, &mut out);
+        }
+        if bundle || out.mir.is_none() {
+            self.find_components(input.index, &mut out);
+            if out.mir.is_none()
+                && let [only] = out.components.as_slice()
+            {
+                out.mir = only.mir.with_compat(None).ok();
+                out.decided_by = Some(EvidenceKind::Structure);
+                out.confidence = 0.8;
+                out.evidence
+                    .push(format!("the only part found lives under {}", only.prefix));
+            }
+        }
+        self.apply_database(input.hashes, &mut out);
+        out
+    }
+
+    /// Renders a rule's ID template; `None` when a placeholder has no value.
+    fn render(&self, template: &str, ctx: &Ctx<'_>, adapter_series: &str) -> Option<MirId> {
+        let mut text = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find('{') {
+            let (head, tail) = rest.split_at(start);
+            text.push_str(head);
+            let end = tail.find('}')?;
+            let name = tail.get(1..end)?;
+            let value = if name == "adapter" {
+                adapter_series.to_owned()
+            } else if let Some(k) = name.strip_prefix("meta:") {
+                sanitize(&ctx.meta.text(k)?)
+            } else {
+                return None;
+            };
+            if value.is_empty() {
+                return None;
+            }
+            text.push_str(&value);
+            rest = tail.get(end.saturating_add(1)..).unwrap_or("");
+        }
+        text.push_str(rest);
+        MirId::parse(&text).ok()
+    }
+
+    /// Fills `out` from the best hit; returns whether the rule asks for bundle parts.
+    fn apply_hit(
+        &self,
+        best: &Hit,
+        hits: &[Hit],
+        ctx: &Ctx<'_>,
+        adapter: &AdapterView<'_>,
+        out: &mut Classification,
+    ) -> bool {
+        let rs = &self.rules;
+        let Some(rule) = rs.rules.get(best.rule) else {
+            return false;
+        };
+        // The adapter flavour: a distillation LoRA named by metadata or file name, else the
+        // LyCORIS/LoRA kind seen in the tensor names.
+        let mut series = adapter.kind().unwrap_or("lora").to_owned();
+        let mut flavour_by = None;
+        if rule.role == Role::Adapter {
+            for f in &rs.flavours {
+                if let Some(ev) = ctx.meta.first_hit(&f.meta) {
+                    series = f.series.clone();
+                    out.evidence.push(format!("{ev} names a {} LoRA", f.series));
+                    flavour_by = Some(EvidenceKind::Metadata);
+                    break;
+                }
+                let lower = ctx.file_name.map(str::to_ascii_lowercase);
+                if let Some(tok) = lower
+                    .as_deref()
+                    .and_then(|n| f.filename.iter().find(|t| n.contains(t.as_str())))
+                {
+                    series = f.series.clone();
+                    out.evidence
+                        .push(format!("file name contains {tok:?} ({} LoRA)", f.series));
+                    flavour_by = Some(EvidenceKind::Filename);
+                    break;
+                }
+            }
+            out.evidence.push(format!(
+                "adapter tensors: {}",
+                adapter
+                    .kinds
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let Some(mut id) = self.render(&rule.mir, ctx, &series) else {
+            out.evidence.push(format!(
+                "rule {} matched but its ID could not be built",
+                rule.id
+            ));
+            return false;
+        };
+        if let Some(cf) = &rule.compat_from
+            && let Some(v) = ctx.meta.text(&cf.key)
+        {
+            match rs.tables.get(&cf.table).and_then(|t| t.get(v.trim())) {
+                Some(c) => {
+                    if let Ok(with) = id.with_compat(Some(c)) {
+                        id = with;
+                        out.evidence
+                            .push(format!("metadata {} = {v} means {c}", cf.key));
+                    }
+                }
+                None => out.evidence.push(format!(
+                    "metadata {} = {v} is not in table {}",
+                    cf.key, cf.table
+                )),
+            }
+        }
+        out.evidence.push(format!("rule {}", rule.id));
+        if let Some(m) = &best.meta {
+            out.evidence.push(m.clone());
+        }
+        if let Some((name, ev, _)) = &best.layout {
+            out.evidence.push(format!("layout {name}"));
+            out.evidence.extend(ev.iter().cloned());
+        }
+        if let Some(f) = &best.filename {
+            out.evidence.push(format!("file name contains {f:?}"));
+        }
+        if let Some(n) = &rule.note {
+            out.evidence.push(n.clone());
+        }
+        let mut decided = if best.meta.is_some() {
+            EvidenceKind::Metadata
+        } else if best.layout.is_some() && !rule.require_filename {
+            EvidenceKind::Structure
+        } else {
+            EvidenceKind::Filename
+        };
+        if let Some(f) = flavour_by
+            && decided != EvidenceKind::Metadata
+        {
+            decided = f;
+        }
+        let mut confidence: f32 = match (best.meta.is_some(), best.layout.is_some()) {
+            (true, true) => 0.99,
+            (true, false) => 0.9,
+            (false, true) if rule.fallback => 0.5,
+            (false, true) if rule.require_filename => 0.7,
+            (false, true) => 0.95,
+            (false, false) => 0.3,
+        };
+        if decided == EvidenceKind::Filename {
+            confidence = confidence.min(0.7);
+        }
+        if best.meta_decisive {
+            if !rule.candidates.is_empty() {
+                out.evidence
+                    .push("the metadata settles what structure leaves open".to_owned());
+            }
+        } else {
+            out.candidates = rule
+                .candidates
+                .iter()
+                .filter_map(|c| self.render(c, ctx, &series))
+                .collect();
+        }
+        // A tie with another rule that names something else makes the result ambiguous.
+        let score = best.score(&rs.rules);
+        for other in hits.iter().skip(1) {
+            if other.score(&rs.rules) != score {
+                break;
+            }
+            let Some(orule) = rs.rules.get(other.rule) else {
+                continue;
+            };
+            let Some(oid) = self.render(&orule.mir, ctx, &series) else {
+                continue;
+            };
+            if oid != id {
+                out.evidence
+                    .push(format!("rule {} matches equally well", orule.id));
+                if !out.candidates.contains(&id) {
+                    out.candidates.push(id.clone());
+                }
+                if !out.candidates.contains(&oid) {
+                    out.candidates.push(oid.clone());
+                }
+                if oid.arch() == id.arch() && oid.series() == id.series() {
+                    id = id.with_compat(None).unwrap_or(id);
+                }
+            }
+        }
+        // When metadata decided, say so if structure points elsewhere.
+        if best.layout.is_none() {
+            for other in hits.iter().skip(1) {
+                if other.layout.is_some()
+                    && let Some(orule) = rs.rules.get(other.rule)
+                    && orule.role == rule.role
+                    && let Some(oid) = self.render(&orule.mir, ctx, &series)
+                    && oid.series() != id.series()
+                {
+                    out.evidence.push(format!(
+                        "structure alone suggests {oid} (rule {}); metadata wins",
+                        orule.id
+                    ));
+                    break;
+                }
+            }
+        }
+        if !out.candidates.is_empty() {
+            confidence = confidence.min(0.6);
+        }
+        out.mir = Some(id);
+        out.decided_by = Some(decided);
+        out.confidence = confidence;
+        rule.bundle
+    }
+
+    /// Looks for the parts of an all-in-one checkpoint under the known bundle prefixes.
+    fn find_components(&self, index: &TensorIndex, out: &mut Classification) {
+        let rs = &self.rules;
+        let pipeline = out.mir.as_ref().map(|m| m.series().to_owned());
+        for part in &rs.bundle_parts {
+            let sub: Vec<(&str, &[u64])> = index
+                .tensors
+                .iter()
+                .filter_map(|t| {
+                    t.name
+                        .strip_prefix(part.prefix.as_str())
+                        .map(|n| (n, t.shape.as_slice()))
+                })
+                .collect();
+            let Some(&(first, _)) = sub.first() else {
+                continue;
+            };
+            let mut wrapper = usize::MAX;
+            let entries: Vec<(String, &[u64])> = sub
+                .iter()
+                .map(|(n, s)| {
+                    let (norm, removed) = normalize_key(n, &rs.strip_prefixes);
+                    wrapper = wrapper.min(removed);
+                    (norm, *s)
+                })
+                .collect();
+            let prefix = format!("{}{}", part.prefix, first.get(..wrapper).unwrap_or(""));
+            let keys = KeyView::from_entries(entries);
+            let sub_ctx = Ctx {
+                keys: &keys,
+                adapter: None,
+                meta: &Meta {
+                    map: &std::collections::BTreeMap::new(),
+                    config_model_type: None,
+                },
+                file_name: None,
+            };
+            let hits = rank(rs, &sub_ctx, &[Role::Component], &|_| true);
+            let Some(best) = hits.first() else {
+                out.evidence
+                    .push(format!("unrecognised part under {}", part.prefix));
+                continue;
+            };
+            let Some(rule) = rs.rules.get(best.rule) else {
+                continue;
+            };
+            let Some(id) = self.render(&rule.mir, &sub_ctx, "lora") else {
+                continue;
+            };
+            let id = match &pipeline {
+                Some(p) => id.with_compat(Some(p)).unwrap_or(id),
+                None => id,
+            };
+            out.evidence
+                .push(format!("part {id} under {prefix} (rule {})", rule.id));
+            out.components.push(Component { mir: id, prefix });
+        }
+    }
+
+    /// Maps a database key and compat onto a `model` ID using the alias tables.
+    fn db_model_id(&self, key: &str, compat: &str) -> Option<MirId> {
+        let a = &self.rules.db;
+        let (base, alias_compat) = match a.series.get(key) {
+            Some(v) => {
+                let id = MirId::parse(&format!("model.{v}")).ok()?;
+                let c = id.compat().map(str::to_owned);
+                (id.with_compat(None).ok()?, c)
+            }
+            None => {
+                let mut parts = key.splitn(3, '.');
+                let _domain = parts.next()?;
+                let arch = parts.next()?;
+                let series = parts.next()?;
+                let arch = a.arch.get(arch).map_or(arch, String::as_str);
+                (
+                    MirId::new(Domain::Model, &sanitize(arch), &sanitize(series), None).ok()?,
+                    None,
+                )
+            }
+        };
+        let compat = if compat == "*" {
+            alias_compat
+        } else {
+            match a.compat.get(compat) {
+                Some(c) if c.is_empty() => alias_compat,
+                Some(c) => Some(c.clone()),
+                None => Some(sanitize(compat)),
+            }
+        };
+        match compat.filter(|c| !c.is_empty()) {
+            Some(c) => base.with_compat(Some(&c)).ok(),
+            None => Some(base),
+        }
+    }
+
+    /// Looks the file's hashes up and merges what the database says.
+    fn apply_database(&self, hashes: Hashes<'_>, out: &mut Classification) {
+        let Some(db) = &self.db else {
+            return;
+        };
+        let given = [hashes.file_256, hashes.layer_256, hashes.layer_b3];
+        let found = db::FIELDS.iter().zip(given).find_map(|(field, h)| {
+            let e = *db.lookup(field, h?).first()?;
+            Some(e.clone())
+        });
+        let Some(e) = found else {
+            return;
+        };
+        let db_arch = e.key.split('.').nth(1).unwrap_or("");
+        let trusted = e.field == "file_256"
+            || !self
+                .rules
+                .db
+                .low_tolerance
+                .iter()
+                .any(|a| a.as_str() == db_arch);
+        let dbid = self.db_model_id(&e.key, &e.compat);
+        out.database = Some(DbMatch {
+            key: e.key.clone(),
+            compat: e.compat.clone(),
+            field: e.field.to_owned(),
+            repo: e.repo.clone(),
+            pkg: e.pkg.clone(),
+            mir: dbid.clone(),
+            trusted,
+        });
+        let what = format!("{} matches {}:{}", e.field, e.key, e.compat);
+        if !trusted {
+            out.evidence.push(format!(
+                "{what}; a layer hash alone is not trusted for {db_arch}"
+            ));
+            return;
+        }
+        let Some(dbid) = dbid else {
+            out.evidence.push(format!("{what}; no model ID maps to it"));
+            return;
+        };
+        let conf = if e.field == "file_256" { 0.97 } else { 0.85 };
+        // Precedence: an exact hash outranks what only the file name said.
+        let name_only = out.decided_by == Some(EvidenceKind::Filename);
+        let Some(cur) = out.mir.clone() else {
+            out.evidence.push(what);
+            out.mir = Some(dbid);
+            out.decided_by = Some(EvidenceKind::Hash);
+            out.confidence = conf - 0.1;
+            return;
+        };
+        let same_family = cur.arch() == dbid.arch() && cur.series() == dbid.series();
+        // An architecture-only result (`mir:dev.dit.unknown`) is refined by a hash of the same arch.
+        let refines_dev = cur.domain() == Domain::Dev && cur.arch() == dbid.arch();
+        let in_candidates = out
+            .candidates
+            .iter()
+            .any(|c| c.arch() == dbid.arch() && c.series() == dbid.series());
+        let adapter_flavour = cur.arch() == "lora"
+            && dbid.arch() == "lora"
+            && (cur.compat().is_none() || cur.compat() == dbid.compat() || name_only);
+        if (same_family && (cur.compat().is_none() || name_only))
+            || in_candidates
+            || adapter_flavour
+            || refines_dev
+            || (name_only && cur.arch() == dbid.arch())
+        {
+            if dbid != cur {
+                out.evidence.push(format!("{what}, which names {dbid}"));
+                out.mir = Some(dbid);
+                out.decided_by = Some(EvidenceKind::Hash);
+                out.confidence = out.confidence.max(conf);
+            } else {
+                out.evidence.push(format!("{what}, which agrees"));
+            }
+        } else if same_family {
+            out.evidence
+                .push(format!("{what} ({dbid}); the structural compat is kept"));
+        } else {
+            out.evidence.push(format!(
+                "{what} ({dbid}), which disagrees with {cur}; the file's own evidence is kept"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_rule_file_parses_and_validates() {
+        // Each file validates on its own (no rule reaches into another file) and all together.
+        for (name, text) in rules::BUILTIN_RULES {
+            if let Err(e) = RuleSet::from_sources(&[(name, text)], rules::BUILTIN_LAYOUT) {
+                panic!("{name}: {e}");
+            }
+        }
+        let c = Classifier::builtin().unwrap();
+        assert!(c.rule_count() > 50, "only {} rules", c.rule_count());
+    }
+
+    #[test]
+    fn validation_catches_bad_rules() {
+        let layout = rules::BUILTIN_LAYOUT;
+        let one = |text: &str| RuleSet::from_sources(&[("t.toml", text)], layout).map(|_| ());
+        assert!(matches!(
+            one("[[rule]]\nid = 1"),
+            Err(RuleError::Parse { .. })
+        ));
+        let dup = "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\n";
+        assert!(matches!(
+            one(&format!("{dup}{dup}")),
+            Err(RuleError::DuplicateId(_))
+        ));
+        assert!(matches!(
+            one("[[rule]]\nid='a'\nmir='mir:model.X.y'\nrole='model'\nfilename=['a']\n"),
+            Err(RuleError::BadId { .. })
+        ));
+        assert!(matches!(
+            one(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\noverrides=['zz']\n"
+            ),
+            Err(RuleError::Dangling { .. })
+        ));
+        assert!(matches!(
+            one("[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\n"),
+            Err(RuleError::Empty(_))
+        ));
+        assert!(matches!(
+            one(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\n[[rule.layout]]\nname='l'\nshape=[{key='k'}]\n"
+            ),
+            Err(RuleError::EmptyShape { .. })
+        ));
+    }
+
+    const LAYOUT: &str = "strip_prefixes = [\"model.\"]\n";
+
+    fn engine(rules: &str) -> Classifier {
+        Classifier::from_sources(&[("t.toml", rules)], ("layout.toml", LAYOUT)).unwrap()
+    }
+
+    fn run(c: &Classifier, keys: &[(&str, &[u64])]) -> Classification {
+        let mut idx = TensorIndex::new("t");
+        for (k, s) in keys {
+            idx.tensors.push(mir_core::TensorRecord::new(
+                *k,
+                mir_core::Dtype::BF16,
+                s.to_vec(),
+            ));
+        }
+        c.classify(&Input::new(&idx))
+    }
+
+    const RULES: &str = r#"
+[[rule]]
+id = "base"
+mir = "mir:model.dit.base"
+role = "model"
+[[rule.layout]]
+name = "l"
+require = ["a.weight"]
+
+[[rule]]
+id = "variant"
+mir = "mir:model.dit.base:variant"
+role = "model"
+overrides = ["base"]
+[[rule.layout]]
+name = "l"
+require = ["a.weight"]
+shape = [{ key = "a.weight", dim = 1, eq = 9 }]
+
+[[rule]]
+id = "other"
+mir = "mir:model.dit.other"
+role = "model"
+[[rule.layout]]
+name = "l"
+require = ["b.weight"]
+
+[[rule]]
+id = "twin"
+mir = "mir:model.dit.twin"
+role = "model"
+[[rule.layout]]
+name = "l"
+require = ["b.weight"]
+
+[[rule]]
+id = "generic"
+mir = "mir:dev.dit.unknown"
+role = "model"
+fallback = true
+[[rule.layout]]
+name = "l"
+require_any = ["a.weight", "b.weight", "c.weight"]
+"#;
+
+    #[test]
+    fn overrides_fallbacks_and_ties_are_settled_by_the_generic_engine() {
+        let c = engine(RULES);
+        // Plain base: the fallback is dropped because something specific matched.
+        let out = run(&c, &[("model.a.weight", &[1, 2])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.base");
+        assert_eq!(out.decided_by, Some(EvidenceKind::Structure));
+        // The variant overrides its base.
+        let out = run(&c, &[("a.weight", &[1, 9])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.base:variant");
+        // Two rules that match equally well: ambiguous, both listed.
+        let out = run(&c, &[("b.weight", &[1])]);
+        assert_eq!(out.candidates.len(), 2, "{:?}", out.candidates);
+        assert!(out.confidence <= 0.6);
+        assert!(
+            out.evidence
+                .iter()
+                .any(|e| e.contains("matches equally well"))
+        );
+        // Only the fallback matches.
+        let out = run(&c, &[("c.weight", &[1])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:dev.dit.unknown");
+        assert!(out.confidence <= 0.5);
+    }
+
+    #[test]
+    fn sanitize_makes_canonical_fields() {
+        assert_eq!(sanitize("Qwen2_VL"), "qwen2-vl");
+        assert_eq!(sanitize(" Q4_K__M "), "q4-k-m");
+    }
+}

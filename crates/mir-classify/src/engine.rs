@@ -1,0 +1,227 @@
+//! Evaluates every rule against the views of one index and ranks the matches.
+//!
+//! There is no first-match chain: each rule is tested on its own, rules that another matching
+//! rule `overrides` are dropped, `fallback` rules are dropped when anything specific matched, and
+//! what remains is sorted by (metadata hit, role, structure hit, filename hit, conditions met,
+//! priority).
+
+use std::collections::BTreeMap;
+
+use mir_core::MetaValue;
+
+use crate::rules::{Derive, Layout, MetaDef, Role, Rule, RuleSet};
+use crate::view::{AdapterView, KeyView};
+
+/// What one rule matched on.
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    pub(crate) rule: usize,
+    /// Evidence from metadata, if a metadata condition decided.
+    pub(crate) meta: Option<String>,
+    /// Whether that metadata condition settles the rule's ambiguity.
+    pub(crate) meta_decisive: bool,
+    /// The layout that matched and its evidence.
+    pub(crate) layout: Option<(String, Vec<String>, usize)>,
+    /// The filename token that matched.
+    pub(crate) filename: Option<String>,
+}
+
+impl Hit {
+    /// The ordering key: bigger is better.
+    pub(crate) fn score(&self, rules: &[Rule]) -> (bool, u8, bool, bool, usize, i32) {
+        let r = rules.get(self.rule);
+        (
+            self.meta.is_some(),
+            r.map_or(0, |r| r.role.rank()),
+            self.layout.is_some(),
+            self.filename.is_some(),
+            self.layout.as_ref().map_or(0, |l| l.2),
+            r.map_or(0, |r| r.priority),
+        )
+    }
+}
+
+/// Metadata lookups, including the sibling config's `model_type` as `config.model_type`.
+#[derive(Debug)]
+pub(crate) struct Meta<'a> {
+    pub(crate) map: &'a BTreeMap<String, MetaValue>,
+    pub(crate) config_model_type: Option<&'a str>,
+}
+
+impl Meta<'_> {
+    /// A metadata value as text (scalars only).
+    pub(crate) fn text(&self, key: &str) -> Option<String> {
+        if key == "config.model_type" {
+            return self.config_model_type.map(str::to_owned);
+        }
+        match self.map.get(key)? {
+            MetaValue::Str(s) => Some(s.clone()),
+            MetaValue::Int(v) => Some(v.to_string()),
+            MetaValue::UInt(v) => Some(v.to_string()),
+            MetaValue::Float(v) => Some(v.to_string()),
+            MetaValue::Bool(v) => Some(v.to_string()),
+            MetaValue::Array(_) | MetaValue::Elided { .. } => None,
+        }
+    }
+
+    /// The first condition that hits, as evidence text.
+    pub(crate) fn first_hit(&self, defs: &[MetaDef]) -> Option<String> {
+        self.first_hit_def(defs).map(|(_, e)| e)
+    }
+
+    /// The first condition that hits and its evidence text; decisive conditions are tried first.
+    pub(crate) fn first_hit_def<'d>(&self, defs: &'d [MetaDef]) -> Option<(&'d MetaDef, String)> {
+        let decisive = defs.iter().filter(|d| d.decisive);
+        let other = defs.iter().filter(|d| !d.decisive);
+        decisive.chain(other).find_map(|d| {
+            let v = self.text(&d.key)?;
+            d.hits(&v)
+                .then(|| (d, format!("metadata {} = {:?}", d.key, v)))
+        })
+    }
+}
+
+/// Everything a rule can look at.
+#[derive(Debug)]
+pub(crate) struct Ctx<'a> {
+    pub(crate) keys: &'a KeyView<'a>,
+    pub(crate) adapter: Option<&'a AdapterView<'a>>,
+    pub(crate) meta: &'a Meta<'a>,
+    pub(crate) file_name: Option<&'a str>,
+}
+
+fn eval_layout(l: &Layout, view: &KeyView<'_>) -> Option<(String, Vec<String>, usize)> {
+    let mut ev = Vec::new();
+    for p in &l.require {
+        let (k, _) = view.first(p)?;
+        ev.push(format!("key {k} present"));
+    }
+    if !l.require_any.is_empty() {
+        let k = l.require_any.iter().find_map(|p| view.first(p))?.0;
+        ev.push(format!("key {k} present"));
+    }
+    for p in &l.forbid {
+        if view.first(p).is_some() {
+            return None;
+        }
+        ev.push(format!("no key {}", p.text()));
+    }
+    for s in &l.shape {
+        let (k, shape) = view.find(&s.key).find(|(_, sh)| s.accepts(sh))?;
+        ev.push(format!("{k} {}", s.describe(shape)));
+    }
+    for d in &l.derive {
+        match d {
+            Derive::Dim { name, key, dim } => {
+                if let Some((k, sh)) = view.first(key)
+                    && let Some(v) = sh.get(*dim)
+                {
+                    ev.push(format!("{name} = {v} ({k} dim {dim})"));
+                }
+            }
+            Derive::Count { name, key } => {
+                let max = view
+                    .find(key)
+                    .filter_map(|(k, _)| key.capture(k)?.parse::<u64>().ok())
+                    .max();
+                if let Some(m) = max {
+                    ev.push(format!(
+                        "{name} = {} (highest index in {})",
+                        m.saturating_add(1),
+                        key.text()
+                    ));
+                }
+            }
+        }
+    }
+    let n = l
+        .require
+        .len()
+        .saturating_add(usize::from(!l.require_any.is_empty()))
+        .saturating_add(l.forbid.len())
+        .saturating_add(l.shape.len());
+    Some((l.name.clone(), ev, n))
+}
+
+/// Tests one rule.
+pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
+    let view = match rule.role {
+        Role::Adapter => &ctx.adapter?.keys,
+        Role::Model | Role::Component => ctx.keys,
+    };
+    if ctx.meta.first_hit(&rule.meta_forbid).is_some() {
+        return None;
+    }
+    let meta_hit = ctx.meta.first_hit_def(&rule.meta);
+    let meta_decisive = meta_hit.as_ref().is_some_and(|(d, _)| d.decisive);
+    let meta = meta_hit.map(|(_, e)| e);
+    let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
+    let filename = ctx.file_name.and_then(|f| {
+        let f = f.to_ascii_lowercase();
+        rule.filename
+            .iter()
+            .find(|t| f.contains(t.as_str()))
+            .cloned()
+    });
+    let matched = meta.is_some()
+        || (layout.is_some() && (!rule.require_filename || filename.is_some()))
+        || (filename.is_some() && rule.filename_alone);
+    matched.then_some(Hit {
+        rule: idx,
+        meta,
+        meta_decisive,
+        layout,
+        filename,
+    })
+}
+
+/// Evaluates the rules of the given roles and ranks the hits, best first.
+///
+/// `usable` drops hits that cannot name the file (an ID template whose metadata is missing)
+/// before overrides and fallbacks are settled, so a fallback can still step in.
+pub(crate) fn rank(
+    set: &RuleSet,
+    ctx: &Ctx<'_>,
+    roles: &[Role],
+    usable: &dyn Fn(&Rule) -> bool,
+) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = set
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| roles.contains(&r.role))
+        .filter_map(|(i, r)| eval_rule(i, r, ctx))
+        .filter(|h| set.rules.get(h.rule).is_some_and(usable))
+        .collect();
+    // An override takes effect when the overriding rule matched on structure, or when the
+    // overridden rule has no metadata of its own (a shared metadata value such as GGUF
+    // `general.architecture = flux` must not let every FLUX variant knock out the others).
+    let overridden: Vec<usize> = hits
+        .iter()
+        .filter_map(|h| Some((h, set.rules.get(h.rule)?)))
+        .flat_map(|(h, r)| {
+            r.overrides.iter().copied().filter(|o| {
+                h.layout.is_some() || !hits.iter().any(|x| x.rule == *o && x.meta.is_some())
+            })
+        })
+        .collect();
+    hits.retain(|h| !overridden.contains(&h.rule));
+    // An adapter file's metadata often names its base model; that must not make it the base.
+    if ctx.adapter.is_some() {
+        hits.retain(|h| {
+            h.layout.is_some() || set.rules.get(h.rule).is_some_and(|r| r.role != Role::Model)
+        });
+    }
+    let specific = hits
+        .iter()
+        .any(|h| set.rules.get(h.rule).is_some_and(|r| !r.fallback));
+    if specific {
+        hits.retain(|h| set.rules.get(h.rule).is_some_and(|r| !r.fallback));
+    }
+    hits.sort_by(|a, b| {
+        b.score(&set.rules)
+            .cmp(&a.score(&set.rules))
+            .then(a.rule.cmp(&b.rule))
+    });
+    hits
+}

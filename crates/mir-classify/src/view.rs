@@ -1,0 +1,236 @@
+//! Views of an index that rules match against: tensor names with wrapper prefixes removed
+//! (the "keys" view), and adapter tensors rewritten to `target/module.part` (the "adapter" view).
+
+use std::collections::BTreeMap;
+
+use crate::glob::Pattern;
+use crate::rules::{AdapterSuffix, AdapterTarget};
+
+/// Removes wrapper prefixes (`model.diffusion_model.`, `module.`, …) and PEFT's `.default`
+/// adapter name from a tensor name.
+///
+/// Prefixes are stripped repeatedly, longest first, so `module.model.diffusion_model.x` becomes
+/// `x`. Returns the normalised name and how many leading bytes were removed.
+pub fn normalize_key(name: &str, strip_prefixes: &[String]) -> (String, usize) {
+    let mut rest = name;
+    let mut removed = 0usize;
+    // A handful of rounds is enough for every real layout and bounds the work on odd names.
+    for _ in 0..6 {
+        let hit = strip_prefixes
+            .iter()
+            .filter(|p| rest.starts_with(p.as_str()) && rest.len() > p.len())
+            .max_by_key(|p| p.len());
+        match hit {
+            Some(p) => {
+                rest = rest.get(p.len()..).unwrap_or("");
+                removed = removed.saturating_add(p.len());
+            }
+            None => break,
+        }
+    }
+    let out = if rest.contains(".default.") {
+        rest.replace(".default.", ".")
+    } else {
+        rest.to_owned()
+    };
+    (out, removed)
+}
+
+/// A sorted list of (name, shape) pairs, searched by pattern.
+#[derive(Debug, Default)]
+pub(crate) struct KeyView<'a> {
+    entries: Vec<(String, &'a [u64])>,
+}
+
+impl<'a> KeyView<'a> {
+    /// Builds a view from names and shapes, normalising each name.
+    pub(crate) fn build(
+        items: impl Iterator<Item = (&'a str, &'a [u64])>,
+        strip_prefixes: &[String],
+    ) -> KeyView<'a> {
+        let mut entries: Vec<(String, &'a [u64])> = items
+            .map(|(n, s)| (normalize_key(n, strip_prefixes).0, s))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        KeyView { entries }
+    }
+
+    /// Builds a view from already-final names (the adapter view).
+    pub(crate) fn from_entries(mut entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        KeyView { entries }
+    }
+
+    /// True when the view holds no names.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every (name, shape) the pattern matches, in name order.
+    pub(crate) fn find<'v>(
+        &'v self,
+        p: &'v Pattern,
+    ) -> impl Iterator<Item = (&'v str, &'a [u64])> + 'v {
+        let prefix = p.literal_prefix();
+        let start = self.entries.partition_point(|(k, _)| k.as_str() < prefix);
+        self.entries
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .filter(move |(k, _)| p.matches(k))
+            .map(|(k, s)| (k.as_str(), *s))
+    }
+
+    /// The first (name, shape) the pattern matches.
+    pub(crate) fn first<'v>(&'v self, p: &'v Pattern) -> Option<(&'v str, &'a [u64])> {
+        self.find(p).next()
+    }
+}
+
+/// The adapter view plus what kinds of adapter tensors were seen.
+#[derive(Debug, Default)]
+pub(crate) struct AdapterView<'a> {
+    pub(crate) keys: KeyView<'a>,
+    /// Tensor count per adapter kind (`lora`, `loha`, `lokr`, `oft`, `dora`, …).
+    pub(crate) kinds: BTreeMap<String, usize>,
+}
+
+impl<'a> AdapterView<'a> {
+    /// Rewrites adapter tensors as `target/module_path.part`, e.g.
+    /// `lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight` →
+    /// `unet/input_blocks_4_1_transformer_blocks_0_attn2_to_k.down`; PEFT
+    /// `unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight` →
+    /// `unet/down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.down`.
+    pub(crate) fn build(
+        items: impl Iterator<Item = (&'a str, &'a [u64])>,
+        targets: &[AdapterTarget],
+        suffixes: &[AdapterSuffix],
+        strip_prefixes: &[String],
+    ) -> AdapterView<'a> {
+        let mut entries = Vec::new();
+        let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+        for (raw, shape) in items {
+            // Most tensors of a base model are not adapter tensors: test the suffix before
+            // allocating anything.
+            let peft_default = raw.contains(".default.");
+            if !peft_default
+                && !suffixes
+                    .iter()
+                    .any(|s| raw.ends_with(s.suffix.as_str()) && raw.len() > s.suffix.len())
+            {
+                continue;
+            }
+            let name = if peft_default {
+                raw.replace(".default.", ".")
+            } else {
+                raw.to_owned()
+            };
+            let Some(sfx) = suffixes
+                .iter()
+                .filter(|s| name.ends_with(s.suffix.as_str()) && name.len() > s.suffix.len())
+                .max_by_key(|s| s.suffix.len())
+            else {
+                continue;
+            };
+            let (target, style, rest) = match targets
+                .iter()
+                .filter(|t| name.starts_with(t.prefix.as_str()))
+                .max_by_key(|t| t.prefix.len())
+            {
+                Some(t) => (
+                    t.target.as_str(),
+                    t.style.as_str(),
+                    name.get(t.prefix.len()..).unwrap_or("").to_owned(),
+                ),
+                None => ("unet", "dotted", normalize_key(&name, strip_prefixes).0),
+            };
+            let module = rest
+                .get(..rest.len().saturating_sub(sfx.suffix.len()))
+                .unwrap_or("");
+            let module = if style == "kohya" {
+                module.to_owned()
+            } else {
+                module.replace('.', "_")
+            };
+            let module = module.replace("_processor_", "_");
+            let n = kinds.entry(sfx.kind.clone()).or_default();
+            *n = n.saturating_add(1);
+            entries.push((format!("{target}/{module}.{}", sfx.part), shape));
+        }
+        AdapterView {
+            keys: KeyView::from_entries(entries),
+            kinds,
+        }
+    }
+
+    /// The adapter kind this file is: LyCORIS kinds win over plain LoRA parts they embed, and
+    /// DoRA is LoRA plus magnitude vectors.
+    pub(crate) fn kind(&self) -> Option<&str> {
+        for k in ["loha", "lokr", "oft", "boft", "glora", "ia3"] {
+            if self.kinds.contains_key(k) {
+                return Some(k);
+            }
+        }
+        if self.kinds.contains_key("dora") {
+            return Some("dora");
+        }
+        self.kinds
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(k, _)| k.as_str())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn strip() -> Vec<String> {
+        [
+            "model.diffusion_model.",
+            "model.",
+            "module.",
+            "transformer.",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn strips_nested_wrappers_longest_first() {
+        let s = strip();
+        assert_eq!(
+            normalize_key("module.model.diffusion_model.input_blocks.0.0.weight", &s),
+            ("input_blocks.0.0.weight".to_string(), 29)
+        );
+        assert_eq!(normalize_key("model.", &s), ("model.".to_string(), 0));
+        assert_eq!(
+            normalize_key("x.lora_A.default.weight", &s).0,
+            "x.lora_A.weight"
+        );
+    }
+
+    #[test]
+    fn find_uses_prefix_and_pattern() {
+        let shape: Vec<u64> = vec![1, 2];
+        let items = vec![
+            (
+                "model.double_blocks.0.img_attn.qkv.weight",
+                shape.as_slice(),
+            ),
+            (
+                "model.double_blocks.10.img_attn.qkv.weight",
+                shape.as_slice(),
+            ),
+            ("model.img_in.weight", shape.as_slice()),
+        ];
+        let v = KeyView::build(items.into_iter(), &strip());
+        let p = Pattern::new("double_blocks.*.img_attn.qkv.weight");
+        assert_eq!(v.find(&p).count(), 2);
+        assert!(v.first(&Pattern::new("img_in.weight")).is_some());
+        assert!(v.first(&Pattern::new("img_in.bias")).is_none());
+    }
+}
