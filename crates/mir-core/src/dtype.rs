@@ -186,29 +186,9 @@ mod tests {
     #[test]
     fn safetensors_names_round_trip() {
         for name in [
-            "BOOL",
-            "U8",
-            "I8",
-            "U16",
-            "I16",
-            "U32",
-            "I32",
-            "U64",
-            "I64",
-            "F16",
-            "BF16",
-            "F32",
-            "F64",
-            "F8_E4M3",
-            "F8_E5M2",
-            "F8_E4M3FNUZ",
-            "F8_E5M2FNUZ",
-            "F8_E8M0",
-            "F4",
-            "F6_E2M3",
-            "F6_E3M2",
-            "C64",
-            "C128",
+            "BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "BF16", "F32",
+            "F64", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F8_E8M0", "F4", "F6_E2M3",
+            "F6_E3M2", "C64", "C128",
         ] {
             let d = Dtype::from_safetensors(name);
             assert!(!matches!(d, Dtype::Other(_)), "{name} should be known");

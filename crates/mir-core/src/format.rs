@@ -77,12 +77,7 @@ impl FormatRegistry {
 
     /// The format that sniffs best above [`Sniff::Extension`]; content beats the file name, so a
     /// renamed file is still read by the right parser. Falls back to an extension-only match.
-    pub fn detect(
-        &self,
-        head: &[u8],
-        file_len: u64,
-        extension: Option<&str>,
-    ) -> Option<(&Arc<dyn Format>, Sniff)> {
+    pub fn detect(&self, head: &[u8], file_len: u64, extension: Option<&str>) -> Option<(&Arc<dyn Format>, Sniff)> {
         let mut best: Option<(&Arc<dyn Format>, Sniff)> = None;
         for f in &self.formats {
             let s = f.sniff(head, file_len, extension);

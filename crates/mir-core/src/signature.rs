@@ -118,7 +118,8 @@ mod tests {
     fn index(tensors: &[(&str, Dtype, &[u64])]) -> TensorIndex {
         let mut i = TensorIndex::new("t");
         for (n, d, s) in tensors {
-            i.tensors.push(TensorRecord::new(*n, d.clone(), s.to_vec()));
+            i.tensors
+                .push(TensorRecord::new(*n, d.clone(), s.to_vec()));
         }
         i
     }
@@ -126,10 +127,7 @@ mod tests {
     #[test]
     fn independent_of_order_dtype_and_container() {
         let a = index(&[("a", Dtype::F16, &[2, 2]), ("b", Dtype::F32, &[2])]);
-        let mut b = index(&[
-            ("b", Dtype::Quant("Q8_0".into()), &[2]),
-            ("a", Dtype::BF16, &[2, 2]),
-        ]);
+        let mut b = index(&[("b", Dtype::Quant("Q8_0".into()), &[2]), ("a", Dtype::BF16, &[2, 2])]);
         b.format = "gguf".into();
         assert_eq!(Signatures::of(&a), Signatures::of(&b));
     }
@@ -152,10 +150,7 @@ mod tests {
     fn encoding_matches_the_documented_bytes() {
         // Builds the v1 byte strings exactly as the module docs describe them, independently of
         // the streaming code, so a change to the encoding fails here (bump SIG_VERSION instead).
-        let s = Signatures::of(&index(&[
-            ("b.bias", Dtype::F32, &[2]),
-            ("a.weight", Dtype::F16, &[2, 2]),
-        ]));
+        let s = Signatures::of(&index(&[("b.bias", Dtype::F32, &[2]), ("a.weight", Dtype::F16, &[2, 2])]));
         let mut k = b"mir.key_sig.v1\0".to_vec();
         let mut h = b"mir.shape_sig.v1\0".to_vec();
         for (name, shape) in [("a.weight", &[2u64, 2][..]), ("b.bias", &[2u64][..])] {
@@ -170,22 +165,13 @@ mod tests {
         }
         assert_eq!(s.key_sig, xxhash_rust::xxh3::xxh3_128(&k));
         assert_eq!(s.shape_sig, xxhash_rust::xxh3::xxh3_128(&h));
-        assert_eq!(
-            s.key_sig_hex(),
-            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&k))
-        );
+        assert_eq!(s.key_sig_hex(), format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&k)));
     }
 
     #[test]
     fn sentinel_hashes_of_none() {
         let (sha, b3) = mir_layer_hashes("None");
-        assert_eq!(
-            sha,
-            "dc937b59892604f5a86ac96936cd7ff09e25f18ae6b758e8014a24c7fa039e91"
-        );
-        assert_eq!(
-            b3,
-            "b52807536902cabbf84f99e4fa2f8713fb4ef77e739f06367ee0d486e3222faa"
-        );
+        assert_eq!(sha, "dc937b59892604f5a86ac96936cd7ff09e25f18ae6b758e8014a24c7fa039e91");
+        assert_eq!(b3, "b52807536902cabbf84f99e4fa2f8713fb4ef77e739f06367ee0d486e3222faa");
     }
 }

@@ -79,12 +79,7 @@ impl Source {
 
     /// Fills `buf` from `offset`. Fails with [`Error::Truncated`] naming `what` when the file
     /// (as opened, or as it is now) ends first.
-    pub fn read_exact_at(
-        &self,
-        offset: u64,
-        buf: &mut [u8],
-        what: &'static str,
-    ) -> Result<(), Error> {
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8], what: &'static str) -> Result<(), Error> {
         let end = offset
             .checked_add(buf.len() as u64)
             .ok_or(Error::Truncated {
@@ -118,13 +113,7 @@ impl Source {
 
     /// Reads `len` bytes at `offset` into a new buffer, after checking `len <= limit` and that the
     /// range lies inside the file, so a hostile length allocates nothing.
-    pub fn read_vec(
-        &self,
-        offset: u64,
-        len: u64,
-        what: &'static str,
-        limit: u64,
-    ) -> Result<Vec<u8>, Error> {
+    pub fn read_vec(&self, offset: u64, len: u64, what: &'static str, limit: u64) -> Result<Vec<u8>, Error> {
         Limits::check(what, len, limit)?;
         let end = offset.saturating_add(len);
         if end > self.len {
@@ -234,11 +223,7 @@ mod tests {
         assert_eq!(b, [2, 3]);
         assert!(matches!(
             s.read_exact_at(2, &mut b, "hdr"),
-            Err(Error::Truncated {
-                what: "hdr",
-                end: 4,
-                file_len: 3
-            })
+            Err(Error::Truncated { what: "hdr", end: 4, file_len: 3 })
         ));
         assert!(matches!(
             s.read_vec(0, u64::MAX, "bomb", 100),

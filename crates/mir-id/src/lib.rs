@@ -189,12 +189,7 @@ impl MirId {
         Ok(Self::from_parts_unchecked(domain, arch, series, compat))
     }
 
-    fn from_parts_unchecked(
-        domain: Domain,
-        arch: &str,
-        series: &str,
-        compat: Option<&str>,
-    ) -> Self {
+    fn from_parts_unchecked(domain: Domain, arch: &str, series: &str, compat: Option<&str>) -> Self {
         MirId {
             domain,
             arch: arch.to_owned(),
@@ -325,9 +320,7 @@ mod tests {
         assert_eq!(p.compat(), Some("F8_E4M3"));
         assert!(!p.is_canonical());
         assert_eq!(
-            MirId::parse("operations.precision.bfloat:B16")
-                .unwrap()
-                .domain(),
+            MirId::parse("operations.precision.bfloat:B16").unwrap().domain(),
             Domain::Ops
         );
     }
@@ -350,26 +343,15 @@ mod tests {
         assert_eq!(MirId::parse("model.a.b:c:d"), Err(ParseError::ExtraColon));
         assert!(matches!(
             MirId::parse("model.unet.Stable"),
-            Err(ParseError::BadChar {
-                field: "series",
-                ch: 'S',
-                ..
-            })
+            Err(ParseError::BadChar { field: "series", ch: 'S', .. })
         ));
         assert!(matches!(
             MirId::new(Domain::Model, "unet", "sd", Some("F16")),
-            Err(ParseError::BadChar {
-                field: "compat",
-                ..
-            })
+            Err(ParseError::BadChar { field: "compat", .. })
         ));
         assert!(matches!(
             MirId::parse("model.unet.x:a b"),
-            Err(ParseError::BadChar {
-                field: "compat",
-                ch: ' ',
-                ..
-            })
+            Err(ParseError::BadChar { field: "compat", ch: ' ', .. })
         ));
     }
 
