@@ -139,20 +139,25 @@ fn read_entry<R: Read + std::io::Seek>(
     index: usize,
     limits: &Limits,
 ) -> Result<Vec<u8>, Error> {
-    let entry = archive.by_index(index).map_err(CkptError::Zip)?;
+    let mut entry = archive.by_index(index).map_err(CkptError::Zip)?;
     let declared = entry.size();
     Limits::check("data.pkl size", declared, limits.max_header_bytes)?;
-    let cap = declared.min(limits.max_header_bytes);
-    let mut data = Vec::with_capacity(usize::try_from(cap).unwrap_or(0));
-    // One byte past the cap tells an entry that inflates further apart from one that fits.
-    entry
-        .take(cap.saturating_add(1))
+    let mut data = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    (&mut entry)
+        .take(declared)
         .read_to_end(&mut data)
         .map_err(|e| CkptError::Zip(e.into()))?;
-    if data.len() as u64 > cap {
-        return Err(CkptError::InflatedPastDeclared { declared }.into());
+    // One more byte tells an entry that inflates past its declared size (a zip bomb that lies)
+    // from one that fits. The zip crate notices too and says so in an `InvalidData` error.
+    let mut probe = [0u8; 1];
+    match entry.read(&mut probe) {
+        Ok(0) => Ok(data),
+        Ok(_) => Err(CkptError::InflatedPastDeclared { declared }.into()),
+        Err(e) if e.to_string().contains("declared") => {
+            Err(CkptError::InflatedPastDeclared { declared }.into())
+        }
+        Err(e) => Err(CkptError::Zip(e.into()).into()),
     }
-    Ok(data)
 }
 
 /// The entry count the end-of-central-directory record declares (zip64 aware), read before the
