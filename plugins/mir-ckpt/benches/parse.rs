@@ -24,7 +24,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("baseline_read_data_pkl", |b| {
         b.iter(|| {
             let src = Source::open(&path).unwrap();
-            let mut zip = zip::ZipArchive::new(src.reader()).unwrap();
+            let reader = std::io::BufReader::with_capacity(64 << 10, src.reader());
+            let mut zip = zip::ZipArchive::new(reader).unwrap();
             let mut entry = zip.by_name("archive/data.pkl").unwrap();
             let mut data = Vec::new();
             entry.read_to_end(&mut data).unwrap();

@@ -21,7 +21,9 @@ pub(crate) fn parse_zip(src: &Source, limits: &Limits) -> Result<TensorIndex, Er
     if let Some(entries) = zip_entry_count(src)? {
         Limits::check("zip entry count", entries, limits.max_zip_entries)?;
     }
-    let mut archive = zip::ZipArchive::new(src.reader()).map_err(CkptError::Zip)?;
+    // Buffered: the zip crate reads the central directory in many small pieces.
+    let reader = BufReader::with_capacity(64 << 10, src.reader());
+    let mut archive = zip::ZipArchive::new(reader).map_err(CkptError::Zip)?;
     let mut findings = Findings::default();
     let mut names = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
@@ -104,10 +106,12 @@ pub(crate) fn parse_zip(src: &Source, limits: &Limits) -> Result<TensorIndex, Er
         if key.is_empty() || key.contains('/') {
             continue;
         }
-        let entry = archive.by_index_raw(i).map_err(CkptError::Zip)?;
-        let start = (entry.compression() == CompressionMethod::Stored)
-            .then(|| entry.data_start())
-            .flatten();
+        let entry = archive.by_index_data(i).map_err(CkptError::Zip)?;
+        let start = if entry.compression() == CompressionMethod::Stored {
+            Some(data_start(src, entry.header_start())?)
+        } else {
+            None
+        };
         storages.insert(
             key.to_owned(),
             StorageData {
@@ -131,6 +135,26 @@ pub(crate) fn parse_zip(src: &Source, limits: &Limits) -> Result<TensorIndex, Er
         },
         limits,
     )
+}
+
+/// Where an entry's data starts: after its local header, whose name and extra field (torch pads
+/// storages to 64-byte alignment there) may differ in length from the central directory's copy.
+/// One small positioned read per entry, instead of the zip crate's seek-and-read through a buffer.
+fn data_start(src: &Source, header_start: u64) -> Result<u64, Error> {
+    let mut header = [0u8; 30];
+    src.read_exact_at(header_start, &mut header, "zip local header")?;
+    if header.get(..4) != Some(b"PK\x03\x04") {
+        return Err(CkptError::Zip(zip::result::ZipError::InvalidArchive(
+            "local header signature missing".into(),
+        ))
+        .into());
+    }
+    let name = header.get(26..28).map(le).unwrap_or(0);
+    let extra = header.get(28..30).map(le).unwrap_or(0);
+    Ok(header_start
+        .saturating_add(30)
+        .saturating_add(name)
+        .saturating_add(extra))
 }
 
 /// Reads one zip entry, bounded by `max_header_bytes` both as declared and as inflated.

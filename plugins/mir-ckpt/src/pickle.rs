@@ -147,7 +147,8 @@ pub(crate) fn run<R: BufRead>(
         op_start: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Vec::new(),
+        sparse_memo: HashMap::new(),
         arena: Vec::new(),
         items: 0,
         globals: BTreeSet::new(),
@@ -177,7 +178,10 @@ struct Vm<'l, R> {
     stack: Vec<Value>,
     /// Stack lengths at each `MARK`.
     marks: Vec<usize>,
-    memo: HashMap<u64, Value>,
+    /// Memo entries with small keys (pickle numbers them 0, 1, 2, …), by key.
+    memo: Vec<Option<Value>>,
+    /// Memo entries whose keys are far beyond the others (only hand-made pickles have them).
+    sparse_memo: HashMap<u64, Value>,
     arena: Vec<Node>,
     /// Arena nodes, container items and memo entries so far (bounded by `max_pickle_items`).
     items: u64,
@@ -420,16 +424,35 @@ impl<R: BufRead> Vm<'_, R> {
     }
 
     fn memo_get(&mut self, key: u64) -> Result<(), Error> {
-        let v = *self
-            .memo
-            .get(&key)
+        let dense = usize::try_from(key)
+            .ok()
+            .and_then(|k| self.memo.get(k))
+            .copied()
+            .flatten();
+        let v = dense
+            .or_else(|| self.sparse_memo.get(&key).copied())
             .ok_or_else(|| self.malformed("memo key never stored"))?;
         self.push(v)
     }
 
     fn memo_put(&mut self, key: u64) -> Result<(), Error> {
+        /// How far past the dense memo's end a key may land and still grow it.
+        const DENSE_GAP: u64 = 1024;
         let v = self.top()?;
-        if self.memo.insert(key, v).is_none() {
+        let len = self.memo.len() as u64;
+        let new = match usize::try_from(key) {
+            Ok(k) if key < len.saturating_add(DENSE_GAP) => {
+                if k >= self.memo.len() {
+                    self.memo.resize(k.saturating_add(1), None);
+                }
+                match self.memo.get_mut(k) {
+                    Some(slot) => slot.replace(v).is_none(),
+                    None => return Err(self.malformed("memo key out of range")),
+                }
+            }
+            _ => self.sparse_memo.insert(key, v).is_none(),
+        };
+        if new {
             self.count_items(1)?;
         }
         Ok(())
@@ -826,7 +849,8 @@ impl<R: BufRead> Vm<'_, R> {
                     self.memo_put(u64::from(key))?;
                 }
                 0x94 => {
-                    let key = self.memo.len() as u64;
+                    let key =
+                        (self.memo.len() as u64).saturating_add(self.sparse_memo.len() as u64);
                     self.memo_put(key)?;
                 }
                 other => {

@@ -68,7 +68,9 @@ fn storage_byte(key_len: u64, i: u64) -> u8 {
 /// Reads a tensor's data range from the file and checks it against the generator's pattern.
 fn assert_data(name: &str, index: &TensorIndex, tensor: &str, key_len: u64, itemsize: u64) {
     let t = index.tensors.iter().find(|t| t.name == tensor).unwrap();
-    let (start, end) = t.data.unwrap_or_else(|| panic!("{name}: {tensor} has no range"));
+    let (start, end) = t
+        .data
+        .unwrap_or_else(|| panic!("{name}: {tensor} has no range"));
     assert_eq!(end - start, t.numel() * itemsize, "{name}: {tensor}");
     let bytes = std::fs::read(fixture(name)).unwrap();
     let got = &bytes[start as usize..end as usize];
@@ -103,7 +105,10 @@ fn sniff_claims_torch_files_and_leaves_other_formats_alone() {
     let mut st = vec![0x80, 0x02, 0, 0, 0, 0, 0, 0, b'{'];
     st.resize(64, b' ');
     assert_eq!(f.sniff(&st, 8 + 640, Some("bin")), Sniff::No);
-    assert_eq!(f.sniff(b"GGUF\x03\x00\x00\x00", 1000, Some("bin")), Sniff::No);
+    assert_eq!(
+        f.sniff(b"GGUF\x03\x00\x00\x00", 1000, Some("bin")),
+        Sniff::No
+    );
     assert_eq!(f.name(), "ckpt");
     assert_eq!(f.extensions(), &["ckpt", "pt", "pth", "bin", "pkl"]);
 }
@@ -114,10 +119,19 @@ fn protocol_2_state_dict() {
     assert_eq!(index.format, "ckpt");
     assert_eq!(summary(&index), expected_state_dict());
     assert!(index.findings.is_empty(), "{:?}", index.findings);
-    assert_eq!(meta(&index, "ckpt.container"), &MetaValue::Str("zip".into()));
+    assert_eq!(
+        meta(&index, "ckpt.container"),
+        &MetaValue::Str("zip".into())
+    );
     assert_eq!(meta(&index, "ckpt.pickle_protocol"), &MetaValue::UInt(2));
-    assert_eq!(meta(&index, "ckpt.byteorder"), &MetaValue::Str("little".into()));
-    assert_eq!(meta(&index, "ckpt.archive_prefix"), &MetaValue::Str("archive".into()));
+    assert_eq!(
+        meta(&index, "ckpt.byteorder"),
+        &MetaValue::Str("little".into())
+    );
+    assert_eq!(
+        meta(&index, "ckpt.archive_prefix"),
+        &MetaValue::Str("archive".into())
+    );
     assert_data("state_dict_p2.pt", &index, "conv.weight", 1, 2);
     assert_data("state_dict_p2.pt", &index, "norm.weight", 1, 2);
     assert_data("state_dict_p2.pt", &index, "norm.num_batches_tracked", 1, 8);
@@ -126,15 +140,26 @@ fn protocol_2_state_dict() {
 #[test]
 fn protocols_1_and_4_and_another_prefix_give_the_same_tensors() {
     // Protocol 1 has no PROTO opcode, so it reads as 0 like protocol 0.
-    for (name, protocol) in [("state_dict_p1.pt", 0), ("state_dict_p4.pt", 4), ("prefix_other.pth", 2)] {
+    for (name, protocol) in [
+        ("state_dict_p1.pt", 0),
+        ("state_dict_p4.pt", 4),
+        ("prefix_other.pth", 2),
+    ] {
         let index = parse(name);
         assert_eq!(summary(&index), expected_state_dict(), "{name}");
         assert!(index.findings.is_empty(), "{name}: {:?}", index.findings);
-        assert_eq!(meta(&index, "ckpt.pickle_protocol"), &MetaValue::UInt(protocol), "{name}");
+        assert_eq!(
+            meta(&index, "ckpt.pickle_protocol"),
+            &MetaValue::UInt(protocol),
+            "{name}"
+        );
         assert_data(name, &index, "conv.bias", 1, 4);
     }
     let other = parse("prefix_other.pth");
-    assert_eq!(meta(&other, "ckpt.archive_prefix"), &MetaValue::Str("pytorch_model".into()));
+    assert_eq!(
+        meta(&other, "ckpt.archive_prefix"),
+        &MetaValue::Str("pytorch_model".into())
+    );
 }
 
 #[test]
@@ -144,8 +169,14 @@ fn protocol_0_text_opcodes() {
     assert_eq!(meta(&index, "epoch"), &MetaValue::Int(7));
     assert_eq!(meta(&index, "lr"), &MetaValue::Float(0.5));
     assert_eq!(meta(&index, "name"), &MetaValue::Str("x".into()));
-    assert!(!index.metadata.contains_key("big"), "2**70 fits no metadata integer");
-    assert_eq!(meta(&index, "ckpt.container"), &MetaValue::Str("pickle".into()));
+    assert!(
+        !index.metadata.contains_key("big"),
+        "2**70 fits no metadata integer"
+    );
+    assert_eq!(
+        meta(&index, "ckpt.container"),
+        &MetaValue::Str("pickle".into())
+    );
     assert_eq!(meta(&index, "ckpt.pickle_protocol"), &MetaValue::UInt(0));
 }
 
@@ -163,18 +194,31 @@ fn lightning_checkpoint_lists_the_inner_state_dict() {
     );
     assert_eq!(meta(&index, "global_step"), &MetaValue::Int(1234));
     assert_eq!(meta(&index, "epoch"), &MetaValue::Int(3));
-    assert_eq!(meta(&index, "pytorch-lightning_version"), &MetaValue::Str("1.9.0".into()));
-    assert_eq!(meta(&index, "ckpt.state_dict_key"), &MetaValue::Str("state_dict".into()));
+    assert_eq!(
+        meta(&index, "pytorch-lightning_version"),
+        &MetaValue::Str("1.9.0".into())
+    );
+    assert_eq!(
+        meta(&index, "ckpt.state_dict_key"),
+        &MetaValue::Str("state_dict".into())
+    );
     assert_eq!(index.findings.len(), 1, "{:?}", index.findings);
     assert_eq!(index.findings[0].severity, Severity::Info);
-    assert!(index.findings[0].message.starts_with("1 tensors outside the state dict `state_dict`"));
+    assert!(
+        index.findings[0]
+            .message
+            .starts_with("1 tensors outside the state dict `state_dict`")
+    );
 }
 
 #[test]
 fn upscaler_checkpoint_prefers_params_ema() {
     let index = parse("upscaler_params_ema.pth");
     assert_eq!(summary(&index), expected_state_dict());
-    assert_eq!(meta(&index, "ckpt.state_dict_key"), &MetaValue::Str("params_ema".into()));
+    assert_eq!(
+        meta(&index, "ckpt.state_dict_key"),
+        &MetaValue::Str("params_ema".into())
+    );
     // params_ema's storages are keys 10..14 (two characters), params' are 0..4.
     assert_data("upscaler_params_ema.pth", &index, "conv.weight", 2, 2);
 }
@@ -183,10 +227,21 @@ fn upscaler_checkpoint_prefers_params_ema() {
 fn legacy_file_with_storage_offsets() {
     let index = parse("legacy.pt");
     assert_eq!(summary(&index), expected_state_dict());
-    assert_eq!(meta(&index, "ckpt.container"), &MetaValue::Str("legacy".into()));
-    assert_eq!(meta(&index, "ckpt.byteorder"), &MetaValue::Str("little".into()));
+    assert_eq!(
+        meta(&index, "ckpt.container"),
+        &MetaValue::Str("legacy".into())
+    );
+    assert_eq!(
+        meta(&index, "ckpt.byteorder"),
+        &MetaValue::Str("little".into())
+    );
     assert!(index.findings.is_empty(), "{:?}", index.findings);
-    for (name, size) in [("conv.weight", 2), ("conv.bias", 4), ("norm.weight", 2), ("norm.num_batches_tracked", 8)] {
+    for (name, size) in [
+        ("conv.weight", 2),
+        ("conv.bias", 4),
+        ("norm.weight", 2),
+        ("norm.num_batches_tracked", 8),
+    ] {
         assert_data("legacy.pt", &index, name, 1, size);
     }
 }
@@ -195,7 +250,11 @@ fn legacy_file_with_storage_offsets() {
 fn rebuild_tensor_v3_float8_and_uint16() {
     let index = parse("float8_v3.pt");
     assert_eq!(
-        index.tensors.iter().map(|t| (t.dtype.clone(), t.shape.clone())).collect::<Vec<_>>(),
+        index
+            .tensors
+            .iter()
+            .map(|t| (t.dtype.clone(), t.shape.clone()))
+            .collect::<Vec<_>>(),
         [(Dtype::F8E4M3, vec![2, 8]), (Dtype::U16, vec![2, 4])]
     );
     assert!(index.findings.is_empty(), "{:?}", index.findings);
@@ -206,7 +265,15 @@ fn rebuild_tensor_v3_float8_and_uint16() {
 #[test]
 fn tied_weights_share_one_storage() {
     let index = parse("tied.pt");
-    let by = |n: &str| index.tensors.iter().find(|t| t.name == n).unwrap().data.unwrap();
+    let by = |n: &str| {
+        index
+            .tensors
+            .iter()
+            .find(|t| t.name == n)
+            .unwrap()
+            .data
+            .unwrap()
+    };
     assert_eq!(by("embed.weight"), by("lm_head.weight"));
     assert_eq!(by("tail").0, by("embed.weight").0 + 256);
     assert_eq!(by("tail").1 - by("tail").0, 16);
@@ -214,7 +281,9 @@ fn tied_weights_share_one_storage() {
     assert_eq!(index.findings.len(), 1);
     assert_eq!(index.findings[0].severity, Severity::Info);
     assert!(
-        index.findings[0].message.contains("storage 0: embed.weight, lm_head.weight, tail"),
+        index.findings[0]
+            .message
+            .contains("storage 0: embed.weight, lm_head.weight, tail"),
         "{}",
         index.findings[0].message
     );
@@ -233,16 +302,30 @@ fn os_system_payload_is_reported_and_never_runs() {
     );
     let index = parse("os_system.pt");
     assert!(!std::path::Path::new(MARKER).exists(), "the payload ran");
-    assert_eq!(summary(&index), expected_state_dict(), "tensors are still listed");
-    assert!(index.findings.iter().any(|f| f.severity == Severity::Unsafe
-        && f.message == "global posix.system in data.pkl"), "{:?}", index.findings);
+    assert_eq!(
+        summary(&index),
+        expected_state_dict(),
+        "tensors are still listed"
+    );
+    assert!(
+        index
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Unsafe
+                && f.message == "global posix.system in data.pkl"),
+        "{:?}",
+        index.findings
+    );
 
     let bare = parse("os_system_bare.pkl");
     assert!(!std::path::Path::new(MARKER).exists(), "the payload ran");
     assert!(bare.tensors.is_empty());
     assert_eq!(bare.findings.len(), 1);
     assert_eq!(bare.findings[0].severity, Severity::Unsafe);
-    assert_eq!(bare.findings[0].message, "global posix.system in the pickle");
+    assert_eq!(
+        bare.findings[0].message,
+        "global posix.system in the pickle"
+    );
 }
 
 #[test]
@@ -250,7 +333,10 @@ fn memo_bomb_stops_the_walk() {
     let (what, value, limit) = limit_error("memo_bomb.pt", &Limits::default());
     assert!(what.starts_with("pickle walk"), "{what}");
     assert_eq!(value, limit + 1);
-    assert!(limit < 10_000, "the budget follows the stream's size: {limit}");
+    assert!(
+        limit < 10_000,
+        "the budget follows the stream's size: {limit}"
+    );
 }
 
 #[test]
@@ -276,10 +362,17 @@ fn zip_bomb_inflating_past_its_declared_size() {
 #[test]
 fn deep_nesting_is_reported_and_the_rest_listed() {
     let index = parse("deep_nesting.pt");
-    assert_eq!(summary(&index), [("w".to_owned(), "F32".to_owned(), vec![4])]);
+    assert_eq!(
+        summary(&index),
+        [("w".to_owned(), "F32".to_owned(), vec![4])]
+    );
     assert_eq!(index.findings.len(), 1);
     assert_eq!(index.findings[0].severity, Severity::Suspicious);
-    assert!(index.findings[0].message.contains("nested deeper than 16 levels"));
+    assert!(
+        index.findings[0]
+            .message
+            .contains("nested deeper than 16 levels")
+    );
 }
 
 #[test]
@@ -288,7 +381,10 @@ fn deep_stack_hits_the_stack_limit() {
         max_pickle_stack: 1000,
         ..Limits::default()
     };
-    assert_eq!(limit_error("deep_stack.pkl", &limits), ("pickle stack depth", 1001, 1000));
+    assert_eq!(
+        limit_error("deep_stack.pkl", &limits),
+        ("pickle stack depth", 1001, 1000)
+    );
     // Within the default limit the same stream is harmless.
     assert!(parse("deep_stack.pkl").tensors.is_empty());
 }
@@ -301,7 +397,10 @@ fn truncated_files() {
     ));
     assert!(matches!(
         ckpt_error("truncated_data_pkl.pt", &Limits::default()),
-        CkptError::PickleEnd { stream: "data.pkl", .. }
+        CkptError::PickleEnd {
+            stream: "data.pkl",
+            ..
+        }
     ));
     assert!(matches!(
         ckpt_error("truncated_legacy.pt", &Limits::default()),
@@ -311,7 +410,12 @@ fn truncated_files() {
 
 #[test]
 fn every_prefix_of_real_files_fails_cleanly() {
-    for name in ["state_dict_p2.pt", "state_dict_p4.pt", "legacy.pt", "lightning.ckpt"] {
+    for name in [
+        "state_dict_p2.pt",
+        "state_dict_p4.pt",
+        "legacy.pt",
+        "lightning.ckpt",
+    ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
         for cut in 0..bytes.len() {
             let src = Source::from_bytes(name, bytes[..cut].to_vec());
@@ -326,7 +430,10 @@ fn every_prefix_of_real_files_fails_cleanly() {
 fn tar_format_is_refused_clearly() {
     let e = ckpt_error("tar_stub.pt", &Limits::default());
     assert!(matches!(e, CkptError::TarFormat));
-    assert!(e.to_string().starts_with("tar-format torch checkpoints are not supported"));
+    assert!(
+        e.to_string()
+            .starts_with("tar-format torch checkpoints are not supported")
+    );
 }
 
 #[test]
@@ -341,10 +448,16 @@ fn torchscript_archive_is_flagged() {
 #[test]
 fn one_test_per_error_variant() {
     let d = Limits::default();
-    assert!(matches!(ckpt_error("not_torch.zip", &d), CkptError::NoDataPkl));
+    assert!(matches!(
+        ckpt_error("not_torch.zip", &d),
+        CkptError::NoDataPkl
+    ));
     match ckpt_error("two_data_pkl.pt", &d) {
         CkptError::SeveralDataPkl { first, second } => {
-            assert_eq!((first.as_str(), second.as_str()), ("archive/data.pkl", "other/data.pkl"))
+            assert_eq!(
+                (first.as_str(), second.as_str()),
+                ("archive/data.pkl", "other/data.pkl")
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -354,15 +467,26 @@ fn one_test_per_error_variant() {
     }
     assert!(matches!(
         ckpt_error("bad_opcode.pkl", &d),
-        CkptError::UnknownOpcode { opcode: 0xff, offset: 2, .. }
+        CkptError::UnknownOpcode {
+            opcode: 0xff,
+            offset: 2,
+            ..
+        }
     ));
     assert!(matches!(
         ckpt_error("stack_underflow.pkl", &d),
-        CkptError::MalformedPickle { problem: "stack underflow", offset: 2, .. }
+        CkptError::MalformedPickle {
+            problem: "stack underflow",
+            offset: 2,
+            ..
+        }
     ));
     let src = Source::from_bytes("x.pt", b"hello, not a checkpoint".to_vec());
     let e = CkptFormat.parse(&src, &d).unwrap_err();
-    assert!(matches!(e.downcast_format::<CkptError>(), Some(CkptError::NotACheckpoint)));
+    assert!(matches!(
+        e.downcast_format::<CkptError>(),
+        Some(CkptError::NotACheckpoint)
+    ));
 }
 
 #[test]
@@ -380,7 +504,10 @@ fn limits_are_enforced() {
         limit_error("state_dict_p2.pt", &with(|l| l.max_pickle_ops = 10)),
         ("pickle opcode count", 11, 10)
     );
-    assert_eq!(limit_error("state_dict_p2.pt", &with(|l| l.max_pickle_items = 10)).0, "pickle item count");
+    assert_eq!(
+        limit_error("state_dict_p2.pt", &with(|l| l.max_pickle_items = 10)).0,
+        "pickle item count"
+    );
     assert_eq!(
         limit_error("state_dict_p2.pt", &with(|l| l.max_tensors = 2)),
         ("tensor count", 3, 2)
@@ -389,5 +516,8 @@ fn limits_are_enforced() {
         limit_error("state_dict_p2.pt", &with(|l| l.max_rank = 3)),
         ("tensor rank", 4, 3)
     );
-    assert_eq!(limit_error("state_dict_p2.pt", &with(|l| l.max_name_bytes = 5)).0, "global name length");
+    assert_eq!(
+        limit_error("state_dict_p2.pt", &with(|l| l.max_name_bytes = 5)).0,
+        "global name length"
+    );
 }

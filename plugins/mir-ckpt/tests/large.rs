@@ -16,7 +16,11 @@ fn six_thousand_tensors_across_setitems_batches() {
     writer::write_checkpoint(&path, 6000, &[8, 4]).unwrap();
     let src = Source::open(&path).unwrap();
     let index = CkptFormat.parse(&src, &Limits::default()).unwrap();
-    assert_eq!(index.tensors.len(), 6000, "SETITEMS batches of 1,000 must all be read");
+    assert_eq!(
+        index.tensors.len(),
+        6000,
+        "SETITEMS batches of 1,000 must all be read"
+    );
     assert!(index.findings.is_empty(), "{:?}", index.findings);
     let bytes = std::fs::read(&path).unwrap();
     let mut starts = Vec::new();
@@ -25,7 +29,11 @@ fn six_thousand_tensors_across_setitems_batches() {
         assert_eq!((t.dtype.clone(), t.shape.clone()), (Dtype::F16, vec![8, 4]));
         let (start, end) = t.data.unwrap();
         assert_eq!(end - start, 64);
-        assert!(bytes[start as usize..end as usize].iter().all(|&b| b == 0x3c));
+        assert!(
+            bytes[start as usize..end as usize]
+                .iter()
+                .all(|&b| b == 0x3c)
+        );
         starts.push(start);
     }
     starts.sort_unstable();

@@ -41,7 +41,8 @@ impl Pickler {
 
     fn global(&mut self, module: &str, name: &str) -> u32 {
         self.out.push(b'c');
-        self.out.extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+        self.out
+            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
         self.put()
     }
 
@@ -141,8 +142,8 @@ pub(crate) fn state_dict_pickle(n: usize, shape: &[u64]) -> Vec<u8> {
 pub(crate) fn write_checkpoint(path: &Path, n: usize, shape: &[u64]) -> io::Result<()> {
     let file = std::fs::File::create(path)?;
     let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("archive/data.pkl", opts)?;
     zip.write_all(&state_dict_pickle(n, shape))?;
     zip.start_file("archive/byteorder", opts)?;
