@@ -130,6 +130,7 @@ pub(crate) fn parse_zip(src: &Source, limits: &Limits) -> Result<TensorIndex, Er
             kind: "zip",
             stream: "data.pkl",
             storages: Some(&storages),
+            storages_complete: true,
             metadata,
             findings,
         },
@@ -253,6 +254,7 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
                 kind: "pickle",
                 stream: "the pickle",
                 storages: None,
+                storages_complete: false,
                 metadata: BTreeMap::new(),
                 findings: Findings::default(),
             },
@@ -297,6 +299,7 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
     // The storage-key list, then each storage as an i64 element count and its bytes. A file
     // that ends early still lists its tensors; the missing ranges are reported.
     let mut storages = HashMap::new();
+    let mut complete = false;
     match next("legacy storage-key", &mut pos) {
         Ok(keys) => {
             let units = walked.storage_units();
@@ -314,6 +317,7 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
                 list.len() as u64,
                 limits.max_tensors,
             )?;
+            let list_len = list.len();
             for key in list {
                 let Some(Some(unit)) = units.get(key.as_str()) else {
                     // A storage no tensor uses, or of unknown element size: later offsets are
@@ -347,7 +351,7 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
                     findings.push(
                         "legacy storage",
                         Severity::Suspicious,
-                        format!("legacy storage {key} declares more bytes than the file holds (legacy storage)"),
+                        format!("legacy storage {key} declares more bytes than the file holds"),
                     );
                     break;
                 };
@@ -360,11 +364,12 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
                 );
                 pos = start.saturating_add(bytes);
             }
+            complete = storages.len() == list_len;
         }
         Err(e) => findings.push(
             "legacy storage",
             Severity::Suspicious,
-            format!("legacy storage-key list unreadable: {e} (legacy storage)"),
+            format!("legacy storage-key list unreadable: {e}"),
         ),
     }
     let storages = (!storages.is_empty()).then_some(storages);
@@ -375,6 +380,7 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
             kind: "legacy",
             stream: "the legacy object pickle",
             storages: storages.as_ref(),
+            storages_complete: complete,
             metadata,
             findings,
         },

@@ -653,40 +653,36 @@ pub(crate) struct StorageData {
 #[derive(Default)]
 pub(crate) struct Findings {
     list: Vec<Finding>,
-    per_kind: HashMap<&'static str, u64>,
+    /// Per kind: how many were pushed, and the severity of the last one.
+    per_kind: BTreeMap<&'static str, (u64, Severity)>,
 }
 
 /// How many findings of one kind are listed before the rest are only counted.
 const FINDINGS_PER_KIND: u64 = 8;
 
 impl Findings {
+    /// Adds a finding; `kind` groups findings for the cap and names them in the summary line.
     pub(crate) fn push(&mut self, kind: &'static str, severity: Severity, message: String) {
-        let n = self.per_kind.entry(kind).or_default();
-        *n = n.saturating_add(1);
-        if *n <= FINDINGS_PER_KIND {
+        let entry = self.per_kind.entry(kind).or_insert((0, severity));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = severity;
+        if entry.0 <= FINDINGS_PER_KIND {
             self.list.push(Finding { severity, message });
         }
     }
 
+    /// The findings, plus one summary line per kind that went over the cap.
     pub(crate) fn finish(mut self) -> Vec<Finding> {
-        let mut extra: Vec<_> = self
-            .per_kind
-            .iter()
-            .filter(|(_, n)| **n > FINDINGS_PER_KIND)
-            .map(|(k, n)| (*k, n.saturating_sub(FINDINGS_PER_KIND)))
-            .collect();
-        extra.sort();
-        for (kind, more) in extra {
-            let severity = self
-                .list
-                .iter()
-                .rev()
-                .find(|f| f.message.contains(kind))
-                .map_or(Severity::Info, |f| f.severity);
-            self.list.push(Finding {
-                severity,
-                message: format!("{more} more findings like \"{kind}\""),
-            });
+        for (kind, (n, severity)) in self.per_kind {
+            if n > FINDINGS_PER_KIND {
+                self.list.push(Finding {
+                    severity,
+                    message: format!(
+                        "{} more findings of kind \"{kind}\"",
+                        n.saturating_sub(FINDINGS_PER_KIND)
+                    ),
+                });
+            }
         }
         self.list
     }
@@ -700,6 +696,9 @@ pub(crate) struct Container<'a> {
     pub(crate) stream: &'static str,
     /// Storage key → data, when the container has storages.
     pub(crate) storages: Option<&'a HashMap<String, StorageData>>,
+    /// Whether `storages` lists every storage the file holds (a storage that is not listed is
+    /// then missing from the file, which is reported).
+    pub(crate) storages_complete: bool,
     /// Extra metadata (byte order, …).
     pub(crate) metadata: BTreeMap<String, MetaValue>,
     /// Findings the container made.
@@ -827,10 +826,13 @@ pub(crate) fn index(
         let data = t.storage.as_ref().and_then(|s| {
             let storages = c.storages?;
             let Some(sd) = storages.get(&s.key) else {
+                if !c.storages_complete {
+                    return None;
+                }
                 c.findings.push(
                     "storage missing",
                     Severity::Suspicious,
-                    format!("tensor {name}: storage {} is missing from the file (storage missing)", s.key),
+                    format!("tensor {name}: storage {} is missing from the file", s.key),
                 );
                 return None;
             };
@@ -844,7 +846,7 @@ pub(crate) fn index(
                         "extends past its storage",
                         Severity::Suspicious,
                         format!(
-                            "tensor {name} needs {end} bytes of storage {} which holds {} (extends past its storage)",
+                            "tensor {name} needs {end} bytes of storage {} which holds {}",
                             s.key, sd.len
                         ),
                     );
@@ -884,7 +886,7 @@ pub(crate) fn index(
                         "storage larger than its data",
                         Severity::Suspicious,
                         format!(
-                            "storage {} declares {declared} bytes but the file holds {} (storage larger than its data)",
+                            "storage {} declares {declared} bytes but the file holds {}",
                             s.key, sd.len
                         ),
                     );
@@ -917,7 +919,7 @@ pub(crate) fn index(
             "outside the state dict",
             Severity::Info,
             format!(
-                "{} tensors outside the state dict `{}` are not listed (outside the state dict)",
+                "{} tensors outside the state dict `{}` are not listed",
                 total.saturating_sub(kept.len()),
                 chosen.join(".")
             ),
@@ -928,7 +930,7 @@ pub(crate) fn index(
             "nesting",
             Severity::Suspicious,
             format!(
-                "values nested deeper than {} levels in {} were not searched for tensors (nesting)",
+                "values nested deeper than {} levels in {} were not searched for tensors",
                 limits.max_depth, c.stream
             ),
         );
@@ -937,7 +939,7 @@ pub(crate) fn index(
         c.findings.push(
             "unlisted tensor",
             Severity::Info,
-            format!("{n} tensors not listed: {why} (unlisted tensor)"),
+            format!("{n} tensors not listed: {why}"),
         );
     }
     if !chosen.is_empty() {

@@ -521,3 +521,98 @@ fn limits_are_enforced() {
         "global name length"
     );
 }
+
+#[test]
+fn damaged_storages_are_findings_and_names_stay_listed() {
+    let index = parse("bad_storage.pt");
+    let names: Vec<_> = index
+        .tensors
+        .iter()
+        .map(|t| (t.name.as_str(), t.data.is_some()))
+        .collect();
+    assert_eq!(
+        names,
+        [("short", false), ("missing", false), ("fine", true)]
+    );
+    let messages: Vec<_> = index
+        .findings
+        .iter()
+        .map(|f| (f.severity, f.message.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                Severity::Suspicious,
+                "tensor short needs 16 bytes of storage 0 which holds 8"
+            ),
+            (
+                Severity::Suspicious,
+                "tensor missing: storage 1 is missing from the file"
+            ),
+            (
+                Severity::Suspicious,
+                "storage 0 declares 16 bytes but the file holds 8"
+            ),
+        ]
+    );
+}
+
+fn parse_bytes(bytes: &[u8]) -> Result<TensorIndex, Error> {
+    CkptFormat.parse(
+        &Source::from_bytes("mem.pkl", bytes.to_vec()),
+        &Limits::default(),
+    )
+}
+
+#[test]
+fn a_list_that_contains_itself_ends_at_the_depth_limit() {
+    // EMPTY_LIST, BINPUT 0, BINGET 0, APPEND: `l = []; l.append(l)`.
+    let index = parse_bytes(b"\x80\x02]q\x00h\x00a.").unwrap();
+    assert!(index.tensors.is_empty());
+    assert_eq!(index.findings.len(), 1);
+    assert!(
+        index.findings[0]
+            .message
+            .contains("nested deeper than 16 levels")
+    );
+}
+
+#[test]
+fn unknown_globals_are_suspicious_and_stack_global_is_tracked() {
+    // GLOBAL __main__.Net, then NEWOBJ: a whole pickled model class.
+    let index = parse_bytes(b"\x80\x02c__main__\nNet\n)\x81.").unwrap();
+    assert_eq!(index.findings.len(), 1);
+    assert_eq!(index.findings[0].severity, Severity::Suspicious);
+    assert_eq!(
+        index.findings[0].message,
+        "global __main__.Net in the pickle"
+    );
+    // STACK_GLOBAL with both names fetched from the memo: `builtins.eval` is still seen.
+    let index =
+        parse_bytes(b"\x80\x04\x8c\x08builtins\x94\x8c\x04eval\x94h\x00h\x01\x93\x8c\x011\x85R.")
+            .unwrap();
+    assert_eq!(index.findings.len(), 1);
+    assert_eq!(index.findings[0].severity, Severity::Unsafe);
+    assert_eq!(
+        index.findings[0].message,
+        "global builtins.eval in the pickle"
+    );
+}
+
+#[test]
+fn repeated_findings_are_capped_with_a_summary() {
+    // Twelve distinct unknown globals: eight listed, then one summary line.
+    let mut p = b"\x80\x02".to_vec();
+    for i in 0..12 {
+        p.extend_from_slice(format!("cm{i}\nf\n0").as_bytes());
+    }
+    p.extend_from_slice(b"N.");
+    let index = parse_bytes(&p).unwrap();
+    assert_eq!(index.findings.len(), 9);
+    assert_eq!(
+        index.findings[8].message,
+        "4 more findings of kind \"global\""
+    );
+    assert_eq!(index.findings[8].severity, Severity::Suspicious);
+}
