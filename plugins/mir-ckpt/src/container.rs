@@ -302,6 +302,8 @@ pub(crate) fn parse_pickles(src: &Source, limits: &Limits) -> Result<TensorIndex
     let mut complete = false;
     match next("legacy storage-key", &mut pos) {
         Ok(keys) => {
+            // torch.load unpickles this list too, so its globals matter as much as the object's.
+            torch::report_globals(&keys, "the legacy storage-key pickle", &mut findings);
             let units = walked.storage_units();
             let list: Vec<String> = keys
                 .seq(keys.root)

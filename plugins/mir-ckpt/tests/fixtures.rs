@@ -317,6 +317,16 @@ fn os_system_payload_is_reported_and_never_runs() {
         index.findings
     );
 
+    let legacy = parse("os_system_legacy_keys.pt");
+    assert!(!std::path::Path::new(MARKER).exists(), "the payload ran");
+    assert_eq!(summary(&legacy), expected_state_dict());
+    assert_eq!(legacy.findings.len(), 1, "{:?}", legacy.findings);
+    assert_eq!(legacy.findings[0].severity, Severity::Unsafe);
+    assert_eq!(
+        legacy.findings[0].message,
+        "global posix.system in the legacy storage-key pickle"
+    );
+
     let bare = parse("os_system_bare.pkl");
     assert!(!std::path::Path::new(MARKER).exists(), "the payload ran");
     assert!(bare.tensors.is_empty());
