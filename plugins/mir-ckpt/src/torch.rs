@@ -787,6 +787,50 @@ fn choose(found: &[Found]) -> Vec<String> {
     }
 }
 
+/// The absolute byte range of a tensor, or `None` (with a finding when its storage is missing or
+/// too short).
+fn data_range(
+    name: &str,
+    t: &TensorRef,
+    s: &StorageRef,
+    storages: &StoragesView<'_>,
+    findings: &mut Findings,
+) -> Option<(u64, u64)> {
+    let map = storages.map?;
+    let Some(sd) = map.get(&s.key) else {
+        if storages.complete {
+            findings.push(
+                "storage missing",
+                Severity::Suspicious,
+                format!("tensor {name}: storage {} is missing from the file", s.key),
+            );
+        }
+        return None;
+    };
+    let size = t.itemsize()?;
+    let off = t.offset.checked_mul(size)?;
+    let end = off.checked_add(t.span()?.checked_mul(size)?)?;
+    if end > sd.len {
+        findings.push(
+            "extends past its storage",
+            Severity::Suspicious,
+            format!(
+                "tensor {name} needs {end} bytes of storage {} which holds {}",
+                s.key, sd.len
+            ),
+        );
+        return None;
+    }
+    let start = sd.start?;
+    Some((start.checked_add(off)?, start.checked_add(end)?))
+}
+
+/// The container's storages as [`data_range`] needs them.
+struct StoragesView<'a> {
+    map: Option<&'a HashMap<String, StorageData>>,
+    complete: bool,
+}
+
 /// Builds the index from the object pickle.
 pub(crate) fn index(
     p: &Pickle,
@@ -798,7 +842,6 @@ pub(crate) fn index(
     report_globals(p, c.stream, &mut c.findings);
     let chosen = choose(&walked.found);
     let total = walked.found.len();
-    let mut shared: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut kept: Vec<(String, &TensorRef)> = Vec::new();
     for f in &walked.found {
         if !f.path.starts_with(&chosen) {
@@ -822,46 +865,16 @@ pub(crate) fn index(
         )?;
         kept.push((name, &f.tensor));
     }
+    index.tensors.reserve(kept.len());
+    let view = StoragesView {
+        map: c.storages,
+        complete: c.storages_complete,
+    };
     for (name, t) in &kept {
-        let data = t.storage.as_ref().and_then(|s| {
-            let storages = c.storages?;
-            let Some(sd) = storages.get(&s.key) else {
-                if !c.storages_complete {
-                    return None;
-                }
-                c.findings.push(
-                    "storage missing",
-                    Severity::Suspicious,
-                    format!("tensor {name}: storage {} is missing from the file", s.key),
-                );
-                return None;
-            };
-            let range = t
-                .itemsize()
-                .and_then(|size| Some((t.offset.checked_mul(size)?, t.span()?.checked_mul(size)?)))
-                .and_then(|(off, len)| Some((off, off.checked_add(len)?)));
-            match range {
-                Some((_, end)) if end > sd.len => {
-                    c.findings.push(
-                        "extends past its storage",
-                        Severity::Suspicious,
-                        format!(
-                            "tensor {name} needs {end} bytes of storage {} which holds {}",
-                            s.key, sd.len
-                        ),
-                    );
-                    None
-                }
-                Some((off, end)) => {
-                    let start = sd.start?;
-                    Some((start.checked_add(off)?, start.checked_add(end)?))
-                }
-                None => None,
-            }
-        });
-        if let Some(s) = &t.storage {
-            shared.entry(s.key.as_str()).or_default().push(name.clone());
-        }
+        let data = t
+            .storage
+            .as_ref()
+            .and_then(|s| data_range(name, t, s, &view, &mut c.findings));
         index.tensors.push(TensorRecord {
             name: name.clone(),
             dtype: t.dtype.clone(),
@@ -869,47 +882,54 @@ pub(crate) fn index(
             data,
         });
     }
-    // Storages whose declared size exceeds their bytes in the file.
-    if let Some(storages) = c.storages {
-        let mut checked: HashMap<&str, ()> = HashMap::new();
-        for (_, t) in &kept {
-            let Some(s) = &t.storage else { continue };
-            if checked.insert(&s.key, ()).is_some() {
-                continue;
-            }
-            let declared = s.numel.zip(s.unit).and_then(|(n, u)| n.checked_mul(u));
-            if let (Some(declared), Some(sd)) = (declared, storages.get(&s.key))
-                && declared > sd.len
-            {
-                {
-                    c.findings.push(
-                        "storage larger than its data",
-                        Severity::Suspicious,
-                        format!(
-                            "storage {} declares {declared} bytes but the file holds {}",
-                            s.key, sd.len
-                        ),
-                    );
-                }
-            }
+    // Tensors by storage key, to find shared storages and check each storage once.
+    let mut by_key: Vec<(&str, usize)> = kept
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, t))| t.storage.as_ref().map(|s| (s.key.as_str(), i)))
+        .collect();
+    by_key.sort_unstable();
+    let mut tied = 0u64;
+    let mut example = None;
+    for run in by_key.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(key, first)) = run.first() else {
+            continue;
+        };
+        if run.len() > 1 {
+            tied = tied.saturating_add(1);
+            example.get_or_insert((key, run));
+        }
+        // A storage whose declared size exceeds its bytes in the file.
+        let Some(s) = kept.get(first).and_then(|(_, t)| t.storage.as_ref()) else {
+            continue;
+        };
+        let declared = s.numel.zip(s.unit).and_then(|(n, u)| n.checked_mul(u));
+        if let (Some(declared), Some(sd)) = (declared, c.storages.and_then(|m| m.get(key)))
+            && declared > sd.len
+        {
+            c.findings.push(
+                "storage larger than its data",
+                Severity::Suspicious,
+                format!(
+                    "storage {key} declares {declared} bytes but the file holds {}",
+                    sd.len
+                ),
+            );
         }
     }
-    let tied: Vec<(&str, &Vec<String>)> = shared
-        .iter()
-        .filter(|(_, names)| names.len() > 1)
-        .map(|(k, v)| (*k, v))
-        .collect();
-    if let Some((key, names)) = tied.first() {
-        index.metadata.insert(
-            "ckpt.shared_storages".into(),
-            MetaValue::UInt(tied.len() as u64),
-        );
+    if let Some((key, run)) = example {
+        index
+            .metadata
+            .insert("ckpt.shared_storages".into(), MetaValue::UInt(tied));
+        let names: Vec<&str> = run
+            .iter()
+            .filter_map(|&(_, i)| kept.get(i).map(|(n, _)| n.as_str()))
+            .collect();
         c.findings.push(
             "shared storage",
             Severity::Info,
             format!(
-                "{} storages are shared by several tensors (tied weights or views), e.g. storage {key}: {}",
-                tied.len(),
+                "{tied} storages are shared by several tensors (tied weights or views), e.g. storage {key}: {}",
                 names.join(", ")
             ),
         );
