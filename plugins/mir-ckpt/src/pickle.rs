@@ -95,6 +95,9 @@ pub(crate) struct Pickle {
     pub(crate) globals: BTreeSet<(String, String)>,
     /// The number of bytes the pickle took, up to and including `STOP`.
     pub(crate) len: u64,
+    /// Values built plus container items plus memo entries: the size of the graph as a tree
+    /// would have it, before any sharing through the memo.
+    pub(crate) items: u64,
 }
 
 impl Pickle {
@@ -163,6 +166,7 @@ pub(crate) fn run<R: BufRead>(
         protocol: vm.protocol,
         globals: vm.globals,
         len: vm.pos,
+        items: vm.items,
     })
 }
 

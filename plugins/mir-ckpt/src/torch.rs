@@ -737,10 +737,12 @@ impl WalkResult {
 
 /// Walks the graph from the root and collects every tensor.
 pub(crate) fn walk(p: &Pickle, limits: &Limits) -> Result<WalkResult, Error> {
-    // A tree visits each value once; only shared references (memo `GET`s) can make the walk
-    // longer than the stream, so twice the values built plus slack is generous for real files
-    // and stops a memo bomb at once.
-    let budget = (p.arena.len() as u64)
+    // A tree visits each value once, and every value was counted in `items` when it was built or
+    // put in a container; only shared references (memo `GET`s) can make the walk longer than
+    // that, so twice the count plus slack is generous for real files and stops a memo bomb at
+    // once.
+    let budget = p
+        .items
         .saturating_mul(2)
         .saturating_add(1024)
         .min(limits.max_pickle_items.saturating_mul(2).max(1024));

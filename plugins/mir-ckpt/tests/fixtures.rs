@@ -576,6 +576,19 @@ fn parse_bytes(bytes: &[u8]) -> Result<TensorIndex, Error> {
 }
 
 #[test]
+fn a_long_list_of_numbers_is_not_mistaken_for_a_memo_bomb() {
+    // `{"loss": [0, 1, …, 4999]}` built with APPENDS: one list node, 5,000 inline items.
+    let mut p = b"\x80\x02}X\x04\x00\x00\x00loss](".to_vec();
+    for i in 0..5000u16 {
+        p.push(b'M');
+        p.extend_from_slice(&i.to_le_bytes());
+    }
+    p.extend_from_slice(b"es.");
+    let index = parse_bytes(&p).unwrap();
+    assert!(index.findings.is_empty(), "{:?}", index.findings);
+}
+
+#[test]
 fn a_list_that_contains_itself_ends_at_the_depth_limit() {
     // EMPTY_LIST, BINPUT 0, BINGET 0, APPEND: `l = []; l.append(l)`.
     let index = parse_bytes(b"\x80\x02]q\x00h\x00a.").unwrap();
