@@ -440,13 +440,7 @@ impl<'p> Reader<'p> {
             };
         };
         // Wrappers nest a handful of levels at most; more is not a tensor.
-        let inner = |i: usize, f: &dyn Fn(&Self) -> Kind| {
-            if depth >= 4 || a.get(i).is_none() {
-                malformed()
-            } else {
-                f(self)
-            }
-        };
+        let deeper = depth.saturating_add(1);
         match (module, name) {
             (
                 "torch._utils",
@@ -456,17 +450,15 @@ impl<'p> Reader<'p> {
                 .rebuild(a, name == "_rebuild_tensor_v3")
                 .map_or_else(malformed, Kind::Tensor),
             ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state")
-            | ("torch.nn.parameter", "Parameter") => inner(0, &|r| {
-                a.first()
-                    .map_or_else(malformed, |&t| r.kind(t, depth.saturating_add(1)))
-            }),
+            | ("torch.nn.parameter", "Parameter") => match a.first() {
+                Some(&t) if depth < 4 => self.kind(t, deeper),
+                _ => malformed(),
+            },
             // `_rebuild_from_type_v2(func, type, args, state)` calls `func(*args)`.
-            ("torch._tensor", "_rebuild_from_type_v2") => {
-                inner(2, &|r| match (a.first(), a.get(2)) {
-                    (Some(&f), Some(&fa)) => r.call(f, fa, depth.saturating_add(1)),
-                    _ => malformed(),
-                })
-            }
+            ("torch._tensor", "_rebuild_from_type_v2") => match (a.first(), a.get(2)) {
+                (Some(&f), Some(&fa)) if depth < 4 => self.call(f, fa, deeper),
+                _ => malformed(),
+            },
             ("torch._utils", "_rebuild_meta_tensor_no_storage") => {
                 let dtype = a
                     .first()

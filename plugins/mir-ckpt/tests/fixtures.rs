@@ -639,3 +639,18 @@ fn repeated_findings_are_capped_with_a_summary() {
     );
     assert_eq!(index.findings[8].severity, Severity::Suspicious);
 }
+
+#[test]
+fn tensor_subclasses_and_meta_tensors() {
+    let index = parse("subclass_meta.pt");
+    assert_eq!(
+        summary(&index),
+        [
+            ("sub".to_owned(), "F32".to_owned(), vec![2, 3]),
+            ("meta".to_owned(), "F16".to_owned(), vec![3, 5]),
+        ]
+    );
+    assert!(index.findings.is_empty(), "{:?}", index.findings);
+    assert_data("subclass_meta.pt", &index, "sub", 1, 4);
+    assert_eq!(index.tensors[1].data, None, "a meta tensor has no bytes");
+}
