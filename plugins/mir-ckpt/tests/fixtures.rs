@@ -654,3 +654,37 @@ fn tensor_subclasses_and_meta_tensors() {
     assert_data("subclass_meta.pt", &index, "sub", 1, 4);
     assert_eq!(index.tensors[1].data, None, "a meta tensor has no bytes");
 }
+
+#[test]
+fn corrupted_bytes_never_panic() {
+    // Deterministic byte flips (a linear congruential generator) over every fixture.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    let dir = fixture("");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e != "py"))
+        // The zip bombs inflate 8 MB per attempt; their own tests cover them.
+        .filter(|p| !p.to_string_lossy().contains("zip_bomb"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 20);
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        for _ in 0..100 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % b.len();
+                b[at] = next() as u8;
+            }
+            let src = Source::from_bytes(path.file_name().unwrap(), b);
+            let _ = CkptFormat.parse(&src, &Limits::default());
+        }
+    }
+}
