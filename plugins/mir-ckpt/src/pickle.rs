@@ -370,12 +370,16 @@ impl<R: BufRead> Vm<'_, R> {
         }
     }
 
-    fn str_of(&self, v: Value) -> Option<&str> {
+    fn node(&self, v: Value) -> Option<&Node> {
         match v {
-            Value::Ref(id) => match self.arena.get(usize::try_from(id).ok()?)? {
-                Node::Str(s) => Some(s),
-                _ => None,
-            },
+            Value::Ref(id) => self.arena.get(usize::try_from(id).ok()?),
+            _ => None,
+        }
+    }
+
+    fn str_of(&self, v: Value) -> Option<&str> {
+        match self.node(v)? {
+            Node::Str(s) => Some(s),
             _ => None,
         }
     }
@@ -386,35 +390,25 @@ impl<R: BufRead> Vm<'_, R> {
             (module.len().saturating_add(name.len())) as u64,
             self.limits.max_name_bytes as u64,
         )?;
-        if !self.globals.contains(&(module.clone(), name.clone())) {
+        let node = Node::Global {
+            module: module.as_str().into(),
+            name: name.as_str().into(),
+        };
+        if self.globals.insert((module, name)) {
             self.count_items(1)?;
-            self.globals.insert((module.clone(), name.clone()));
         }
-        self.alloc(Node::Global {
-            module: module.into(),
-            name: name.into(),
-        })
+        self.alloc(node)
     }
 
     /// `REDUCE`/`NEWOBJ`: the inert record of a call.
     fn call(&mut self, func: Value, args: Value) -> Result<Value, Error> {
-        let empty_args = match args {
-            Value::Ref(id) => matches!(
-                self.arena.get(usize::try_from(id).unwrap_or(usize::MAX)),
-                Some(Node::Tuple(a)) if a.is_empty()
-            ),
-            _ => false,
-        };
-        let is_dict = match func {
-            Value::Ref(id) => matches!(
-                self.arena.get(usize::try_from(id).unwrap_or(usize::MAX)),
-                Some(Node::Global { module, name })
-                    if (&**module, &**name) == ("collections", "OrderedDict")
-                        || (&**module, &**name) == ("builtins", "dict")
-                        || (&**module, &**name) == ("__builtin__", "dict")
-            ),
-            _ => false,
-        };
+        let empty_args = matches!(self.node(args), Some(Node::Tuple(a)) if a.is_empty());
+        let is_dict = matches!(
+            self.node(func),
+            Some(Node::Global { module, name })
+                if matches!((&**module, &**name), ("collections", "OrderedDict")
+                    | ("builtins" | "__builtin__", "dict"))
+        );
         if is_dict && empty_args {
             return self.alloc(Node::Dict(Vec::new()));
         }
