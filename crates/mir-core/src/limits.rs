@@ -32,6 +32,9 @@ pub struct Limits {
     pub max_pickle_items: u64,
     /// Most zip entries read from a central directory. Default 1,000,000.
     pub max_zip_entries: u64,
+    /// Most values (plus marks) on the pickle interpreter's stack at once. Default 1,000,000; a
+    /// real `torch.save` stream stays below a few thousand (one `SETITEMS` batch of 1,000 pairs).
+    pub max_pickle_stack: u64,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             max_pickle_ops: 50_000_000,
             max_pickle_items: 10_000_000,
             max_zip_entries: 1_000_000,
+            max_pickle_stack: 1_000_000,
         }
     }
 }
