@@ -3,7 +3,7 @@
 //! * `cargo xtask fixtures` rewrites the small committed fixtures under `fixtures/` from the
 //!   generators here (a test checks they are up to date).
 //! * `cargo xtask demo [--out DIR]` builds a synthetic model library from the key/shape lists in
-//!   `fixtures/specs/` (sparse files: gigabyte-sized models cost a few KB of disk), adds the
+//!   `fixtures/specs/*.spec` (sparse files: gigabyte-sized models cost a few KB of disk), adds the
 //!   committed fixtures, and runs `mir scan` on it.
 
 mod fixtures;
@@ -73,28 +73,43 @@ pub(crate) fn build_demo(root: &Path, out: &Path) -> anyhow::Result<usize> {
     std::fs::create_dir_all(out)?;
     let mut n = 0;
     let specs = root.join("fixtures/specs");
-    if specs.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&specs)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-            .collect();
-        entries.sort();
-        for spec_path in entries {
-            let text = std::fs::read_to_string(&spec_path)?;
-            let spec = mir_testkit::parse_spec(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", spec_path.display()))?;
-            let stem = spec_path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("model");
-            let metadata = mir_testkit::spec_metadata(&text);
-            let meta: Vec<(&str, &str)> = metadata
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            mir_testkit::write_safetensors(&out.join(format!("{stem}.safetensors")), &spec, &meta)?;
-            n += 1;
+    let toolkit = root.join("../shared/reference/model-toolkit/components");
+    let mut resolve = |name: &str| -> Option<String> {
+        let path = match name.strip_prefix("toolkit:") {
+            Some(rest) => toolkit.join(rest),
+            None => specs.join(name),
+        };
+        std::fs::read_to_string(path).ok()
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&specs)
+        .with_context(|| format!("reading {}", specs.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "spec"))
+        .collect();
+    entries.sort();
+    let models = out.join("models");
+    for spec_path in entries {
+        let text = std::fs::read_to_string(&spec_path)?;
+        let spec = mir_classify::testing::load_spec(&text, &mut resolve)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", spec_path.display()))?;
+        // GGUF-format specs describe GGUF files; the committed GGUF fixtures stand for them.
+        if spec.index.format != "safetensors" || !spec.hashes.is_empty() {
+            continue;
         }
+        let stem = spec_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model");
+        // A spec that names its file (for the filename evidence) gets a folder of its own.
+        let path = match &spec.file_name {
+            Some(name) => models.join(stem).join(name),
+            None => models.join(format!("{stem}.safetensors")),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        mir_testkit::write_index_safetensors(&path, &spec.index)?;
+        n += 1;
     }
     for sub in ["safetensors/ok", "safetensors/hostile", "gguf", "ckpt"] {
         let from = root.join("fixtures").join(sub);

@@ -20,6 +20,8 @@ pub(crate) struct Hit {
     pub(crate) meta: Option<String>,
     /// Whether that metadata condition settles the rule's ambiguity.
     pub(crate) meta_decisive: bool,
+    /// The metadata key that hit.
+    pub(crate) meta_key: Option<String>,
     /// The layout that matched and its evidence.
     pub(crate) layout: Option<(String, Vec<String>, usize)>,
     /// The filename token that matched.
@@ -154,6 +156,7 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     }
     let meta_hit = ctx.meta.first_hit_def(&rule.meta);
     let meta_decisive = meta_hit.as_ref().is_some_and(|(d, _)| d.decisive);
+    let meta_key = meta_hit.as_ref().map(|(d, _)| d.key.clone());
     let meta = meta_hit.map(|(_, e)| e);
     let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
     let filename = ctx.file_name.and_then(|f| {
@@ -170,6 +173,7 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
         rule: idx,
         meta,
         meta_decisive,
+        meta_key,
         layout,
         filename,
     })
@@ -194,14 +198,18 @@ pub(crate) fn rank(
         .filter(|h| set.rules.get(h.rule).is_some_and(usable))
         .collect();
     // An override takes effect when the overriding rule matched on structure, or when the
-    // overridden rule has no metadata of its own (a shared metadata value such as GGUF
-    // `general.architecture = flux` must not let every FLUX variant knock out the others).
+    // overridden rule has no metadata hit on the same key (a shared metadata value such as GGUF
+    // `general.architecture = flux` must not let every FLUX variant knock out the others, while
+    // a more specific key, such as `adapter.type`, refines a rule that matched on another).
     let overridden: Vec<usize> = hits
         .iter()
         .filter_map(|h| Some((h, set.rules.get(h.rule)?)))
         .flat_map(|(h, r)| {
             r.overrides.iter().copied().filter(|o| {
-                h.layout.is_some() || !hits.iter().any(|x| x.rule == *o && x.meta.is_some())
+                h.layout.is_some()
+                    || !hits
+                        .iter()
+                        .any(|x| x.rule == *o && x.meta.is_some() && x.meta_key == h.meta_key)
             })
         })
         .collect();

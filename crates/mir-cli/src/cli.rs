@@ -68,6 +68,11 @@ pub(crate) struct ScanArgs {
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// A published MIR database (mir.json, e.g. mir-2025-07.json or the later nnll one): exact
+    /// file_256/layer_256/layer_b3 matches name the series and compat (e.g. a finetune) and add a
+    /// `database` object (repo, pkg) to the record.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) mir_db: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) plugins: PluginOptions,
 }
@@ -86,6 +91,9 @@ pub(crate) struct InspectArgs {
     /// List every tensor.
     #[arg(long, conflicts_with = "tensors")]
     pub(crate) all: bool,
+    /// A published MIR database, as for `mir scan --mir-db`.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) mir_db: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) plugins: PluginOptions,
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use mir_core::{Limits, MetaValue};
-use mir_scan::FingerprintRecord;
+use mir_scan::{ComponentRecord, Context, DatabaseRecord, FingerprintRecord, Record};
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
@@ -21,6 +21,14 @@ struct Inspection<'a> {
     first_tensors: Vec<TensorLine<'a>>,
     findings: Vec<String>,
     fingerprint: FingerprintRecord,
+    mir: Option<String>,
+    candidates: Vec<String>,
+    components: Vec<ComponentRecord>,
+    evidence: Vec<String>,
+    confidence: Option<f32>,
+    decided_by: Option<String>,
+    precision: Option<String>,
+    database: Option<DatabaseRecord>,
 }
 
 #[derive(Serialize)]
@@ -56,6 +64,18 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let (index, sigs) = mir_scan::inspect(&args.path, &registry, &Limits::default())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.path.display()))?;
     let size = std::fs::metadata(&args.path).map(|m| m.len()).unwrap_or(0);
+    let identifier = crate::identifier(args.mir_db.as_deref())?;
+    let mut id = Record::default();
+    identifier.identify(
+        &index,
+        &Context {
+            file_name: args.path.file_name().and_then(|n| n.to_str()),
+            layer_256: sigs.layer_256.as_deref(),
+            layer_b3: sigs.layer_b3.as_deref(),
+            ..Context::default()
+        },
+        &mut id,
+    );
     let limit = if args.all { usize::MAX } else { args.tensors };
     let view = Inspection {
         path: args.path.display().to_string(),
@@ -92,6 +112,14 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
             .map(|f| format!("{}: {}", f.severity.as_str(), f.message))
             .collect(),
         fingerprint: FingerprintRecord::from(&sigs),
+        mir: id.mir,
+        candidates: id.candidates,
+        components: id.components,
+        evidence: id.evidence,
+        confidence: id.confidence,
+        decided_by: id.decided_by,
+        precision: id.precision,
+        database: id.database,
     };
 
     let stdout = std::io::stdout();
@@ -111,6 +139,43 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     writeln!(w, "size        {} ({} bytes)", human_size(v.size), v.size)?;
     writeln!(w, "tensors     {}", v.tensors)?;
     writeln!(w, "parameters  {}", v.parameters)?;
+    writeln!(w, "mir         {}", v.mir.as_deref().unwrap_or("(none)"))?;
+    if !v.candidates.is_empty() {
+        writeln!(w, "candidates  {}", v.candidates.join(", "))?;
+    }
+    for c in &v.components {
+        writeln!(w, "component   {} under {}", c.mir, c.prefix)?;
+    }
+    if let Some(p) = &v.precision {
+        writeln!(w, "precision   {p}")?;
+    }
+    if let (Some(k), Some(c)) = (&v.decided_by, v.confidence) {
+        writeln!(w, "decided by  {k} (confidence {c:.2})")?;
+    }
+    if let Some(db) = &v.database {
+        writeln!(
+            w,
+            "database    {}:{} by {}{}{}",
+            db.key,
+            db.compat,
+            db.field,
+            db.repo
+                .as_deref()
+                .map(|r| format!(", repo {r}"))
+                .unwrap_or_default(),
+            if db.trusted {
+                ""
+            } else {
+                " (layer hash only: not trusted for this kind)"
+            }
+        )?;
+    }
+    if !v.evidence.is_empty() {
+        writeln!(w, "evidence")?;
+        for e in &v.evidence {
+            writeln!(w, "  {e}")?;
+        }
+    }
     writeln!(w, "dtypes")?;
     for d in &v.dtypes {
         let share = if v.parameters > 0 {

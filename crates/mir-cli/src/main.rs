@@ -8,8 +8,10 @@ mod output;
 mod plugins;
 mod scan;
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -27,4 +29,18 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The built-in classifier, with the MIR database at `mir_db` when given.
+pub(crate) fn identifier(mir_db: Option<&Path>) -> anyhow::Result<mir_scan::Identifier> {
+    let id =
+        mir_scan::Identifier::builtin().context("the built-in classification rules are invalid")?;
+    Ok(match mir_db {
+        Some(path) => {
+            let db = mir_classify::MirDatabase::load(path)
+                .with_context(|| format!("cannot load the MIR database {}", path.display()))?;
+            id.with_database(db)
+        }
+        None => id,
+    })
 }

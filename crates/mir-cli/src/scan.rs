@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mir_scan::{Identifier, Progress, Record, ScanOptions, Scanner};
+use mir_scan::{Progress, Record, ScanOptions, Scanner};
 
 use crate::cli::ScanArgs;
 use crate::output::{human_size, json_line};
@@ -14,7 +14,8 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         ..ScanOptions::default()
     };
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
-    let scanner = Scanner::with_parts(options, registry, Identifier::builtin());
+    let identifier = crate::identifier(args.mir_db.as_deref())?;
+    let scanner = Scanner::with_parts(options, registry, identifier);
     let bar = progress_bar(args.quiet);
     let on_progress = |p: Progress| {
         if let Some(bar) = &bar {
@@ -126,6 +127,14 @@ fn print_table<W: Write>(w: &mut W, records: &[Record]) -> anyhow::Result<()> {
         for c in &r.components {
             writeln!(w, "  + {} under {}", c.mir, c.prefix)?;
         }
+        for f in r.findings.iter().filter(|f| !is_informational(f)) {
+            writeln!(w, "  ! {f}")?;
+        }
     }
     Ok(())
+}
+
+/// Informational findings carry no severity prefix in records (see `Record::findings`).
+fn is_informational(finding: &str) -> bool {
+    !(finding.starts_with("unsafe:") || finding.starts_with("suspicious:"))
 }

@@ -264,3 +264,78 @@ fn shards_of_one_model_are_grouped() {
         recs[1]["fingerprint"]["shape_sig"]
     );
 }
+
+#[test]
+fn pickle_payloads_are_flagged_and_never_run() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ckpt");
+    let out = mir(&[
+        "scan",
+        "--json",
+        "--quiet",
+        dir.join("os_system.pt").to_str().unwrap(),
+    ]);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["format"], "ckpt");
+    assert!(recs[0]["error"].is_null());
+    let findings: Vec<&str> = recs[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("unsafe: global posix.system")),
+        "{findings:?}"
+    );
+    // The tensors beside the payload are still listed.
+    assert!(recs[0]["tensors"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn classifies_gguf_fixtures_and_loads_a_mir_database() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/gguf");
+    let db = shared().join("mir/mir-2025-07.json");
+    let out = mir(&[
+        "scan",
+        "--json",
+        "--quiet",
+        "--mir-db",
+        db.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    let recs = records(&out);
+    let by_name = |n: &str| {
+        recs.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(n))
+            .unwrap_or_else(|| panic!("{n} not scanned"))
+    };
+    assert_eq!(
+        by_name("flux_city96.gguf")["mir"],
+        "mir:model.dit.flux-1-dev"
+    );
+    assert_eq!(by_name("llama_v3.gguf")["mir"], "mir:model.art.llama:q8-0");
+    assert_eq!(
+        by_name("lora_adapter.gguf")["mir"],
+        "mir:model.lora.lora:llama"
+    );
+    assert_eq!(by_name("llama_v3.gguf")["decided_by"], "metadata");
+    assert!(
+        !by_name("llama_v3.gguf")["evidence"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let bad = mir(&[
+        "scan",
+        "--quiet",
+        "--mir-db",
+        "/no/such/mir.json",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/mir.json"));
+}

@@ -17,7 +17,15 @@ fn mir(args: &[&str]) -> Output {
 fn npy_plugin() -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-build");
     let out = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "mir-npy", "-p", "mir-test-hostile", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "mir-npy",
+            "-p",
+            "mir-test-hostile",
+            "--target-dir",
+        ])
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

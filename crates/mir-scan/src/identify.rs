@@ -1,9 +1,10 @@
-//! Identification of a parsed file: MIR ID, candidates, components, evidence, precision.
+//! Identification of a parsed file: MIR ID, candidates, components, evidence, precision, with
+//! the data-driven classifier of `mir-classify`.
 
+use mir_classify::{Classification, Classifier, Hashes, Input, MirDatabase, RuleError};
 use mir_core::TensorIndex;
-use mir_id::{Domain, MirId};
 
-use crate::record::Record;
+use crate::record::{ComponentRecord, DatabaseRecord, Record};
 
 /// What the scanner knows about a file besides its index, for identification.
 #[derive(Clone, Debug, Default)]
@@ -12,35 +13,81 @@ pub struct Context<'a> {
     pub file_name: Option<&'a str>,
     /// `model_type` of a sibling `config.json` (transformers models).
     pub config_model_type: Option<&'a str>,
-    /// The MIR project's layer hashes of this file, for database lookups.
+    /// The MIR project's SHA-256 layer hash of this file, for database lookups.
     pub layer_256: Option<&'a str>,
-    /// BLAKE3 layer hash.
+    /// The MIR project's BLAKE3 layer hash.
     pub layer_b3: Option<&'a str>,
     /// SHA-256 of the whole file, when it was computed.
     pub file_256: Option<&'a str>,
 }
 
 /// Turns an index into the identification fields of a [`Record`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Identifier {
-    _private: (),
+    classifier: Classifier,
 }
 
 impl Identifier {
-    /// The built-in rules.
-    pub fn builtin() -> Identifier {
-        Identifier { _private: () }
+    /// The built-in rule set, compiled once. Fails only if the embedded rules are invalid (a test
+    /// of `mir-classify` guards against that).
+    pub fn builtin() -> Result<Identifier, RuleError> {
+        Ok(Identifier {
+            classifier: Classifier::builtin()?,
+        })
     }
 
-    /// Fills `mir`, `candidates`, `components`, `evidence`, `precision`, `confidence` and
-    /// `decided_by` of `record` from `index`.
-    pub fn identify(&self, index: &TensorIndex, _ctx: &Context<'_>, record: &mut Record) {
-        record.precision = precision_id(index).map(|id| id.to_string());
+    /// Adds a MIR database (`--mir-db`): exact hash matches name series and compat.
+    pub fn with_database(self, db: MirDatabase) -> Identifier {
+        Identifier {
+            classifier: self.classifier.with_database(db),
+        }
+    }
+
+    /// Classifies `index` with its context.
+    pub fn classify(&self, index: &TensorIndex, ctx: &Context<'_>) -> Classification {
+        let input = Input {
+            index,
+            file_name: ctx.file_name,
+            config_model_type: ctx.config_model_type,
+            hashes: Hashes {
+                file_256: ctx.file_256,
+                layer_256: ctx.layer_256,
+                layer_b3: ctx.layer_b3,
+            },
+        };
+        self.classifier.classify(&input)
+    }
+
+    /// Fills `mir`, `candidates`, `components`, `evidence`, `precision`, `confidence`,
+    /// `decided_by` and `database` of `record` from `index`.
+    pub fn identify(&self, index: &TensorIndex, ctx: &Context<'_>, record: &mut Record) {
+        apply(self.classify(index, ctx), record);
     }
 }
 
-/// The MIR precision ID of the index's dominant dtype (`mir:ops.precision.float:F16`).
-pub(crate) fn precision_id(index: &TensorIndex) -> Option<MirId> {
-    let (series, compat) = index.dominant_dtype()?.mir_precision()?;
-    MirId::new_lenient(Domain::Ops, "precision", series, Some(compat)).ok()
+/// Copies a classification into a record's identification fields.
+pub(crate) fn apply(c: Classification, record: &mut Record) {
+    record.mir = c.mir.as_ref().map(ToString::to_string);
+    record.candidates = c.candidates.iter().map(ToString::to_string).collect();
+    record.components = c
+        .components
+        .into_iter()
+        .map(|p| ComponentRecord {
+            mir: p.mir.to_string(),
+            prefix: p.prefix,
+        })
+        .collect();
+    record.evidence = c.evidence;
+    record.confidence = c.mir.as_ref().map(|_| c.confidence);
+    record.decided_by = c.decided_by.map(|k| k.as_str().to_owned());
+    record.precision = c.precision.map(|p| p.to_string());
+    record.database = c.database.map(|d| DatabaseRecord {
+        key: d.key,
+        compat: d.compat,
+        field: d.field,
+        repo: d.repo,
+        pkg: d.pkg,
+        mir: d.mir.map(|m| m.to_string()),
+        trusted: d.trusted,
+    });
 }

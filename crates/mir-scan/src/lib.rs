@@ -14,7 +14,7 @@
 //! * [`Record`] is the JSON Lines record `mir scan --json` prints (see the README for every field).
 //!
 //! ```no_run
-//! let scanner = mir_scan::Scanner::new(mir_scan::ScanOptions::default());
+//! let scanner = mir_scan::Scanner::new(mir_scan::ScanOptions::default()).expect("built-in rules");
 //! let out = scanner.scan(&["/models".into()], &|_| {});
 //! for r in &out.records {
 //!     println!("{} {:?}", r.path, r.mir);
@@ -29,7 +29,9 @@ mod scanner;
 mod shards;
 pub mod walk;
 
-pub use identify::Identifier;
-pub use record::{ComponentRecord, FingerprintRecord, Record, ShardRecord, Summary};
+pub use identify::{Context, Identifier};
+pub use record::{
+    ComponentRecord, DatabaseRecord, FingerprintRecord, Record, ShardRecord, Summary,
+};
 pub use scanner::{Progress, ScanOptions, ScanOutput, Scanner, default_registry, inspect};
 pub use walk::{Candidate, WalkError};

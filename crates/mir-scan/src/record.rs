@@ -47,6 +47,28 @@ pub struct Record {
     pub shard: Option<ShardRecord>,
     /// Security or damage findings (e.g. `unsafe: global os.system in data.pkl`).
     pub findings: Vec<String>,
+    /// The MIR database entry an exact hash matched (with `--mir-db`); `null` otherwise.
+    pub database: Option<DatabaseRecord>,
+}
+
+/// A MIR database entry matched by an exact hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseRecord {
+    /// The database key, e.g. `info.unet.stable-diffusion-xl-1`.
+    pub key: String,
+    /// The compat entry as the database spells it (`*` for the base entry).
+    pub compat: String,
+    /// Which hash matched: `file_256`, `layer_256` or `layer_b3`.
+    pub field: String,
+    /// The entry's Hugging Face repository, if any.
+    pub repo: Option<String>,
+    /// The entry's `pkg` (how to load it), as the database holds it.
+    pub pkg: Option<serde_json::Value>,
+    /// The entry as a `model` domain MIR ID.
+    pub mir: Option<String>,
+    /// False for a layer-hash-only match of a LoRA or VAE entry (structure hashes collide across
+    /// those), which is reported but does not name the file.
+    pub trusted: bool,
 }
 
 /// A part of a bundled checkpoint.

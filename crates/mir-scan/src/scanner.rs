@@ -18,6 +18,7 @@ pub fn default_registry() -> FormatRegistry {
     let mut r = FormatRegistry::new();
     r.register(Arc::new(mir_safetensors::SafetensorsFormat));
     r.register(Arc::new(mir_gguf::GgufFormat));
+    r.register(Arc::new(mir_ckpt::CkptFormat));
     r
 }
 
@@ -75,8 +76,12 @@ pub struct Scanner {
 
 impl Scanner {
     /// A scanner with the built-in formats and rules.
-    pub fn new(options: ScanOptions) -> Scanner {
-        Scanner::with_parts(options, default_registry(), Identifier::builtin())
+    pub fn new(options: ScanOptions) -> Result<Scanner, mir_classify::RuleError> {
+        Ok(Scanner::with_parts(
+            options,
+            default_registry(),
+            Identifier::builtin()?,
+        ))
     }
 
     /// A scanner with the given formats (e.g. built-ins plus loaded plugins) and identifier.
@@ -273,8 +278,14 @@ impl Scanner {
             let mut model = Record::default();
             if readable {
                 let model_type = configs.model_type(&group.model);
+                // The model's name: the index file's name without `.index.json`.
+                let name = group
+                    .model
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(|n| n.trim_end_matches(".index.json"));
                 let ctx = Context {
-                    file_name: group.model.file_name().and_then(|n| n.to_str()),
+                    file_name: name,
                     config_model_type: model_type.as_deref(),
                     ..Context::default()
                 };
@@ -305,6 +316,7 @@ impl Scanner {
                     record.evidence = model.evidence.clone();
                     record.confidence = model.confidence;
                     record.decided_by = model.decided_by.clone();
+                    record.database = model.database.clone();
                 }
             }
         }

@@ -129,6 +129,38 @@ pub fn safetensors_header(tensors: &[SpecTensor], metadata: &[(&str, &str)]) -> 
     (json, offset)
 }
 
+/// Writes a sparse safetensors file (see [`write_safetensors`]) holding `index`'s tensors and its
+/// metadata (non-string values are written as their text, since safetensors metadata is
+/// string-only).
+pub fn write_index_safetensors(path: &Path, index: &TensorIndex) -> io::Result<()> {
+    let tensors: Vec<SpecTensor> = index
+        .tensors
+        .iter()
+        .map(|t| SpecTensor {
+            name: t.name.clone(),
+            dtype: t.dtype.clone(),
+            shape: t.shape.clone(),
+        })
+        .collect();
+    let meta: Vec<(String, String)> = index
+        .metadata
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                mir_core::MetaValue::Str(s) => s.clone(),
+                mir_core::MetaValue::Int(i) => i.to_string(),
+                mir_core::MetaValue::UInt(u) => u.to_string(),
+                mir_core::MetaValue::Float(f) => f.to_string(),
+                mir_core::MetaValue::Bool(b) => b.to_string(),
+                other => format!("{other:?}"),
+            };
+            (k.clone(), text)
+        })
+        .collect();
+    let meta_refs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    write_safetensors(path, &tensors, &meta_refs)
+}
+
 /// Writes a safetensors file for `tensors` whose data section is left as a hole (sparse): a
 /// valid file of full size that costs only its header on disk.
 pub fn write_safetensors(
