@@ -205,6 +205,8 @@ fn run_slice(data: &[u8], mut lanes: Vec<Lane>) -> Vec<Lane> {
         lanes.iter_mut().for_each(walk);
         return lanes;
     }
+    // This thread walks the first lane; the others get a thread each.
+    let mut own = lanes.remove(0);
     std::thread::scope(|s| {
         let handles: Vec<_> = lanes
             .into_iter()
@@ -215,7 +217,10 @@ fn run_slice(data: &[u8], mut lanes: Vec<Lane>) -> Vec<Lane> {
                 })
             })
             .collect();
-        handles.into_iter().map(join).collect()
+        walk(&mut own);
+        let mut lanes: Vec<Lane> = handles.into_iter().map(join).collect();
+        lanes.push(own);
+        lanes
     })
 }
 
@@ -361,8 +366,10 @@ fn hash_read(
         return Ok(plan.finish(algos, lanes, &autov1));
     }
 
+    // The reading thread runs the first lane itself between reads; the others get threads.
+    let mut own = lanes.remove(0);
     let lanes = std::thread::scope(|s| -> Result<Vec<Lane>, ReadFail> {
-        // Three buffers per lane: one being read, and up to two queued ahead of each lane.
+        // Three buffers per spawned lane: one being hashed here, and up to two queued ahead.
         let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
         for _ in 1..lanes.len() * 3 {
             let _ = pool_tx.send(vec![0u8; size]);
@@ -384,7 +391,6 @@ fn hash_read(
             let mut n = n;
             let mut offset = 0u64;
             while n > 0 {
-                keep_autov1(offset, buf.get(..n).unwrap_or_default());
                 let chunk = Arc::new(Chunk {
                     offset,
                     len: n,
@@ -395,20 +401,23 @@ fn hash_read(
                     // A lane only stops receiving when this function drops the senders.
                     let _ = tx.send(Arc::clone(&chunk));
                 }
+                keep_autov1(offset, chunk.data());
+                own.update(offset, chunk.data());
                 drop(chunk);
                 offset += n as u64;
                 // The pool cannot run dry for good: every buffer comes back once the lanes
                 // drop its chunk, and `pool_tx` lives until this function returns.
-                buf = pool_rx.recv().map_err(|_| {
-                    io::Error::other("internal: hashing buffer pool closed")
-                })?;
+                buf = pool_rx
+                    .recv()
+                    .map_err(|_| io::Error::other("internal: hashing buffer pool closed"))?;
                 n = reader.fill(&mut buf)?;
             }
             Ok(())
         };
         let result = read_all();
         drop(senders);
-        let lanes: Vec<Lane> = handles.into_iter().map(join).collect();
+        let mut lanes: Vec<Lane> = handles.into_iter().map(join).collect();
+        lanes.push(own);
         result.map(|()| lanes)
     })?;
     Ok(plan.finish(algos, lanes, &autov1))
