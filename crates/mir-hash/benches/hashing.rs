@@ -22,7 +22,8 @@ fn make_file() -> tempfile::NamedTempFile {
     let header_len = 40_000usize;
     let mut header = b"{\"__metadata__\":{}}".to_vec();
     header.resize(header_len, b' ');
-    f.write_all(&(header_len as u64).to_le_bytes()).expect("write");
+    f.write_all(&(header_len as u64).to_le_bytes())
+        .expect("write");
     f.write_all(&header).expect("write");
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut block = vec![0u8; 1 << 20];
@@ -65,7 +66,10 @@ fn benches(c: &mut Criterion) {
         ("read_16MiB", read(16 << 20)),
         ("mmap", ReadStrategy::Mmap),
     ] {
-        let opts = HashOptions { read: strategy, ..dflt };
+        let opts = HashOptions {
+            read: strategy,
+            ..dflt
+        };
         g.bench_function(name, |b| b.iter(|| run(path, &all, opts)));
     }
     g.finish();
@@ -75,7 +79,9 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     for threads in [1, 2, 3, 4] {
         let opts = HashOptions { threads, ..dflt };
-        g.bench_function(format!("threads_{threads}"), |b| b.iter(|| run(path, &all, opts)));
+        g.bench_function(format!("threads_{threads}"), |b| {
+            b.iter(|| run(path, &all, opts))
+        });
     }
     g.finish();
 
@@ -86,18 +92,26 @@ fn benches(c: &mut Criterion) {
         b.iter(|| run(path, &[HashAlgo::Sha256], dflt))
     });
     g.bench_function("sha256_only_mmap", |b| {
-        let opts = HashOptions { read: ReadStrategy::Mmap, ..dflt };
+        let opts = HashOptions {
+            read: ReadStrategy::Mmap,
+            ..dflt
+        };
         b.iter(|| run(path, &[HashAlgo::Sha256], opts))
     });
     g.bench_function("all_hashes", |b| b.iter(|| run(path, &all, dflt)));
-    g.bench_function("all_but_autov3", |b| b.iter(|| run(path, &all_but_v3, dflt)));
+    g.bench_function("all_but_autov3", |b| {
+        b.iter(|| run(path, &all_but_v3, dflt))
+    });
     g.bench_function("all_hashes_sequential", |b| {
         b.iter(|| run(path, &all, HashOptions::sequential()))
     });
     if Command::new("sha256sum").arg("--version").output().is_ok() {
         g.bench_function("sha256sum_tool", |b| {
             b.iter(|| {
-                let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+                let out = Command::new("sha256sum")
+                    .arg(path)
+                    .output()
+                    .expect("sha256sum");
                 assert!(out.status.success());
                 black_box(out.stdout)
             })

@@ -348,7 +348,12 @@ fn hash_read(
     let mut autov1 = Vec::new();
     let mut keep_autov1 = |offset: u64, data: &[u8]| {
         if plan.autov1 {
-            autov1.extend_from_slice(window(offset, data, AUTOV1_OFFSET, AUTOV1_OFFSET + AUTOV1_LEN));
+            autov1.extend_from_slice(window(
+                offset,
+                data,
+                AUTOV1_OFFSET,
+                AUTOV1_OFFSET + AUTOV1_LEN,
+            ));
         }
     };
 

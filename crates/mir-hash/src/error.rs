@@ -33,7 +33,9 @@ pub enum HashError {
     },
     /// A hash name that is not one of `sha256`, `autov1`, `autov2`, `autov3`, `blake3`, `crc32`,
     /// `file_256` or `all`.
-    #[error("unknown hash {name:?}: expected one of sha256, autov1, autov2, autov3, blake3, crc32, file_256, all")]
+    #[error(
+        "unknown hash {name:?}: expected one of sha256, autov1, autov2, autov3, blake3, crc32, file_256, all"
+    )]
     UnknownAlgo {
         /// The name given.
         name: String,

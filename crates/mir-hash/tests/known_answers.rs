@@ -127,7 +127,12 @@ fn gguf_has_no_autov3_and_says_why() {
     let path = shared().join("mir/testvec/tv4_tiny.gguf");
     let h = hash_file(&path, &HashAlgo::ALL, &HashOptions::default()).unwrap();
     assert_eq!(h.autov3, None);
-    assert!(h.autov3_unavailable.as_deref().unwrap().contains("not safetensors"));
+    assert!(
+        h.autov3_unavailable
+            .as_deref()
+            .unwrap()
+            .contains("not safetensors")
+    );
     assert!(h.covers(&HashAlgo::ALL));
     assert_eq!(h.sha256, Some(sha_hex(&fs::read(&path).unwrap())));
 }
@@ -155,7 +160,10 @@ fn autov1_window_on_long_and_short_files() {
     let long = noise(1_200_000, 3);
     let p = write(dir.path(), "long.bin", &long);
     let h = hash_file(&p, &[HashAlgo::AutoV1], &HashOptions::sequential()).unwrap();
-    assert_eq!(h.autov1, Some(sha_hex(&long[0x100000..0x110000])[..8].to_owned()));
+    assert_eq!(
+        h.autov1,
+        Some(sha_hex(&long[0x100000..0x110000])[..8].to_owned())
+    );
     assert_ne!(h.autov1, Some(sha_hex(&long[0x100000..])[..8].to_owned()));
     // Between 1 MiB and 1 MiB + 64 KiB: what is there after 1 MiB.
     let mid = noise(0x100000 + 100, 4);
@@ -224,7 +232,8 @@ fn json_uses_the_published_field_names() {
 fn metadata_is_that_of_the_hashed_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "m.bin", &noise(1000, 2));
-    let (_, meta) = hash_file_with_metadata(&p, &[HashAlgo::Crc32], &HashOptions::default()).unwrap();
+    let (_, meta) =
+        hash_file_with_metadata(&p, &[HashAlgo::Crc32], &HashOptions::default()).unwrap();
     assert_eq!(meta.len(), 1000);
 }
 
@@ -235,7 +244,10 @@ fn errors_name_the_file() {
     assert!(matches!(e, HashError::NotAFile { .. }), "{e}");
     let missing = dir.path().join("missing.safetensors");
     let e = hash_file(&missing, &HashAlgo::ALL, &HashOptions::default()).unwrap_err();
-    assert!(matches!(e, HashError::Io { ref path, .. } if *path == missing), "{e}");
+    assert!(
+        matches!(e, HashError::Io { ref path, .. } if *path == missing),
+        "{e}"
+    );
     assert!(e.to_string().contains("missing.safetensors"));
 }
 
@@ -267,7 +279,12 @@ fn truncation_while_hashing_is_reported() {
         let p2 = p.clone();
         let cutter = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(5));
-            fs::OpenOptions::new().write(true).open(&p2).unwrap().set_len(1000).unwrap();
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&p2)
+                .unwrap()
+                .set_len(1000)
+                .unwrap();
         });
         let opts = if round % 2 == 0 {
             HashOptions::sequential()

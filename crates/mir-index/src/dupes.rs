@@ -179,7 +179,11 @@ fn content_groups(files: &[DupeFile]) -> Vec<ContentGroup> {
             })
         })
         .collect();
-    out.sort_by(|a, b| b.wasted_bytes.cmp(&a.wasted_bytes).then(a.paths.cmp(&b.paths)));
+    out.sort_by(|a, b| {
+        b.wasted_bytes
+            .cmp(&a.wasted_bytes)
+            .then(a.paths.cmp(&b.paths))
+    });
     out
 }
 
@@ -317,7 +321,10 @@ mod tests {
         let g = &r.same_shape[0];
         assert_eq!(g.shape_sig, "x");
         assert_eq!(g.smallest, PathBuf::from("/sdxl-q8.gguf"));
-        assert_eq!(g.files.iter().map(|f| f.size).collect::<Vec<_>>(), [110, 200, 400]);
+        assert_eq!(
+            g.files.iter().map(|f| f.size).collect::<Vec<_>>(),
+            [110, 200, 400]
+        );
         assert_eq!(g.total_bytes, 710);
         assert_eq!(g.reclaimable_bytes, 600);
         assert!(r.identical.is_empty());
@@ -333,7 +340,10 @@ mod tests {
         ];
         let r = find_dupes(&files);
         assert_eq!(
-            r.identical.iter().map(|g| g.wasted_bytes).collect::<Vec<_>>(),
+            r.identical
+                .iter()
+                .map(|g| g.wasted_bytes)
+                .collect::<Vec<_>>(),
             [1000, 10]
         );
         assert_eq!(r.wasted_bytes, 1010);

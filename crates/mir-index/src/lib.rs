@@ -70,7 +70,9 @@ pub enum IndexError {
         path: PathBuf,
     },
     /// The database was written by a newer `mir` with a schema this build does not know.
-    #[error("index schema version {found} is newer than this build's {supported}; upgrade mir or use another --index")]
+    #[error(
+        "index schema version {found} is newer than this build's {supported}; upgrade mir or use another --index"
+    )]
     NewerSchema {
         /// The version in the file.
         found: u32,
@@ -83,7 +85,7 @@ pub enum IndexError {
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 
 /// The identity of one version of a file: if any part differs, the file is read again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct FileKey {
     /// Device id (0 where the platform has none).
     pub dev: u64,
@@ -152,16 +154,6 @@ pub struct Entry {
     pub hashes: FileHashes,
 }
 
-impl Default for FileKey {
-    fn default() -> FileKey {
-        FileKey {
-            dev: 0,
-            ino: 0,
-            size: 0,
-            mtime_ns: 0,
-        }
-    }
-}
 
 /// What the index remembers about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,7 +303,11 @@ impl Index {
 
     /// An index in memory (tests, `--no-index` runs that still want one code path).
     pub fn open_in_memory(record_version: u32) -> Result<Index> {
-        Index::setup(Connection::open_in_memory()?, record_version, SCHEMA_VERSION)
+        Index::setup(
+            Connection::open_in_memory()?,
+            record_version,
+            SCHEMA_VERSION,
+        )
     }
 
     fn setup(mut conn: Connection, record_version: u32, schema: u32) -> Result<Index> {
@@ -385,6 +381,20 @@ impl Index {
             )
             .optional()?;
         Ok(row.map(|r| r.cached))
+    }
+
+    /// Reads every row under `roots` at once, for a re-scan of a large library: one
+    /// sequential read of the table instead of one query per file (see `benches/index.rs`).
+    pub fn preload(&self, roots: &[&Path]) -> Result<Preloaded> {
+        let rows = self
+            .rows_under(roots)?
+            .into_iter()
+            .map(|r| (r.cached.path.clone(), r))
+            .collect();
+        Ok(Preloaded {
+            rows,
+            record_version: self.record_version,
+        })
     }
 
     /// Stores `entries` in one transaction: all of them or, on any error, none. A stored hash
@@ -531,7 +541,9 @@ impl Index {
 
     /// Every row under `roots`.
     fn rows_under(&self, roots: &[&Path]) -> Result<Vec<StoredRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM file"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM file"))?;
         let rows = stmt.query_map([], read_row)?;
         let mut out = Vec::new();
         for row in rows {
@@ -584,6 +596,49 @@ impl Index {
     /// Duplicate groups among the files under `roots` (see [`find_dupes`]).
     pub fn dupes(&self, roots: &[&Path]) -> Result<DupeReport> {
         Ok(find_dupes(&self.dupe_files(roots)?))
+    }
+}
+
+/// Rows read by [`Index::preload`], answering [`Index::lookup`] from memory.
+pub struct Preloaded {
+    rows: std::collections::HashMap<PathBuf, StoredRow>,
+    record_version: u32,
+}
+
+impl std::fmt::Debug for Preloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preloaded")
+            .field("rows", &self.rows.len())
+            .field("record_version", &self.record_version)
+            .finish()
+    }
+}
+
+impl Preloaded {
+    /// Like [`Index::lookup`]: the record, only if the key and the record version match.
+    pub fn lookup(&self, path: &Path, key: &FileKey) -> Option<&Cached> {
+        self.rows
+            .get(path)
+            .filter(|r| r.key == *key && r.record_version == self.record_version)
+            .map(|r| &r.cached)
+    }
+
+    /// Like [`Index::cached_hashes`]: the hashes when the key matches, whatever the version.
+    pub fn cached_hashes(&self, path: &Path, key: &FileKey) -> Option<&FileHashes> {
+        self.rows
+            .get(path)
+            .filter(|r| r.key == *key)
+            .map(|r| &r.cached.hashes)
+    }
+
+    /// How many rows were read.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when no row was read.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 }
 

@@ -13,5 +13,9 @@ fn mir_index_overrides_the_cache_dir() {
     // SAFETY: as above.
     unsafe { std::env::set_var("MIR_INDEX", "") };
     let platform = mir_index::default_path().expect("a cache dir exists here");
-    assert!(platform.ends_with("mir/index.sqlite3"), "{}", platform.display());
+    assert!(
+        platform.ends_with("mir/index.sqlite3"),
+        "{}",
+        platform.display()
+    );
 }

@@ -51,7 +51,10 @@ fn hit_only_when_key_and_record_version_match() {
     let p = Path::new("/m/a.safetensors");
     let hit = idx.lookup(p, &key(1)).unwrap().unwrap();
     assert_eq!(hit.record_json, "{\"n\":1}");
-    assert_eq!(hit.mir.as_deref(), Some("mir:model.unet.stable-diffusion-xl:base"));
+    assert_eq!(
+        hit.mir.as_deref(),
+        Some("mir:model.unet.stable-diffusion-xl:base")
+    );
     assert_eq!(hit.path, p);
     let mut changed = key(1);
     changed.mtime_ns += 1;
@@ -59,9 +62,36 @@ fn hit_only_when_key_and_record_version_match() {
     assert_eq!(idx.lookup(Path::new("/m/other"), &key(1)).unwrap(), None);
     drop(idx);
     let newer = Index::open(&dir.path().join("sub/index.sqlite3"), RV + 1).unwrap();
-    assert_eq!(newer.lookup(p, &key(1)).unwrap(), None, "record format changed");
+    assert_eq!(
+        newer.lookup(p, &key(1)).unwrap(),
+        None,
+        "record format changed"
+    );
     assert!(newer.cached_hashes(p, &key(1)).unwrap().is_some());
     assert_eq!(newer.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn preloaded_rows_answer_like_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut idx = open(dir.path());
+    idx.store_batch(&[entry("/m/a", 1), entry("/m/b", 2), entry("/n/c", 3)])
+        .unwrap();
+    let pre = idx.preload(&[Path::new("/m")]).unwrap();
+    assert_eq!(pre.len(), 2);
+    assert_eq!(
+        pre.lookup(Path::new("/m/a"), &key(1)),
+        idx.lookup(Path::new("/m/a"), &key(1)).unwrap().as_ref()
+    );
+    assert!(pre.lookup(Path::new("/m/a"), &key(2)).is_none());
+    assert!(
+        pre.lookup(Path::new("/n/c"), &key(3)).is_none(),
+        "outside the roots"
+    );
+    let other = Index::open(&dir.path().join("sub/index.sqlite3"), RV + 1).unwrap();
+    let pre = other.preload(&[]).unwrap();
+    assert!(pre.lookup(Path::new("/m/a"), &key(1)).is_none());
+    assert!(pre.cached_hashes(Path::new("/m/a"), &key(1)).is_some());
 }
 
 #[test]
@@ -79,7 +109,10 @@ fn hashes_merge_and_survive_a_rescan_of_the_same_file() {
     let mut stale = key(1);
     stale.size += 1;
     let n = idx
-        .merge_hashes(&[(p.clone(), key(1), computed.clone()), (p.clone(), stale, computed)])
+        .merge_hashes(&[
+            (p.clone(), key(1), computed.clone()),
+            (p.clone(), stale, computed),
+        ])
         .unwrap();
     assert_eq!(n, 1, "the update for a changed file is dropped");
     let h = idx.lookup(&p, &key(1)).unwrap().unwrap().hashes;
@@ -106,7 +139,10 @@ fn relative_paths_are_refused_and_the_batch_rolls_back() {
     let batch = [entry("/m/a", 1), entry("/m/b", 2), entry("relative/c", 3)];
     let e = idx.store_batch(&batch).unwrap_err();
     assert!(matches!(e, IndexError::RelativePath { ref path } if path == Path::new("relative/c")));
-    assert!(idx.paths_under(&[]).unwrap().is_empty(), "nothing of a failed batch is kept");
+    assert!(
+        idx.paths_under(&[]).unwrap().is_empty(),
+        "nothing of a failed batch is kept"
+    );
     assert!(matches!(
         idx.lookup(Path::new("x"), &key(1)),
         Err(IndexError::RelativePath { .. })
@@ -135,8 +171,13 @@ fn forgetting_unseen_and_missing_files() {
     std::fs::write(&real, b"x").unwrap();
     let mut e = entry("/", 9);
     e.path = real.clone();
-    idx.store_batch(&[entry("/lib/a", 1), entry("/lib/b", 2), entry("/other/c", 3), e])
-        .unwrap();
+    idx.store_batch(&[
+        entry("/lib/a", 1),
+        entry("/lib/b", 2),
+        entry("/other/c", 3),
+        e,
+    ])
+    .unwrap();
     let seen: HashSet<PathBuf> = [PathBuf::from("/lib/a")].into();
     assert_eq!(idx.forget_unseen(&[Path::new("/lib")], &seen).unwrap(), 1);
     let mut left = idx.paths_under(&[]).unwrap();
@@ -159,7 +200,11 @@ fn another_path_to_the_same_inode() {
     let mut other = key(4);
     other.ino += 1;
     assert_eq!(idx.lookup_inode(&other).unwrap(), None);
-    let unknown = FileKey { dev: 0, ino: 0, ..key(4) };
+    let unknown = FileKey {
+        dev: 0,
+        ino: 0,
+        ..key(4)
+    };
     assert_eq!(idx.lookup_inode(&unknown).unwrap(), None);
 }
 
@@ -183,7 +228,13 @@ fn dupes_from_the_index() {
     idx.store_batch(&[a.clone(), b, c, d, q]).unwrap();
 
     let todo = idx.unhashed_size_collisions(&[Path::new("/lib")]).unwrap();
-    assert_eq!(todo, vec![(PathBuf::from("/lib/c.safetensors"), key(3).with_size(a.key.size))]);
+    assert_eq!(
+        todo,
+        vec![(
+            PathBuf::from("/lib/c.safetensors"),
+            key(3).with_size(a.key.size)
+        )]
+    );
 
     let r = idx.dupes(&[Path::new("/lib")]).unwrap();
     assert_eq!(r.identical.len(), 1);
@@ -192,7 +243,12 @@ fn dupes_from_the_index() {
     assert_eq!(r.same_shape.len(), 1);
     assert_eq!(r.same_shape[0].smallest, Path::new("/lib/a.safetensors"));
     assert_eq!(r.unhashed, 2);
-    assert!(idx.dupes(&[Path::new("/elsewhere")]).unwrap().identical.is_empty());
+    assert!(
+        idx.dupes(&[Path::new("/elsewhere")])
+            .unwrap()
+            .identical
+            .is_empty()
+    );
 }
 
 trait WithSize {
@@ -211,7 +267,9 @@ fn migrates_a_version_1_index() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.sqlite3");
     let conn = mir_index::open_at_schema(&path, 1).unwrap();
-    let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(v, 1);
     let k = key(1);
     conn.execute(
@@ -241,7 +299,16 @@ fn a_newer_schema_is_refused() {
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let e = Index::open(&path, RV).unwrap_err();
-    assert!(matches!(e, IndexError::NewerSchema { found: 99, supported: SCHEMA_VERSION }), "{e}");
+    assert!(
+        matches!(
+            e,
+            IndexError::NewerSchema {
+                found: 99,
+                supported: SCHEMA_VERSION
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -259,7 +326,9 @@ fn the_file_is_in_wal_mode() {
     let idx = open(dir.path());
     drop(idx);
     let conn = rusqlite::Connection::open(dir.path().join("sub/index.sqlite3")).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -278,7 +347,11 @@ fn concurrent_writers_wait_instead_of_failing() {
                         .collect();
                     idx.store_batch(&entries).unwrap();
                     // Readers see committed data while the others write.
-                    assert!(idx.lookup(&entries[0].path, &entries[0].key).unwrap().is_some());
+                    assert!(
+                        idx.lookup(&entries[0].path, &entries[0].key)
+                            .unwrap()
+                            .is_some()
+                    );
                 }
             })
         })
@@ -316,7 +389,13 @@ fn a_writer_killed_mid_batch_leaves_a_consistent_index() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.sqlite3");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_writer", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "child_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .spawn()
@@ -336,13 +415,19 @@ fn a_writer_killed_mid_batch_leaves_a_consistent_index() {
     child.wait().unwrap();
 
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     drop(conn);
     let mut idx = Index::open(&path, RV).unwrap();
     let rows = idx.paths_under(&[]).unwrap().len() as u64;
     assert!(rows >= 2 * CHILD_BATCH, "{rows} rows");
-    assert_eq!(rows % CHILD_BATCH, 0, "a partial batch was kept: {rows} rows");
+    assert_eq!(
+        rows % CHILD_BATCH,
+        0,
+        "a partial batch was kept: {rows} rows"
+    );
     // And it is writable again.
     idx.store_batch(&[entry("/after/crash", 1)]).unwrap();
 }
