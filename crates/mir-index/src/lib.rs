@@ -154,7 +154,6 @@ pub struct Entry {
     pub hashes: FileHashes,
 }
 
-
 /// What the index remembers about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cached {
