@@ -67,8 +67,9 @@ impl Plan {
 
     /// Spreads the hashers over at most `threads` lanes, heaviest first onto the lightest lane,
     /// and returns the lanes lightest first.
-    /// The weights are relative costs per byte measured here (SHA-256 with SHA-NI about
-    /// 1.8 GB/s, BLAKE3 about 4.5 GB/s on one core, CRC-32 with PCLMULQDQ well above that).
+    /// The weights are relative costs per byte (shared/design/rust-stack.md §4 on this CPU:
+    /// SHA-256 with SHA-NI about 1.8 GB/s, BLAKE3 about 4.5 GB/s on one core; CRC-32 with
+    /// PCLMULQDQ measured above 6 GB/s by `benches/hashing.rs`).
     fn lanes(&self, threads: usize) -> Vec<Lane> {
         let mut jobs: Vec<(u32, Job)> = Vec::new();
         if self.sha {
