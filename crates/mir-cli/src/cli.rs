@@ -24,6 +24,17 @@ pub(crate) enum Command {
     Scan(ScanArgs),
     /// Show one file's header: format, tensors, dtype profile, metadata and fingerprints.
     Inspect(InspectArgs),
+    /// Hash files in one pass: SHA-256 (= AutoV2's source and MIR's file_256), AutoV1, AutoV3,
+    /// BLAKE3, CRC32. Hashes are remembered in the index, keyed by the file's identity.
+    ///
+    /// With only `--algo sha256` the output is `sha256sum`'s format.
+    Hash(HashArgs),
+    /// Find duplicate models: files with identical content, and the same weights in another
+    /// precision or container (same tensor names and shapes), with the space each group wastes.
+    ///
+    /// Scans the paths (reusing the index), then hashes only the files whose size collides with
+    /// another's.
+    Dupes(DupesArgs),
     /// List the format plugins that would be loaded, and why any was refused.
     ///
     /// Plugins come from `--plugin PATH`, the folders in `MIR_PLUGIN_PATH` (`:`-separated), and
@@ -42,6 +53,68 @@ pub(crate) struct PluginOptions {
     /// Load no plugins from MIR_PLUGIN_PATH or the config folder (explicit --plugin still loads).
     #[arg(long)]
     pub(crate) no_plugin_dirs: bool,
+}
+
+/// Where results are remembered between runs.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct IndexOptions {
+    /// The index file (SQLite). Default: $MIR_INDEX, else the platform cache folder
+    /// (~/.cache/mir/index.sqlite3 on Linux). An unchanged file (same device, inode, size and
+    /// mtime) is not read again.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_index")]
+    pub(crate) index: Option<PathBuf>,
+    /// Do not read or write the index: read every file.
+    #[arg(long)]
+    pub(crate) no_index: bool,
+}
+
+/// How whole files are hashed.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct HashingOptions {
+    /// Hashing threads per file (default: cores, at most 4). Use 1 on spinning disks, together
+    /// with --threads 1, so reads stay sequential.
+    #[arg(long, value_name = "N")]
+    pub(crate) hash_threads: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct HashArgs {
+    /// Files to hash.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Hashes to compute, comma-separated: sha256, autov1, autov2, autov3, blake3, crc32,
+    /// file_256, or all.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub(crate) algo: String,
+    /// Print JSON Lines: {"path", "size", "hashes", "error"} per file.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) index: IndexOptions,
+    #[command(flatten)]
+    pub(crate) hashing: HashingOptions,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DupesArgs {
+    /// Folders or files to look in.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) threads: usize,
+    /// No progress bar on stderr.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) index: IndexOptions,
+    #[command(flatten)]
+    pub(crate) hashing: HashingOptions,
+    #[command(flatten)]
+    pub(crate) plugins: PluginOptions,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,9 +143,17 @@ pub(crate) struct ScanArgs {
     pub(crate) quiet: bool,
     /// A published MIR database (mir.json, e.g. mir-2025-07.json or the later nnll one): exact
     /// file_256/layer_256/layer_b3 matches name the series and compat (e.g. a finetune) and add a
-    /// `database` object (repo, pkg) to the record.
+    /// `database` object (repo, pkg) to the record. file_256 matches need --hash sha256.
     #[arg(long, value_name = "PATH")]
     pub(crate) mir_db: Option<PathBuf>,
+    /// Also hash every file, comma-separated: sha256, autov1, autov2, autov3, blake3, crc32,
+    /// file_256, or all. Reads every byte once for all of them; results are kept in the index.
+    #[arg(long, value_name = "LIST")]
+    pub(crate) hash: Option<String>,
+    #[command(flatten)]
+    pub(crate) hashing: HashingOptions,
+    #[command(flatten)]
+    pub(crate) index: IndexOptions,
     #[command(flatten)]
     pub(crate) plugins: PluginOptions,
 }

@@ -3,6 +3,8 @@
 //! `main` parses arguments and dispatches; each subcommand lives in its own module.
 
 mod cli;
+mod dupes;
+mod hash;
 mod inspect;
 mod output;
 mod plugins;
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
         cli::Command::Scan(a) => scan::run(a),
         cli::Command::Inspect(a) => inspect::run(a),
         cli::Command::Plugins(a) => plugins::run(a),
+        cli::Command::Hash(a) => hash::run(a),
+        cli::Command::Dupes(a) => dupes::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -39,8 +43,55 @@ pub(crate) fn identifier(mir_db: Option<&Path>) -> anyhow::Result<mir_scan::Iden
         Some(path) => {
             let db = mir_classify::MirDatabase::load(path)
                 .with_context(|| format!("cannot load the MIR database {}", path.display()))?;
-            id.with_database(db)
+            let meta = std::fs::metadata(path).ok();
+            let identity = format!(
+                "{}|{}|{:?}",
+                path.display(),
+                meta.as_ref().map_or(0, |m| m.len()),
+                meta.and_then(|m| m.modified().ok())
+            );
+            id.with_database(db, &identity)
         }
         None => id,
     })
+}
+
+/// Opens the index the options ask for: `None` with `--no-index`; an explicit `--index` that
+/// cannot be opened is an error, the default one only a warning (the command goes on without).
+pub(crate) fn open_index(
+    opts: &cli::IndexOptions,
+    record_version: u32,
+    quiet: bool,
+) -> anyhow::Result<Option<mir_scan::Index>> {
+    if opts.no_index {
+        return Ok(None);
+    }
+    match &opts.index {
+        Some(path) => mir_scan::Index::open(path, record_version)
+            .map(Some)
+            .with_context(|| format!("cannot open the index {}", path.display())),
+        None => match mir_scan::Index::open_default(record_version) {
+            Ok(i) => Ok(Some(i)),
+            Err(e) => {
+                if !quiet {
+                    eprintln!("mir: warning: working without the index: {e}");
+                }
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// Hashing options from the command line.
+pub(crate) fn hash_options(opts: &cli::HashingOptions) -> mir_scan::HashOptions {
+    let mut o = mir_scan::HashOptions::default();
+    if let Some(n) = opts.hash_threads {
+        o.threads = n.max(1);
+    }
+    o
+}
+
+/// Parses a `--hash`/`--algo` list.
+pub(crate) fn hash_list(text: &str) -> anyhow::Result<Vec<mir_scan::HashAlgo>> {
+    mir_scan::HashAlgo::parse_list(text).map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -11,11 +11,21 @@ use crate::output::{human_size, json_line};
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let options = ScanOptions {
         threads: args.threads,
+        hashes: match &args.hash {
+            Some(list) => crate::hash_list(list)?,
+            None => Vec::new(),
+        },
+        hash_options: crate::hash_options(&args.hashing),
         ..ScanOptions::default()
     };
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
     let identifier = crate::identifier(args.mir_db.as_deref())?;
-    let scanner = Scanner::with_parts(options, registry, identifier);
+    let version = mir_scan::record_version(&registry, &identifier);
+    let index = crate::open_index(&args.index, version, args.quiet)?;
+    let mut scanner = Scanner::with_parts(options, registry, identifier);
+    if let Some(index) = index {
+        scanner = scanner.with_index(index);
+    }
     let bar = progress_bar(args.quiet);
     let on_progress = |p: Progress| {
         if let Some(bar) = &bar {
@@ -30,6 +40,9 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         bar.finish_and_clear();
     }
 
+    for e in &out.index_errors {
+        eprintln!("mir: warning: {e}");
+    }
     for e in &out.walk_errors {
         let path = e
             .path

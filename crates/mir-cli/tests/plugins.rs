@@ -6,6 +6,12 @@ use std::process::{Command, Output};
 fn mir(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mir"))
         .args(args)
+        // Keep the tests' index out of the user's cache folder.
+        .env(
+            "MIR_INDEX",
+            Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("cli-index-{}.sqlite3", std::process::id())),
+        )
         .env_remove("MIR_PLUGIN_PATH")
         .output()
         .expect("run mir")

@@ -25,22 +25,44 @@ pub struct Context<'a> {
 #[derive(Debug)]
 pub struct Identifier {
     classifier: Classifier,
+    /// Identifies the rules and database, for invalidating cached records.
+    fingerprint: u64,
 }
 
 impl Identifier {
     /// The built-in rule set, compiled once. Fails only if the embedded rules are invalid (a test
     /// of `mir-classify` guards against that).
     pub fn builtin() -> Result<Identifier, RuleError> {
+        let (rules, (layout_name, layout)) = Classifier::builtin_sources();
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (name, text) in rules {
+            h.update(name.as_bytes());
+            h.update(text.as_bytes());
+        }
+        h.update(layout_name.as_bytes());
+        h.update(layout.as_bytes());
         Ok(Identifier {
             classifier: Classifier::builtin()?,
+            fingerprint: h.digest(),
         })
     }
 
-    /// Adds a MIR database (`--mir-db`): exact hash matches name series and compat.
-    pub fn with_database(self, db: MirDatabase) -> Identifier {
+    /// Adds a MIR database (`--mir-db`): exact hash matches name series and compat. `identity`
+    /// names this database version (e.g. its path, size and mtime) so that records cached with
+    /// another database are identified again.
+    pub fn with_database(self, db: MirDatabase, identity: &str) -> Identifier {
         Identifier {
             classifier: self.classifier.with_database(db),
+            fingerprint: xxhash_rust::xxh3::xxh3_64_with_seed(
+                identity.as_bytes(),
+                self.fingerprint,
+            ),
         }
+    }
+
+    /// A value that changes whenever the rules or the database change.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// Classifies `index` with its context.

@@ -49,6 +49,11 @@ pub struct Record {
     pub findings: Vec<String>,
     /// The MIR database entry an exact hash matched (with `--mir-db`); `null` otherwise.
     pub database: Option<DatabaseRecord>,
+    /// Whole-file hashes asked for with `--hash` (lowercase hex); `null` when none were asked.
+    pub hashes: Option<mir_hash::FileHashes>,
+    /// True when this record came from the index (the file is unchanged since it was read).
+    #[serde(default)]
+    pub cached: bool,
 }
 
 /// A MIR database entry matched by an exact hash.

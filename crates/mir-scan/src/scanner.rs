@@ -1,4 +1,5 @@
-//! The scan pipeline: walk, parse in parallel, group shards, identify, report.
+//! The scan pipeline: walk, look up the index, parse and hash in parallel, group shards,
+//! identify, store, report.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -6,12 +7,22 @@ use std::sync::{Arc, Mutex};
 
 use mir_core::signature::Signatures;
 use mir_core::{FormatRegistry, Limits, Severity, Source, TensorIndex};
+use mir_hash::{FileHashes, HashAlgo, HashOptions};
+use mir_index::{Entry, FileKey, Index, Preloaded};
 use rayon::prelude::*;
 
 use crate::identify::{Context, Identifier};
 use crate::record::{FingerprintRecord, Record, ShardRecord, Summary};
 use crate::shards;
 use crate::walk::{self, Candidate, Selection, WalkError};
+
+/// The version of what the scanner stores in the index. Bump it when the record's meaning
+/// changes; rule and database changes are covered by [`record_version`] already.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Files per batch: each batch is parsed in parallel, then stored in one index transaction, so a
+/// killed scan keeps every finished batch.
+const BATCH: usize = 512;
 
 /// The formats built into `mir`.
 pub fn default_registry() -> FormatRegistry {
@@ -20,6 +31,22 @@ pub fn default_registry() -> FormatRegistry {
     r.register(Arc::new(mir_gguf::GgufFormat));
     r.register(Arc::new(mir_ckpt::CkptFormat));
     r
+}
+
+/// The record version to open the index with for this set of formats and this identifier: it
+/// changes with [`RECORD_VERSION`], the crate version, the formats and the rules/database, so
+/// records cached by another configuration are read again.
+pub fn record_version(registry: &FormatRegistry, identifier: &Identifier) -> u32 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&RECORD_VERSION.to_le_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for f in registry.formats() {
+        h.update(f.name().as_bytes());
+        h.update(b"\0");
+    }
+    h.update(&identifier.fingerprint().to_le_bytes());
+    // The index stores a u32; 0 is avoided so it never looks like an unset value.
+    (h.digest() as u32).max(1)
 }
 
 /// How a scan runs.
@@ -31,6 +58,10 @@ pub struct ScanOptions {
     pub limits: Limits,
     /// Also look at extensionless files named like content hashes (HF blobs, Ollama blobs).
     pub hash_named_files: bool,
+    /// Whole-file hashes to compute (reads every byte of every file; cached in the index).
+    pub hashes: Vec<HashAlgo>,
+    /// How files are hashed (threads per file, read strategy).
+    pub hash_options: HashOptions,
 }
 
 impl Default for ScanOptions {
@@ -39,6 +70,8 @@ impl Default for ScanOptions {
             threads: 0,
             limits: Limits::default(),
             hash_named_files: true,
+            hashes: Vec::new(),
+            hash_options: HashOptions::default(),
         }
     }
 }
@@ -46,12 +79,12 @@ impl Default for ScanOptions {
 /// Progress events, for a progress bar.
 #[derive(Clone, Debug)]
 pub enum Progress {
-    /// The walk is over: this many files and bytes will be read.
+    /// The walk is over: this many files will be reported.
     Found {
-        /// Files to read.
+        /// Files to report.
         files: usize,
     },
-    /// One more file was read.
+    /// One more file was done.
     FileDone,
 }
 
@@ -62,6 +95,8 @@ pub struct ScanOutput {
     pub records: Vec<Record>,
     /// Folders or entries that could not be walked (symlink loops included, flagged `is_loop`).
     pub walk_errors: Vec<WalkError>,
+    /// Problems with the index (the scan went on without it).
+    pub index_errors: Vec<String>,
     /// Counts.
     pub summary: Summary,
 }
@@ -72,7 +107,11 @@ pub struct Scanner {
     options: ScanOptions,
     registry: FormatRegistry,
     identifier: Identifier,
+    index: Option<Mutex<Index>>,
 }
+
+/// One file's result: its record, its index when a shard group needs it, and what to store.
+type Outcome = (Record, Option<TensorIndex>, Option<Entry>);
 
 impl Scanner {
     /// A scanner with the built-in formats and rules.
@@ -94,7 +133,22 @@ impl Scanner {
             options,
             registry,
             identifier,
+            index: None,
         }
+    }
+
+    /// Uses `index` to skip files that did not change since they were read, and stores what is
+    /// read. Open it with [`record_version`] of this scanner's formats and identifier.
+    pub fn with_index(mut self, index: Index) -> Scanner {
+        self.index = Some(Mutex::new(index));
+        self
+    }
+
+    /// The index, if one is attached (e.g. for `mir dupes`).
+    pub fn index(&self) -> Option<std::sync::MutexGuard<'_, Index>> {
+        self.index
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The formats this scanner reads.
@@ -119,23 +173,40 @@ impl Scanner {
             files: listing.files.len(),
         });
 
+        let mut index_errors = Vec::new();
+        let preloaded = self.preload(roots, &mut index_errors);
         let configs = ConfigCache::default();
-        let work = |c: &Candidate| {
-            let keep_index = member_of.contains_key(&c.path);
-            let out = self.read_one(c, keep_index, &configs);
-            progress(Progress::FileDone);
-            out
-        };
-        let results: Vec<(Record, Option<TensorIndex>)> =
-            self.in_pool(|| listing.files.par_iter().map(work).collect());
-
-        let mut records = Vec::with_capacity(results.len());
+        let mut records = Vec::with_capacity(listing.files.len());
         let mut kept: HashMap<PathBuf, TensorIndex> = HashMap::new();
-        for ((record, index), c) in results.into_iter().zip(&listing.files) {
-            if let Some(i) = index {
-                kept.insert(c.path.clone(), i);
+        for batch in listing.files.chunks(BATCH) {
+            let work = |c: &Candidate| {
+                let out = self.process(
+                    c,
+                    member_of.contains_key(&c.path),
+                    &configs,
+                    preloaded.as_ref(),
+                );
+                progress(Progress::FileDone);
+                out
+            };
+            let results: Vec<Outcome> = self.in_pool(|| batch.par_iter().map(work).collect());
+            let mut entries = Vec::new();
+            for ((record, index, entry), c) in results.into_iter().zip(batch) {
+                if let Some(i) = index {
+                    kept.insert(c.path.clone(), i);
+                }
+                entries.extend(entry);
+                records.push(record);
             }
-            records.push(record);
+            if let (Some(index), false) = (self.index(), entries.is_empty()) {
+                let mut index = index;
+                if let Err(e) = index.store_batch(&entries) {
+                    index_errors.push(format!(
+                        "storing {} records in the index: {e}",
+                        entries.len()
+                    ));
+                }
+            }
         }
         self.identify_groups(
             &groups,
@@ -163,7 +234,24 @@ impl Scanner {
         ScanOutput {
             records,
             walk_errors: listing.errors,
+            index_errors,
             summary,
+        }
+    }
+
+    fn preload(&self, roots: &[PathBuf], errors: &mut Vec<String>) -> Option<Preloaded> {
+        let index = self.index()?;
+        let abs: Vec<PathBuf> = roots
+            .iter()
+            .filter_map(|r| std::path::absolute(r).ok())
+            .collect();
+        let refs: Vec<&Path> = abs.iter().map(PathBuf::as_path).collect();
+        match index.preload(&refs) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.push(format!("reading the index: {e}"));
+                None
+            }
         }
     }
 
@@ -180,8 +268,7 @@ impl Scanner {
         }
     }
 
-    /// Reads and identifies one file. Used by [`Scanner::scan`] for every candidate; also handy
-    /// for a single path.
+    /// Reads and identifies one file, without the index. Handy for a single path.
     pub fn scan_file(&self, path: &Path) -> Record {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let c = Candidate {
@@ -194,12 +281,99 @@ impl Scanner {
         self.read_one(&c, false, &ConfigCache::default()).0
     }
 
+    /// One file: from the index when it is unchanged and has the hashes asked for, otherwise
+    /// read (and hashed) and queued for storing.
+    fn process(
+        &self,
+        c: &Candidate,
+        in_group: bool,
+        configs: &ConfigCache,
+        preloaded: Option<&Preloaded>,
+    ) -> Outcome {
+        let key = FileKey {
+            dev: c.dev_ino.0,
+            ino: c.dev_ino.1,
+            size: c.size,
+            mtime_ns: c.mtime_ns,
+        };
+        let abs = std::path::absolute(&c.path).ok();
+        let cached = match (preloaded, &abs) {
+            (Some(p), Some(abs)) if !in_group => p.lookup(abs, &key),
+            _ => None,
+        };
+        if let Some(cached) = cached
+            && let Ok(mut record) = serde_json::from_str::<Record>(&cached.record_json)
+        {
+            let (text, bytes) = crate::record::path_fields(&c.path);
+            record.path = text;
+            record.path_bytes = bytes;
+            record.cached = true;
+            let algos = &self.options.hashes;
+            if cached.hashes.covers(algos) {
+                record.hashes = (!algos.is_empty()).then(|| select(&cached.hashes, algos));
+                return (record, None, None);
+            }
+            // Known file, new hashes asked for: hash it, no need to parse it again.
+            let missing: Vec<HashAlgo> = algos
+                .iter()
+                .copied()
+                .filter(|a| cached.hashes.get(*a).is_none())
+                .collect();
+            match mir_hash::hash_file(&c.path, &missing, &self.options.hash_options) {
+                Ok(new) => {
+                    let merged = merge(&cached.hashes, &new);
+                    record.hashes = Some(select(&merged, algos));
+                    let entry = abs.map(|path| Entry {
+                        path,
+                        key,
+                        format: cached.format.clone(),
+                        key_sig: cached.key_sig.clone(),
+                        shape_sig: cached.shape_sig.clone(),
+                        precision: cached.precision.clone(),
+                        mir: cached.mir.clone(),
+                        record_json: cached.record_json.clone(),
+                        hashes: new,
+                    });
+                    return (record, None, entry);
+                }
+                Err(e) => {
+                    record.error = Some(format!("hashing: {e}"));
+                    return (record, None, None);
+                }
+            }
+        }
+        let (record, index, precision) = self.read_one(c, in_group, configs);
+        let entry = match (&abs, &record.error, self.index.is_some()) {
+            (Some(path), None, true) => {
+                let mut stored = record.clone();
+                let hashes = stored.hashes.take().unwrap_or_default();
+                serde_json::to_string(&stored)
+                    .ok()
+                    .map(|record_json| Entry {
+                        path: path.clone(),
+                        key,
+                        format: record.format.clone(),
+                        key_sig: record.fingerprint.as_ref().map(|f| f.key_sig.clone()),
+                        shape_sig: record.fingerprint.as_ref().map(|f| f.shape_sig.clone()),
+                        precision,
+                        mir: record.mir.clone(),
+                        record_json,
+                        hashes,
+                    })
+            }
+            _ => None,
+        };
+        (record, index, entry)
+    }
+
+    /// Parses, hashes (when asked) and identifies one file. Returns the record, the index when
+    /// `keep_index`, and the dominant dtype's name (for the index's precision column).
     fn read_one(
         &self,
         c: &Candidate,
         keep_index: bool,
         configs: &ConfigCache,
-    ) -> (Record, Option<TensorIndex>) {
+    ) -> (Record, Option<TensorIndex>, Option<String>) {
         let mut record = Record::for_path(&c.path, c.size);
         let index = match Source::open(&c.path).and_then(|src| {
             record.size = src.len();
@@ -213,17 +387,29 @@ impl Scanner {
                 None => Ok(None),
             }
         }) {
-            Ok(Some(index)) => index,
+            Ok(Some(index)) => Some(index),
             Ok(None) => {
                 record
                     .evidence
                     .push("no known format recognised the file's first bytes".to_owned());
-                return (record, None);
+                None
             }
             Err(e) => {
                 record.error = Some(e.to_string());
-                return (record, None);
+                return (record, None, None);
             }
+        };
+        if !self.options.hashes.is_empty() {
+            match mir_hash::hash_file(&c.path, &self.options.hashes, &self.options.hash_options) {
+                Ok(h) => record.hashes = Some(h),
+                Err(e) => {
+                    record.error = Some(format!("hashing: {e}"));
+                    return (record, None, None);
+                }
+            }
+        }
+        let Some(index) = index else {
+            return (record, None, None);
         };
         let sigs = Signatures::of(&index);
         record.tensors = Some(index.tensors.len());
@@ -237,15 +423,20 @@ impl Scanner {
             })
             .collect();
         let model_type = configs.model_type(&c.path);
+        let file_256 = record
+            .hashes
+            .as_ref()
+            .and_then(|h| h.sha256.clone().or_else(|| h.file_256.clone()));
         let ctx = Context {
             file_name: c.path.file_name().and_then(|n| n.to_str()),
             config_model_type: model_type.as_deref(),
             layer_256: sigs.layer_256.as_deref(),
             layer_b3: sigs.layer_b3.as_deref(),
-            file_256: None,
+            file_256: file_256.as_deref(),
         };
         self.identifier.identify(&index, &ctx, &mut record);
-        (record, keep_index.then_some(index))
+        let precision = index.dominant_dtype().map(|d| d.name().to_owned());
+        (record, keep_index.then_some(index), precision)
     }
 
     fn identify_groups(
@@ -323,6 +514,44 @@ impl Scanner {
     }
 }
 
+/// The hashes of `from` that `algos` asks for (SHA-256 also fills AutoV2 and file_256).
+fn select(from: &FileHashes, algos: &[HashAlgo]) -> FileHashes {
+    let mut out = FileHashes::default();
+    for a in algos {
+        let v = from.get(*a).map(str::to_owned);
+        match a {
+            HashAlgo::Sha256 => out.sha256 = v,
+            HashAlgo::AutoV1 => out.autov1 = v,
+            HashAlgo::AutoV2 => out.autov2 = v,
+            HashAlgo::AutoV3 => {
+                out.autov3 = v;
+                out.autov3_unavailable = from.autov3_unavailable.clone();
+            }
+            HashAlgo::Blake3 => out.blake3 = v,
+            HashAlgo::Crc32 => out.crc32 = v,
+            HashAlgo::File256 => out.file_256 = v,
+            // A hash added to mir-hash later is still selected through the full set.
+            _ => return from.clone(),
+        }
+    }
+    out
+}
+
+/// `old` with every hash `new` has.
+fn merge(old: &FileHashes, new: &FileHashes) -> FileHashes {
+    let pick = |a: &Option<String>, b: &Option<String>| b.clone().or_else(|| a.clone());
+    FileHashes {
+        sha256: pick(&old.sha256, &new.sha256),
+        autov1: pick(&old.autov1, &new.autov1),
+        autov2: pick(&old.autov2, &new.autov2),
+        autov3: pick(&old.autov3, &new.autov3),
+        blake3: pick(&old.blake3, &new.blake3),
+        crc32: pick(&old.crc32, &new.crc32),
+        file_256: pick(&old.file_256, &new.file_256),
+        autov3_unavailable: pick(&old.autov3_unavailable, &new.autov3_unavailable),
+    }
+}
+
 /// `model_type` of `config.json` beside a file, read once per folder.
 #[derive(Default)]
 struct ConfigCache {
@@ -360,7 +589,7 @@ fn read_model_type(path: &Path) -> Option<String> {
     v.get("model_type")?.as_str().map(str::to_owned)
 }
 
-/// Reads one file's header with the built-in formats: its index and fingerprints (for
+/// Reads one file's header with the given formats: its index and fingerprints (for
 /// `mir inspect`).
 pub fn inspect(
     path: &Path,

@@ -1,0 +1,229 @@
+//! `mir hash`, `mir scan --hash`, the index (re-scans, invalidation, interruption) and
+//! `mir dupes`, end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::Digest;
+
+fn mir_in(index: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mir"))
+        .args(args)
+        .env("MIR_INDEX", index)
+        .output()
+        .expect("run mir")
+}
+
+fn shared() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    assert!(p.join("mir/testvec").exists(), "../shared is missing");
+    p
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn safetensors(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut f = (header.len() as u64).to_le_bytes().to_vec();
+    f.extend_from_slice(header.as_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+#[test]
+fn hashes_match_known_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("i.sqlite3");
+    let dir = shared().join("mir/testvec");
+    let vectors: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
+    for name in ["tv1_with_meta.safetensors", "tv2_no_meta.safetensors"] {
+        let path = dir.join(name);
+        let out = mir_in(&index, &["hash", "--json", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let h = &lines(&out)[0]["hashes"];
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(h["sha256"], vectors[name]["file_256"]);
+        assert_eq!(h["file_256"], vectors[name]["file_256"]);
+        assert_eq!(h["blake3"], vectors[name]["file_b3"]);
+        assert_eq!(
+            h["autov2"].as_str().unwrap(),
+            &vectors[name]["file_256"].as_str().unwrap()[..10]
+        );
+        // AutoV3: SHA-256 of the bytes after the 8 + N byte header (the 16 data bytes here).
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let expect = format!("{:x}", sha2::Sha256::digest(&bytes[8 + n..]));
+        assert_eq!(h["autov3"], expect.as_str());
+        assert_eq!(
+            h["crc32"],
+            format!("{:08x}", crc32fast::hash(&bytes)).as_str()
+        );
+    }
+    // A single algorithm prints sha256sum's format.
+    let p = dir.join("tv1_with_meta.safetensors");
+    let out = mir_in(&index, &["hash", "--algo", "sha256", p.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.trim_end(),
+        format!(
+            "{}  {}",
+            vectors["tv1_with_meta.safetensors"]["file_256"]
+                .as_str()
+                .unwrap(),
+            p.display()
+        )
+    );
+    let bad = mir_in(&index, &["hash", "--algo", "md5", p.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn rescans_come_from_the_index_until_a_file_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("i.sqlite3");
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let h = r#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
+    for i in 0..5 {
+        std::fs::write(
+            lib.join(format!("m{i}.safetensors")),
+            safetensors(h, &[i; 4]),
+        )
+        .unwrap();
+    }
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--json", "--quiet", "--hash", "sha256"];
+        args.extend_from_slice(extra);
+        args.push(lib.to_str().unwrap());
+        lines(&mir_in(&index, &args))
+    };
+    let first = scan(&[]);
+    assert_eq!(first.len(), 5);
+    assert!(first.iter().all(|r| r["cached"] == false));
+    let second = scan(&[]);
+    assert!(second.iter().all(|r| r["cached"] == true), "{second:?}");
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a["hashes"], b["hashes"]);
+        assert_eq!(a["fingerprint"], b["fingerprint"]);
+        assert_eq!(a["path"], b["path"]);
+    }
+    // A changed file is read again; the others still come from the index.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(lib.join("m2.safetensors"), safetensors(h, &[9; 4])).unwrap();
+    let third = scan(&[]);
+    let cached: Vec<bool> = third.iter().map(|r| r["cached"] == true).collect();
+    assert_eq!(cached, [true, true, false, true, true]);
+    assert_ne!(third[2]["hashes"]["sha256"], second[2]["hashes"]["sha256"]);
+    // --no-index reads everything and leaves the index alone.
+    let fresh = scan(&["--no-index"]);
+    assert!(fresh.iter().all(|r| r["cached"] == false));
+}
+
+#[test]
+fn an_interrupted_scan_leaves_a_usable_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("i.sqlite3");
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let h = r#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
+    for i in 0..3000u32 {
+        std::fs::write(
+            lib.join(format!("m{i:04}.safetensors")),
+            safetensors(h, &i.to_le_bytes()),
+        )
+        .unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mir"))
+        .args([
+            "scan",
+            "--json",
+            "--quiet",
+            "--hash",
+            "sha256",
+            "--threads",
+            "1",
+            lib.to_str().unwrap(),
+        ])
+        .env("MIR_INDEX", &index)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = mir_in(
+        &index,
+        &[
+            "scan",
+            "--json",
+            "--quiet",
+            "--hash",
+            "sha256",
+            lib.to_str().unwrap(),
+        ],
+    );
+    let recs = lines(&out);
+    assert_eq!(recs.len(), 3000);
+    assert!(recs.iter().all(|r| r["error"].is_null()));
+    let again = lines(&mir_in(
+        &index,
+        &["scan", "--json", "--quiet", lib.to_str().unwrap()],
+    ));
+    assert!(again.iter().all(|r| r["cached"] == true));
+}
+
+#[test]
+fn dupes_finds_copies_links_and_other_precisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("i.sqlite3");
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let f16 = safetensors(
+        r#"{"a.weight":{"dtype":"F16","shape":[4,4],"data_offsets":[0,32]}}"#,
+        &[1; 32],
+    );
+    let f32 = safetensors(
+        r#"{"a.weight":{"dtype":"F32","shape":[4,4],"data_offsets":[0,64]}}"#,
+        &[2; 64],
+    );
+    std::fs::write(lib.join("model_fp16.safetensors"), &f16).unwrap();
+    std::fs::write(lib.join("copy_fp16.safetensors"), &f16).unwrap();
+    std::fs::hard_link(
+        lib.join("model_fp16.safetensors"),
+        lib.join("link_fp16.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(lib.join("model_fp32.safetensors"), &f32).unwrap();
+    let out = mir_in(
+        &index,
+        &["dupes", "--json", "--quiet", lib.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let identical = report["identical"].as_array().unwrap();
+    assert_eq!(identical.len(), 1, "{report}");
+    // The hard link shares its inode with the original, so the walk reports it once: two paths,
+    // one copy's worth of bytes wasted (a link wastes nothing).
+    assert_eq!(identical[0]["paths"].as_array().unwrap().len(), 2);
+    assert_eq!(identical[0]["wasted_bytes"], f16.len() as u64);
+    let shape = report["same_shape"].as_array().unwrap();
+    assert_eq!(shape.len(), 1, "{report}");
+    let files = shape[0]["files"].as_array().unwrap();
+    assert!(files.iter().any(|f| f["precision"] == "F32"));
+    assert!(files.iter().any(|f| f["precision"] == "F16"));
+    let text = mir_in(&index, &["dupes", "--quiet", lib.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("identical content: 1 group"));
+}
