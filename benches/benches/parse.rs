@@ -30,6 +30,20 @@ fn parse_safetensors(c: &mut Criterion) {
                 black_box(index.tensors.len())
             })
         });
+        // Baseline in the same run: tokenising the header JSON alone (serde_json, no values kept).
+        let header = {
+            let mut n = [0u8; 8];
+            src.read_exact_at(0, &mut n, "len").expect("read");
+            src.read_vec(8, u64::from_le_bytes(n), "hdr", u64::MAX)
+                .expect("read")
+        };
+        g.bench_function(format!("{label}_json_tokenise_only"), |b| {
+            b.iter(|| {
+                let v: serde::de::IgnoredAny =
+                    serde_json::from_slice(black_box(&header)).expect("json");
+                black_box(v)
+            })
+        });
         // Baseline in the same run: the two preads alone, what any reader must do.
         g.bench_function(format!("{label}_preads_only"), |b| {
             b.iter(|| {
