@@ -5,8 +5,11 @@
 //! * `cargo xtask demo [--out DIR]` builds a synthetic model library from the key/shape lists in
 //!   `fixtures/specs/` (sparse files: gigabyte-sized models cost a few KB of disk), adds the
 //!   committed fixtures, and runs `mir scan` on it.
+//! * `cargo xtask fuzz TARGET --secs N` seeds a corpus from `fixtures/` and runs a cargo-fuzz
+//!   target (see `fuzz.rs`).
 
 mod fixtures;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,12 +26,14 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("demo") => demo(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  fixtures          regenerate the committed fixtures under fixtures/\n  \
-                 demo [--out DIR]  build a synthetic library (default target/demo) and scan it"
+                 demo [--out DIR]  build a synthetic library (default target/demo) and scan it\n  \
+                 fuzz TARGET [--secs N] [--no-asan]  run a cargo-fuzz target (see fuzz/README.md)"
             );
             bail!("unknown or missing command")
         }
