@@ -17,7 +17,11 @@ use anyhow::{Context, bail};
 pub(crate) const TARGETS: &[(&str, &[&str])] = &[
     (
         "safetensors",
-        &["safetensors/ok", "safetensors/hostile", "hostile/safetensors"],
+        &[
+            "safetensors/ok",
+            "safetensors/hostile",
+            "hostile/safetensors",
+        ],
     ),
     ("gguf", &["gguf", "hostile/gguf"]),
     ("plugin_output", &["safetensors/ok", "hostile/mixed"]),
@@ -56,11 +60,17 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         bail!("{usage}\ntargets: {}", names().join(", "))
     };
     let Some((_, seeds)) = TARGETS.iter().find(|(t, _)| *t == target) else {
-        bail!("unknown fuzz target {target:?}; targets: {}", names().join(", "))
+        bail!(
+            "unknown fuzz target {target:?}; targets: {}",
+            names().join(", ")
+        )
     };
     let corpus = root.join("fuzz/corpus").join(target);
     let n = seed(&root.join("fixtures"), seeds, &corpus)?;
-    eprintln!("fuzz {target}: {n} seed files copied into {}", corpus.display());
+    eprintln!(
+        "fuzz {target}: {n} seed files copied into {}",
+        corpus.display()
+    );
 
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root)
@@ -133,13 +143,12 @@ mod tests {
                 "fuzz/Cargo.toml has no [[bin]] {target}"
             );
             assert!(
-                root.join(format!("fuzz/fuzz_targets/{target}.rs")).is_file(),
+                root.join(format!("fuzz/fuzz_targets/{target}.rs"))
+                    .is_file(),
                 "fuzz/fuzz_targets/{target}.rs is missing"
             );
-            let tmp = std::env::temp_dir().join(format!(
-                "mir-xtask-seed-{target}-{}",
-                std::process::id()
-            ));
+            let tmp = std::env::temp_dir()
+                .join(format!("mir-xtask-seed-{target}-{}", std::process::id()));
             let n = seed(&root.join("fixtures"), seeds, &tmp).unwrap();
             assert!(n > 0, "target {target} gets no seed files");
             std::fs::remove_dir_all(&tmp).unwrap();

@@ -10,6 +10,7 @@
 
 mod fixtures;
 mod fuzz;
+mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +22,8 @@ fn main() -> anyhow::Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("fixtures") => {
-            let n = fixtures::write_all(&root.join("fixtures"))?;
+            let n = fixtures::write_all(&root.join("fixtures"))?
+                + hostile::write_all(&root.join("fixtures/hostile"))?;
             println!("wrote {n} fixture files under fixtures/");
             Ok(())
         }
