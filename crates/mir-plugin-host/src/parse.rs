@@ -604,3 +604,39 @@ impl mir_core::Format for LoadedPlugin {
         })
     }
 }
+
+#[cfg(all(test, feature = "fuzzing"))]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod fuzz_entry_tests {
+    use super::*;
+
+    fn tensor(name: &[u8], start: u64, end: u64) -> FuzzCall {
+        FuzzCall::Tensor {
+            name: name.to_vec(),
+            dtype: b"U8".to_vec(),
+            dims: vec![4],
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn scripted_calls_go_through_the_real_validator() {
+        let src = Source::from_bytes("f.bin", vec![0u8; 8]);
+        let limits = Limits::default();
+        let ok = fuzz_validate(&src, &limits, &[tensor(b"a", 0, 4), tensor(b"b", 4, 8)], 0);
+        assert_eq!(ok.unwrap().tensors.len(), 2);
+        let past = fuzz_validate(&src, &limits, &[tensor(b"a", 4, 12)], 0).unwrap_err();
+        assert!(
+            matches!(past, Error::RangeOutsideFile { end: 12, .. }),
+            "{past:?}"
+        );
+        let dup = fuzz_validate(&src, &limits, &[tensor(b"a", 0, 4), tensor(b"a", 4, 8)], 0);
+        assert!(matches!(dup, Err(Error::DuplicateTensor { .. })), "{dup:?}");
+        let failed = fuzz_validate(&src, &limits, &[], 7).unwrap_err();
+        assert!(
+            matches!(failed, Error::Failed { code: 7, .. }),
+            "{failed:?}"
+        );
+    }
+}
