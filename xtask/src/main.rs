@@ -5,8 +5,12 @@
 //! * `cargo xtask demo [--out DIR]` builds a synthetic model library from the key/shape lists in
 //!   `fixtures/specs/*.spec` (sparse files: gigabyte-sized models cost a few KB of disk), adds the
 //!   committed fixtures, and runs `mir scan` on it.
+//! * `cargo xtask fuzz TARGET --secs N` seeds a corpus from `fixtures/` and runs a cargo-fuzz
+//!   target (see `fuzz.rs`).
 
 mod fixtures;
+mod fuzz;
+mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,17 +22,20 @@ fn main() -> anyhow::Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("fixtures") => {
-            let n = fixtures::write_all(&root.join("fixtures"))?;
+            let n = fixtures::write_all(&root.join("fixtures"))?
+                + hostile::write_all(&root.join("fixtures/hostile"))?;
             println!("wrote {n} fixture files under fixtures/");
             Ok(())
         }
         Some("demo") => demo(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  fixtures          regenerate the committed fixtures under fixtures/\n  \
-                 demo [--out DIR]  build a synthetic library (default target/demo) and scan it"
+                 demo [--out DIR]  build a synthetic library (default target/demo) and scan it\n  \
+                 fuzz TARGET [--secs N] [--no-asan]  run a cargo-fuzz target (see fuzz/README.md)"
             );
             bail!("unknown or missing command")
         }

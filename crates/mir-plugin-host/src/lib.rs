@@ -55,3 +55,6 @@ pub use discover::{PLUGIN_PATH_VAR, PluginSearch, PluginSet, Refusal};
 pub use error::Error;
 pub use load::{LoadedPlugin, PluginInfo};
 pub use mir_plugin_abi::ABI_VERSION;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use parse::{FuzzCall, fuzz_validate};

@@ -423,37 +423,147 @@ unsafe extern "C" fn cb_emit_error(ctx: *mut c_void, _code: i32, message: *const
     with_session(ctx, (), |s| s.error(message, len));
 }
 
+/// Builds the host API for one file, lets `plugin` call back through it, and validates what it
+/// reported. `plugin` stands for a plugin's `parse` entry (real or, for fuzzing, scripted).
+fn run_session(
+    plugin_path: &Path,
+    name: &'static str,
+    src: &Source,
+    limits: &Limits,
+    plugin: impl FnOnce(&HostApiV1) -> i32,
+) -> Result<TensorIndex, Error> {
+    let mut session = Session {
+        plugin: plugin_path,
+        src,
+        limits,
+        read: 0,
+        copied: 0,
+        index: TensorIndex::new(name),
+        violation: None,
+        message: None,
+    };
+    let ctx: *mut Session<'_> = &mut session;
+    let api = HostApiV1 {
+        struct_size: size_of::<HostApiV1>() as u32,
+        abi_version: ABI_VERSION,
+        ctx: ctx.cast(),
+        file_len: src.len(),
+        read_at: cb_read_at,
+        emit_tensor: cb_emit_tensor,
+        emit_metadata: cb_emit_metadata,
+        emit_finding: cb_emit_finding,
+        emit_error: cb_emit_error,
+    };
+    let code = plugin(&api);
+    session.finish(code)
+}
+
+/// Fuzzing entry (not a stable API): runs the validator on a "plugin" that calls back through
+/// the real host callbacks as `script` says, then returns `code`, on the file `src`.
+///
+/// Every call passes real buffers of the lengths it claims, as the ABI requires of plugins; the
+/// lengths, ranks, counts, ranges, bytes and order are arbitrary.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn fuzz_validate(
+    src: &Source,
+    limits: &Limits,
+    script: &[FuzzCall],
+    code: i32,
+) -> Result<TensorIndex, Error> {
+    run_session(Path::new("fuzz-plugin"), "fuzz", src, limits, |api| {
+        for call in script {
+            let ctx = api.ctx;
+            // SAFETY: every callback is called during the session, on its thread, with `ctx` from
+            // `api` and with pointers to live buffers of exactly the lengths passed.
+            let stop = unsafe {
+                match call {
+                    FuzzCall::Read { offset, len } => {
+                        let mut buf = vec![0u8; usize::from(*len)];
+                        (api.read_at)(ctx, *offset, buf.as_mut_ptr(), buf.len())
+                    }
+                    FuzzCall::Tensor {
+                        name,
+                        dtype,
+                        dims,
+                        start,
+                        end,
+                    } => (api.emit_tensor)(
+                        ctx,
+                        name.as_ptr(),
+                        name.len(),
+                        dtype.as_ptr(),
+                        dtype.len(),
+                        dims.as_ptr(),
+                        dims.len(),
+                        *start,
+                        *end,
+                    ),
+                    FuzzCall::Metadata { key, value } => (api.emit_metadata)(
+                        ctx,
+                        key.as_ptr(),
+                        key.len(),
+                        value.as_ptr(),
+                        value.len(),
+                    ),
+                    FuzzCall::Finding { level, message } => {
+                        (api.emit_finding)(ctx, *level, message.as_ptr(), message.len())
+                    }
+                    FuzzCall::Error { message } => {
+                        (api.emit_error)(ctx, 1, message.as_ptr(), message.len());
+                        0
+                    }
+                }
+            };
+            if stop != 0 {
+                break;
+            }
+        }
+        code
+    })
+}
+
+/// One scripted plugin callback for [`fuzz_validate`].
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub enum FuzzCall {
+    Read {
+        offset: u64,
+        len: u16,
+    },
+    Tensor {
+        name: Vec<u8>,
+        dtype: Vec<u8>,
+        dims: Vec<u64>,
+        start: u64,
+        end: u64,
+    },
+    Metadata {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Finding {
+        level: u8,
+        message: Vec<u8>,
+    },
+    Error {
+        message: Vec<u8>,
+    },
+}
+
 impl LoadedPlugin {
     /// Runs the plugin on `src` and validates what it reports, with the plugin's own error type.
     /// [`mir_core::Format::parse`] wraps this.
     pub fn parse_source(&self, src: &Source, limits: &Limits) -> Result<TensorIndex, Error> {
-        let mut session = Session {
-            plugin: &self.info.path,
-            src,
-            limits,
-            read: 0,
-            copied: 0,
-            index: TensorIndex::new(self.name),
-            violation: None,
-            message: None,
-        };
-        let ctx: *mut Session<'_> = &mut session;
-        let api = HostApiV1 {
-            struct_size: size_of::<HostApiV1>() as u32,
-            abi_version: ABI_VERSION,
-            ctx: ctx.cast(),
-            file_len: src.len(),
-            read_at: cb_read_at,
-            emit_tensor: cb_emit_tensor,
-            emit_metadata: cb_emit_metadata,
-            emit_finding: cb_emit_finding,
-            emit_error: cb_emit_error,
-        };
-        // SAFETY: `parse` comes from a table that passed the ABI handshake, and the library it
-        // lives in is kept loaded by `self`. `api` and the session behind `ctx` outlive the call,
-        // and `session` is not touched until it returns.
-        let code = unsafe { (self.parse)(&api) };
-        session.finish(code)
+        let parse = self.parse;
+        run_session(&self.info.path, self.name, src, limits, |api| {
+            // SAFETY: `parse` comes from a table that passed the ABI handshake, and the library it
+            // lives in is kept loaded by `self`. `api` and the session behind its `ctx` outlive
+            // the call, and the session is not touched until it returns.
+            unsafe { parse(api) }
+        })
     }
 
     /// Asks the plugin about a file's first bytes.
@@ -492,5 +602,41 @@ impl mir_core::Format for LoadedPlugin {
             Error::Read { source, .. } => source,
             other => mir_core::Error::format(self.name, other),
         })
+    }
+}
+
+#[cfg(all(test, feature = "fuzzing"))]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod fuzz_entry_tests {
+    use super::*;
+
+    fn tensor(name: &[u8], start: u64, end: u64) -> FuzzCall {
+        FuzzCall::Tensor {
+            name: name.to_vec(),
+            dtype: b"U8".to_vec(),
+            dims: vec![4],
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn scripted_calls_go_through_the_real_validator() {
+        let src = Source::from_bytes("f.bin", vec![0u8; 8]);
+        let limits = Limits::default();
+        let ok = fuzz_validate(&src, &limits, &[tensor(b"a", 0, 4), tensor(b"b", 4, 8)], 0);
+        assert_eq!(ok.unwrap().tensors.len(), 2);
+        let past = fuzz_validate(&src, &limits, &[tensor(b"a", 4, 12)], 0).unwrap_err();
+        assert!(
+            matches!(past, Error::RangeOutsideFile { end: 12, .. }),
+            "{past:?}"
+        );
+        let dup = fuzz_validate(&src, &limits, &[tensor(b"a", 0, 4), tensor(b"a", 4, 8)], 0);
+        assert!(matches!(dup, Err(Error::DuplicateTensor { .. })), "{dup:?}");
+        let failed = fuzz_validate(&src, &limits, &[], 7).unwrap_err();
+        assert!(
+            matches!(failed, Error::Failed { code: 7, .. }),
+            "{failed:?}"
+        );
     }
 }
