@@ -5,7 +5,10 @@
 //! * `cargo xtask demo [--out DIR]` builds a synthetic model library from the key/shape lists in
 //!   `fixtures/specs/` (sparse files: gigabyte-sized models cost a few KB of disk), adds the
 //!   committed fixtures, and runs `mir scan` on it.
+//! * `cargo xtask bench [--files N] [--rounds R] [--out DIR]`: the performance suite (see
+//!   `bench.rs`).
 
+mod bench;
 mod fixtures;
 
 use std::path::{Path, PathBuf};
@@ -23,12 +26,15 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("demo") => demo(&root, &args[1..]),
+        Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  fixtures          regenerate the committed fixtures under fixtures/\n  \
-                 demo [--out DIR]  build a synthetic library (default target/demo) and scan it"
+                 demo [--out DIR]  build a synthetic library (default target/demo) and scan it\n  \
+                 bench [--files N] [--rounds R] [--out DIR]\n                    \
+                 time mir scan against the floor and the Python peers (target/bench)"
             );
             bail!("unknown or missing command")
         }
