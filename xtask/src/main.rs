@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
                  commands:\n  \
                  fixtures          regenerate the committed fixtures under fixtures/\n  \
                  demo [--out DIR]  build a synthetic library (default target/demo) and scan it\n  \
-                 bench [--files N] [--rounds R] [--out DIR]\n                    \
+                 bench [--files N] [--rounds R] [--peer-rounds P] [--out DIR]\n                    \
                  time mir scan against the floor and the Python peers (target/bench)"
             );
             bail!("unknown or missing command")
