@@ -1,4 +1,10 @@
-//! `parse/*`: header parsing per format, with throughput in tensors.
+//! `parse/*`: header parsing per format, with throughput (tensors for safetensors, header bytes
+//! for GGUF, whose size is dominated by the tokenizer vocabulary), each next to the bare preads
+//! of the same header as a baseline measured in the same run.
+//!
+//! Slot for `parse/ckpt` (issue 8: a 6,000-tensor PyTorch zip checkpoint): when `plugins/mir-ckpt`
+//! lands, add `mir-ckpt` to `[dev-dependencies]`, write the file with its test writer in
+//! [`parse_ckpt`], and add `parse_ckpt` to `criterion_group!` below.
 
 use std::hint::black_box;
 
@@ -58,5 +64,53 @@ fn parse_safetensors(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, parse_safetensors);
+fn parse_gguf(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("mir-bench-parse-gguf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("parse/gguf");
+    for (label, file) in [
+        ("small_tinyllama", mir_benches::gguf_small()),
+        ("vocab_152k_qwen2.5", mir_benches::gguf_150k_vocab()),
+    ] {
+        let path = dir.join(format!("{label}.gguf"));
+        let written = file.write_sparse(&path).expect("write bench file");
+        let src = Source::open(&path).expect("open bench file");
+        let parsed = mir_gguf::GgufFormat.parse(&src, &limits).expect("parses");
+        assert_eq!(parsed.tensors.len(), file.tensors.len());
+        g.throughput(Throughput::Bytes(written.header_len));
+        g.bench_function(
+            format!(
+                "{label}_{}_tensors_{}_kb",
+                file.tensors.len(),
+                written.header_len >> 10
+            ),
+            |b| {
+                b.iter(|| {
+                    let index = mir_gguf::GgufFormat
+                        .parse(black_box(&src), &limits)
+                        .expect("parses");
+                    black_box(index.tensors.len())
+                })
+            },
+        );
+        g.bench_function(format!("{label}_preads_only"), |b| {
+            b.iter(|| {
+                black_box(
+                    src.read_vec(0, written.header_len, "hdr", u64::MAX)
+                        .expect("read")
+                        .len(),
+                )
+            })
+        });
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Slot for `parse/ckpt` (6,000 tensors); see the module docs. Until the ckpt plugin exists it
+/// registers nothing.
+fn parse_ckpt(_c: &mut Criterion) {}
+
+criterion_group!(benches, parse_safetensors, parse_gguf, parse_ckpt);
 criterion_main!(benches);

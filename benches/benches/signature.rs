@@ -1,4 +1,8 @@
 //! `signature/*`: fingerprints of a parsed index, with throughput in tensors.
+//!
+//! Slot for `classify` (issue 8): when `crates/mir-classify` has its rule set, add it to
+//! `[dev-dependencies]` and time its entry point on `index` (the SDXL checkpoint) and on a LoRA
+//! and a GGUF LLM index in [`classify`] (group `classify`, `Throughput::Elements(tensors)`).
 
 use std::hint::black_box;
 
@@ -37,5 +41,9 @@ fn mir_testkit_small(spec: &[mir_testkit::SpecTensor]) -> Vec<mir_testkit::SpecT
         .collect()
 }
 
-criterion_group!(benches, signatures);
+/// Slot for the `classify` group; see the module docs. Registers nothing until the classifier
+/// exists.
+fn classify(_c: &mut Criterion) {}
+
+criterion_group!(benches, signatures, classify);
 criterion_main!(benches);

@@ -3,46 +3,46 @@
 //! * [`sdxl_like_spec`] builds a ~2,500-tensor all-in-one SDXL checkpoint's tensor list from the
 //!   model-toolkit key lists in `../shared` (UNet, both text encoders, VAE), the size real
 //!   checkpoints have.
+//! * [`gguf_150k_vocab`] and [`gguf_small`]: GGUF LLM headers, one with a real 152k-token
+//!   vocabulary.
 //! * [`safetensors_bytes`] turns a spec into a whole in-memory safetensors file (data zeroed).
+//! * [`layouts`]: the real key/shape layouts (diffusion models, LoRAs, VAEs, text encoders,
+//!   LLMs in Hugging Face and llama.cpp naming); [`library`]: the synthetic library
+//!   `cargo xtask bench` scans.
+//! * `src/bin/floor.rs`: the floor `cargo xtask bench` compares `mir scan` with (open each file,
+//!   pread its header bytes, nothing else).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
-use mir_testkit::{SpecTensor, parse_spec, safetensors_header};
+use mir_testkit::gguf::GgufFile;
+use mir_testkit::{SpecTensor, safetensors_header};
+
+pub mod layouts;
+pub mod library;
 
 /// `../shared` relative to the workspace.
 pub fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
 }
 
-fn component(name: &str, prefix: &str) -> Vec<SpecTensor> {
-    let path = shared_dir()
-        .join("reference/model-toolkit/components")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the benches read ../shared)", path.display()));
-    let mut spec = parse_spec(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for t in &mut spec {
-        t.name = format!("{prefix}{}", t.name);
-    }
-    spec
-}
-
 /// An all-in-one SDXL checkpoint's tensors: UNet, CLIP-L, OpenCLIP-G and VAE, F16.
 pub fn sdxl_like_spec() -> Vec<SpecTensor> {
-    let mut spec = component("UNET-XL-SD.txt", "model.diffusion_model.");
-    spec.extend(component(
-        "CLIP-v1-SD.txt",
-        "conditioner.embedders.0.transformer.",
-    ));
-    spec.extend(component(
-        "CLIP-XL-SD.txt",
-        "conditioner.embedders.1.model.",
-    ));
-    spec.extend(component("VAE-vX-S.txt", "first_stage_model."));
-    let mut seen = std::collections::HashSet::new();
-    spec.retain(|t| seen.insert(t.name.clone()));
-    spec
+    layouts::sdxl_checkpoint(&mir_core::Dtype::F16)
+}
+
+/// A llama-like GGUF LLM with a real-size vocabulary (Qwen2.5-7B's 152k tokens, token types and
+/// BPE merges; 339 tensors), as the `parse/gguf` bench and the library use.
+pub fn gguf_150k_vocab() -> GgufFile {
+    layouts::llm_gguf(&layouts::QWEN25_7B, "bench-qwen2.5-7b")
+}
+
+/// A small GGUF: TinyLlama's tensor list (201 tensors) without a tokenizer.
+pub fn gguf_small() -> GgufFile {
+    let mut g = layouts::llm_gguf(&layouts::TINYLLAMA, "bench-small");
+    g.kv.retain(|(k, _)| !k.starts_with("tokenizer."));
+    g
 }
 
 /// A small file: `n` tensors with short names.

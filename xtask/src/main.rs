@@ -7,7 +7,10 @@
 //!   committed fixtures, and runs `mir scan` on it.
 //! * `cargo xtask fuzz TARGET --secs N` seeds a corpus from `fixtures/` and runs a cargo-fuzz
 //!   target (see `fuzz.rs`).
+//! * `cargo xtask bench [--files N] [--rounds R] [--out DIR]`: the performance suite (see
+//!   `bench.rs`).
 
+mod bench;
 mod fixtures;
 mod fuzz;
 mod hostile;
@@ -29,13 +32,16 @@ fn main() -> anyhow::Result<()> {
         }
         Some("demo") => demo(&root, &args[1..]),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
+        Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  fixtures          regenerate the committed fixtures under fixtures/\n  \
                  demo [--out DIR]  build a synthetic library (default target/demo) and scan it\n  \
-                 fuzz TARGET [--secs N] [--no-asan]  run a cargo-fuzz target (see fuzz/README.md)"
+                 fuzz TARGET [--secs N] [--no-asan]  run a cargo-fuzz target (see fuzz/README.md)\n  \
+                 bench [--files N] [--rounds R] [--peer-rounds P] [--out DIR]\n                    \
+                 time mir scan against the floor and the Python peers (target/bench)"
             );
             bail!("unknown or missing command")
         }

@@ -16,6 +16,7 @@
 //! `#! ss_base_model_version = sdxl_base_v1-0` for a LoRA.
 //! [`write_safetensors`] turns a spec into a valid safetensors file whose data section is a hole
 //! (`File::set_len`), so a 7 GB checkpoint costs a few hundred KB of disk.
+//! [`gguf::GgufFile`] does the same for GGUF v3 (real key/value bytes, data as a hole).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,6 +25,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use mir_core::{Dtype, TensorIndex, TensorRecord};
+
+pub mod gguf;
 
 /// One line of a spec.
 #[derive(Clone, Debug, PartialEq, Eq)]

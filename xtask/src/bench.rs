@@ -1,0 +1,1102 @@
+//! `cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--out DIR]`: `mir scan` against
+//! the floor and against the Python peers, in one run.
+//!
+//! 1. Builds `mir` and the floor (`benches/src/bin/floor.rs`) in release mode.
+//! 2. Generates (or reuses, when `library.json` carries the same plan hash) a synthetic library of
+//!    N weight files under `DIR/library-N` and a second one of N/4 files for the linearity point
+//!    (see `mir_benches::library` for the mix and layout). Files are sparse.
+//! 3. Times every contender R times, interleaved: each round runs every contender once, in an
+//!    order rotated by one per round, so machine drift hits all of them alike. One untimed run of
+//!    each comes first (page cache, binary loading). The Python peers take minutes per run
+//!    (GGUFReader decodes every token of every vocabulary), so they run in the first P rounds
+//!    only (default 1) and without a warm-up run (their imports are compiled by the venv check).
+//!    * `floor`: open each file and pread its header bytes, nothing else;
+//!    * `mir`: `mir scan --json --quiet`, stdout to /dev/null;
+//!    * `mir-index`: `mir scan` with a warm index, when `mir scan --help` mentions `--index`;
+//!    * `py-safetensors`, `py-gguf`: `xtask/bench/peers.py` in a venv under DIR (created here with
+//!      `python3 -m venv` and `pip install safetensors numpy gguf`), when python3 is available.
+//!
+//!    Each contender runs on a subset folder (`safetensors/`, `gguf/`, or both), so a peer and
+//!    `mir` are compared on the same files.
+//! 4. Peak RSS and CPU time come from `wait4` on the child. Writes `DIR/report.md` and
+//!    `DIR/report.json` and prints the Markdown. When a target is missed, `mir` is profiled with
+//!    `perf record` (or callgrind) on the subset concerned and the top functions go in the report.
+//!
+//! Slots for work in progress elsewhere: the warm-index contender switches on by itself when the
+//! SQLite index lands (see [`index_supported`] and the `--index` arguments in
+//! [`contenders`]); `.pt`/`.ckpt` files get a `ckpt` subset by adding a kind to
+//! `mir_benches::library` and a folder to [`SUBSETS`].
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use mir_benches::library::{self, Entry, Kind};
+use serde_json::{Value, json};
+
+/// The subset folders of a library; each is one comparison.
+const SUBSETS: &[&str] = &["safetensors", "gguf"];
+
+/// The issue's targets.
+const FLOOR_RATIO_TARGET: f64 = 3.0;
+const SAFETENSORS_PEER_TARGET: f64 = 10.0;
+const GGUF_PEER_TARGET: f64 = 1000.0;
+const RSS_TARGET_MB: f64 = 200.0;
+const RSS_TARGET_FILES: f64 = 10_000.0;
+/// Cost per file at N and N/4 may differ by this factor and still count as linear.
+const LINEARITY_TOLERANCE: f64 = 1.25;
+
+struct Options {
+    files: usize,
+    rounds: usize,
+    /// Rounds in which the Python peers run (they take minutes: GGUFReader decodes every token).
+    peer_rounds: usize,
+    out: PathBuf,
+}
+
+fn parse_args(root: &Path, args: &[String]) -> anyhow::Result<Options> {
+    let mut o = Options {
+        files: 5000,
+        rounds: 3,
+        peer_rounds: 1,
+        out: root.join("target/bench"),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{flag} needs a value"))
+                .cloned()
+        };
+        match flag.as_str() {
+            "--files" => o.files = value()?.parse().context("--files N")?,
+            "--rounds" => o.rounds = value()?.parse().context("--rounds R")?,
+            "--peer-rounds" => o.peer_rounds = value()?.parse().context("--peer-rounds P")?,
+            "--out" => o.out = PathBuf::from(value()?),
+            _ => bail!(
+                "usage: cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--out DIR]"
+            ),
+        }
+    }
+    if o.files < 8 || o.rounds == 0 {
+        bail!("--files must be at least 8 and --rounds at least 1");
+    }
+    Ok(o)
+}
+
+/// Runs the bench.
+pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let o = parse_args(root, args)?;
+    std::fs::create_dir_all(&o.out)?;
+    let out = o.out.canonicalize()?;
+    let bins = build(root)?;
+
+    let big = prepare_library(&out, o.files)?;
+    let small = prepare_library(&out, (o.files / 4).max(8))?;
+    let sanity = sanity_scan(&bins.mir, &big)?;
+
+    let help = capture(Command::new(&bins.mir).args(["scan", "--help"]))?;
+    let index = index_supported(&help);
+    let no_plugin_dirs = help.contains("--no-plugin-dirs");
+    let python = setup_python(root, &out);
+
+    let mut cs = contenders(
+        &bins,
+        &big,
+        &small,
+        index.then(|| out.join("index.sqlite3")),
+        no_plugin_dirs,
+        python.as_ref().ok(),
+    );
+    if index {
+        // The first run populates the index; the timed runs then find it warm.
+        let _ = std::fs::remove_file(out.join("index.sqlite3"));
+    }
+
+    eprintln!(
+        "bench: warm-up (one untimed run of each of {} contenders)",
+        cs.len()
+    );
+    for c in cs.iter_mut().filter(|c| !c.is_peer()) {
+        let r = c.run(&out)?;
+        eprintln!("  {:<28} {:>9.3} s", c.label(), r.wall.as_secs_f64());
+        c.warmup = Some(r);
+    }
+    for round in 0..o.rounds {
+        eprintln!("bench: round {}/{}", round + 1, o.rounds);
+        let n = cs.len();
+        for k in 0..n {
+            let c = &mut cs[(k + round) % n];
+            if c.is_peer() && round >= o.peer_rounds {
+                continue;
+            }
+            let r = c.run(&out)?;
+            eprintln!("  {:<28} {:>9.3} s", c.label(), r.wall.as_secs_f64());
+            c.runs.push(r);
+        }
+    }
+
+    let mut report = Report::new(&o, &big, &small, &sanity, &cs);
+    report.index_note = if index {
+        "warm index: `mir scan --index` timed after one populating run".to_owned()
+    } else {
+        "skipped: no --index in this build".to_owned()
+    };
+    report.python_note = match &python {
+        Ok(p) => format!("venv {} ({})", p.venv.display(), p.versions),
+        Err(e) => format!("skipped: {e:#}"),
+    };
+    report.evaluate();
+    if report.targets.iter().any(|t| t.met == Some(false)) {
+        report.profile = profile(&bins.mir, &big, &report, &out);
+    }
+    let md = report.markdown();
+    std::fs::write(out.join("report.md"), &md)?;
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report.json())?,
+    )?;
+    println!("{md}");
+    eprintln!(
+        "bench: wrote {} and {}",
+        out.join("report.md").display(),
+        out.join("report.json").display()
+    );
+    Ok(())
+}
+
+struct Bins {
+    mir: PathBuf,
+    floor: PathBuf,
+}
+
+fn build(root: &Path) -> anyhow::Result<Bins> {
+    for args in [
+        &["build", "--release", "-p", "mir-cli"][..],
+        &["build", "--release", "-p", "mir-benches", "--bin", "floor"][..],
+    ] {
+        eprintln!("bench: cargo {}", args.join(" "));
+        let status = Command::new(env!("CARGO"))
+            .current_dir(root)
+            .args(args)
+            .status()
+            .context("running cargo")?;
+        if !status.success() {
+            bail!("cargo {} failed", args.join(" "));
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(Bins {
+        mir: target.join("release/mir"),
+        floor: target.join("release/floor"),
+    })
+}
+
+/// A generated (or reused) library.
+struct Lib {
+    dir: PathBuf,
+    n: usize,
+    entries: Vec<Entry>,
+    disk_bytes: u64,
+    apparent_bytes: u64,
+    generated_secs: Option<f64>,
+}
+
+impl Lib {
+    /// Weight files (shard indexes excluded) under `subset` (`None`: all).
+    fn files(&self, subset: Option<&str>) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind != Kind::ShardIndex)
+            .filter(|e| subset.is_none_or(|s| e.rel.starts_with(s)))
+            .count()
+    }
+
+    fn roots(&self, subset: Option<&str>) -> Vec<PathBuf> {
+        match subset {
+            Some(s) => vec![self.dir.join(s)],
+            None => SUBSETS.iter().map(|s| self.dir.join(s)).collect(),
+        }
+    }
+}
+
+fn prepare_library(out: &Path, n: usize) -> anyhow::Result<Lib> {
+    let dir = out.join(format!("library-{n}"));
+    let hash = library::plan_hash(n);
+    let mut generated_secs = None;
+    if library::existing_hash(&dir).as_deref() == Some(hash.as_str()) {
+        eprintln!("bench: reusing {}", dir.display());
+    } else {
+        eprintln!("bench: generating {} ({n} files)", dir.display());
+        let t = Instant::now();
+        library::generate(&dir, n, &|line| eprintln!("  {line}"))
+            .with_context(|| format!("generating {}", dir.display()))?;
+        generated_secs = Some(t.elapsed().as_secs_f64());
+    }
+    let entries = library::read_manifest(&dir)?;
+    let (disk_bytes, apparent_bytes) = library::sizes(&dir, &entries)?;
+    eprintln!(
+        "bench: {}: {} files, {:.1} MB on disk, {:.1} GB apparent",
+        dir.display(),
+        entries.len(),
+        disk_bytes as f64 / 1e6,
+        apparent_bytes as f64 / 1e9
+    );
+    Ok(Lib {
+        dir,
+        n,
+        entries,
+        disk_bytes,
+        apparent_bytes,
+        generated_secs,
+    })
+}
+
+/// What one `mir scan --json` of the library reported: records, errors and formats.
+struct Sanity {
+    records: usize,
+    errors: Vec<String>,
+    by_format: std::collections::BTreeMap<String, usize>,
+}
+
+fn sanity_scan(mir: &Path, lib: &Lib) -> anyhow::Result<Sanity> {
+    let out = Command::new(mir)
+        .args(["scan", "--json", "--quiet"])
+        .args(lib.roots(None))
+        .stderr(Stdio::null())
+        .output()
+        .context("running mir scan")?;
+    let mut s = Sanity {
+        records: 0,
+        errors: Vec::new(),
+        by_format: Default::default(),
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).context("mir scan --json printed a bad line")?;
+        s.records += 1;
+        let format = v["format"].as_str().unwrap_or("none").to_owned();
+        *s.by_format.entry(format).or_default() += 1;
+        if let Some(e) = v["error"].as_str() {
+            s.errors
+                .push(format!("{}: {e}", v["path"].as_str().unwrap_or("?")));
+        }
+    }
+    if s.records != lib.files(None) {
+        eprintln!(
+            "bench: warning: mir scan reported {} records for {} files",
+            s.records,
+            lib.files(None)
+        );
+    }
+    for e in s.errors.iter().take(5) {
+        eprintln!("bench: warning: mir could not read a generated file: {e}");
+    }
+    Ok(s)
+}
+
+/// Whether this `mir` has the SQLite index (issue: `mir scan --index PATH`).
+fn index_supported(scan_help: &str) -> bool {
+    scan_help.contains("--index")
+}
+
+struct Python {
+    python: PathBuf,
+    venv: PathBuf,
+    script: PathBuf,
+    versions: String,
+}
+
+fn setup_python(root: &Path, out: &Path) -> anyhow::Result<Python> {
+    let venv = out.join("venv");
+    let python = venv.join("bin/python");
+    let check = |python: &Path| {
+        capture(Command::new(python).args([
+            "-c",
+            "import importlib.metadata as m, sys; import safetensors, numpy, gguf; \
+             print('python', sys.version.split()[0], *(f'{p} {m.version(p)}' for p in \
+             ('safetensors', 'numpy', 'gguf')), sep=', ')",
+        ]))
+    };
+    if let Ok(v) = check(&python) {
+        return Ok(Python {
+            python,
+            venv,
+            script: root.join("xtask/bench/peers.py"),
+            versions: v.trim().to_owned(),
+        });
+    }
+    eprintln!("bench: creating the Python venv {}", venv.display());
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("python3 not available")?
+        .success();
+    if !ok {
+        bail!("python3 -m venv failed");
+    }
+    let ok = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "safetensors", "numpy", "gguf"])
+        .status()
+        .context("running pip")?
+        .success();
+    if !ok {
+        bail!("pip install safetensors numpy gguf failed");
+    }
+    let versions = check(&python)?.trim().to_owned();
+    Ok(Python {
+        python,
+        venv,
+        script: root.join("xtask/bench/peers.py"),
+        versions,
+    })
+}
+
+/// One timed process run.
+#[derive(Clone, Debug)]
+struct RunResult {
+    wall: Duration,
+    user: Duration,
+    sys: Duration,
+    max_rss_kb: u64,
+    /// The peer's own loop time (Python start-up and imports excluded).
+    inner_secs: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tool {
+    Floor,
+    Mir,
+    MirIndex,
+    PySafetensors,
+    PyGguf,
+}
+
+struct Contender {
+    tool: Tool,
+    /// `None`: the whole library.
+    subset: Option<&'static str>,
+    /// The library's N.
+    n: usize,
+    files: usize,
+    program: PathBuf,
+    args: Vec<OsString>,
+    warmup: Option<RunResult>,
+    runs: Vec<RunResult>,
+}
+
+impl Contender {
+    fn name(&self) -> &'static str {
+        match self.tool {
+            Tool::Floor => "floor",
+            Tool::Mir => "mir",
+            Tool::MirIndex => "mir-index",
+            Tool::PySafetensors => "py-safetensors",
+            Tool::PyGguf => "py-gguf",
+        }
+    }
+
+    fn is_peer(&self) -> bool {
+        matches!(self.tool, Tool::PySafetensors | Tool::PyGguf)
+    }
+
+    fn subset_name(&self) -> &'static str {
+        self.subset.unwrap_or("all")
+    }
+
+    fn label(&self) -> String {
+        format!("{} {}@{}", self.name(), self.subset_name(), self.n)
+    }
+
+    fn run(&self, out: &Path) -> anyhow::Result<RunResult> {
+        let is_peer = self.is_peer();
+        let tmp = out.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        let stdout_path = tmp.join("stdout");
+        let stderr_path = tmp.join("stderr");
+        let stdout = if is_peer {
+            Stdio::from(File::create(&stdout_path)?)
+        } else {
+            Stdio::null()
+        };
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(File::create(&stderr_path)?);
+        let (status, mut r) = spawn_and_wait(&mut cmd)
+            .with_context(|| format!("running {}", self.program.display()))?;
+        // `mir scan` exits 1 when files are unrecognised (no classifier rules yet); 2 is an error.
+        let ok = match self.tool {
+            Tool::Mir | Tool::MirIndex => status == Some(0) || status == Some(1),
+            _ => status == Some(0),
+        };
+        if !ok {
+            let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            bail!(
+                "{} exited with {status:?}: {}",
+                self.label(),
+                err.lines().take(5).collect::<Vec<_>>().join("\n")
+            );
+        }
+        if is_peer {
+            let text = std::fs::read_to_string(&stdout_path)?;
+            let v: Value = serde_json::from_str(text.trim())
+                .with_context(|| format!("{} printed {text:?}", self.label()))?;
+            if v["errors"].as_u64().unwrap_or(0) > 0
+                || v["files"].as_u64() != Some(self.files as u64)
+            {
+                bail!(
+                    "{} read {} files with {} errors, expected {}",
+                    self.label(),
+                    v["files"],
+                    v["errors"],
+                    self.files
+                );
+            }
+            r.inner_secs = v["seconds"].as_f64();
+        }
+        Ok(r)
+    }
+
+    fn walls(&self) -> Vec<f64> {
+        self.runs.iter().map(|r| r.wall.as_secs_f64()).collect()
+    }
+
+    fn median(&self) -> f64 {
+        median(self.walls())
+    }
+
+    fn min(&self) -> f64 {
+        self.walls().into_iter().fold(f64::INFINITY, f64::min)
+    }
+
+    fn inner_median(&self) -> Option<f64> {
+        let v: Vec<f64> = self.runs.iter().filter_map(|r| r.inner_secs).collect();
+        (!v.is_empty()).then(|| median(v))
+    }
+
+    fn max_rss_mb(&self) -> f64 {
+        self.runs.iter().map(|r| r.max_rss_kb).max().unwrap_or(0) as f64 / 1024.0
+    }
+
+    fn cpu_total_median(&self) -> f64 {
+        median(
+            self.runs
+                .iter()
+                .map(|r| (r.user + r.sys).as_secs_f64())
+                .collect(),
+        )
+    }
+
+    fn cpu_median(&self) -> (f64, f64) {
+        (
+            median(self.runs.iter().map(|r| r.user.as_secs_f64()).collect()),
+            median(self.runs.iter().map(|r| r.sys.as_secs_f64()).collect()),
+        )
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// Spawns `cmd` and reaps it with `wait4`, which also gives its peak RSS and CPU time.
+fn spawn_and_wait(cmd: &mut Command) -> anyhow::Result<(Option<i32>, RunResult)> {
+    let start = Instant::now();
+    let child = cmd.spawn()?;
+    let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is a plain C struct of integers, for which all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our own child, not yet reaped (the `Child` handle is never waited on);
+        // `status` and `usage` are valid, writable and live for the whole call.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e).context("wait4");
+        }
+    }
+    let wall = start.elapsed();
+    drop(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok((
+        code,
+        RunResult {
+            wall,
+            user: tv(usage.ru_utime),
+            sys: tv(usage.ru_stime),
+            // Linux reports ru_maxrss in kilobytes.
+            max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            inner_secs: None,
+        },
+    ))
+}
+
+fn capture(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.stderr(Stdio::null()).output()?;
+    if !out.status.success() {
+        bail!("{:?} exited with {}", cmd.get_program(), out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn contenders(
+    bins: &Bins,
+    big: &Lib,
+    small: &Lib,
+    index: Option<PathBuf>,
+    no_plugin_dirs: bool,
+    python: Option<&Python>,
+) -> Vec<Contender> {
+    let mut cs = Vec::new();
+    let contender = |tool, lib: &Lib, subset: Option<&'static str>| {
+        let roots = lib.roots(subset);
+        let (program, mut args): (PathBuf, Vec<OsString>) = match tool {
+            Tool::Floor => (
+                bins.floor.clone(),
+                vec![lib.dir.join("manifest.tsv").into()],
+            ),
+            Tool::Mir | Tool::MirIndex => {
+                let mut a: Vec<OsString> = vec!["scan".into(), "--json".into(), "--quiet".into()];
+                if no_plugin_dirs {
+                    a.push("--no-plugin-dirs".into());
+                }
+                if let (Tool::MirIndex, Some(index)) = (tool, &index) {
+                    a.push("--index".into());
+                    a.push(index.into());
+                }
+                (bins.mir.clone(), a)
+            }
+            Tool::PySafetensors | Tool::PyGguf => {
+                let p = python.expect("peers only with python");
+                let kind = if tool == Tool::PySafetensors {
+                    "safetensors"
+                } else {
+                    "gguf"
+                };
+                (p.python.clone(), vec![p.script.clone().into(), kind.into()])
+            }
+        };
+        args.extend(roots.into_iter().map(OsString::from));
+        Contender {
+            tool,
+            subset,
+            n: lib.n,
+            files: lib.files(subset),
+            program,
+            args,
+            warmup: None,
+            runs: Vec::new(),
+        }
+    };
+    for subset in [None, Some("safetensors"), Some("gguf")] {
+        cs.push(contender(Tool::Floor, big, subset));
+        cs.push(contender(Tool::Mir, big, subset));
+    }
+    if index.is_some() {
+        cs.push(contender(Tool::MirIndex, big, None));
+    }
+    cs.push(contender(Tool::Floor, small, None));
+    cs.push(contender(Tool::Mir, small, None));
+    if python.is_some() {
+        cs.push(contender(Tool::PySafetensors, big, Some("safetensors")));
+        cs.push(contender(Tool::PyGguf, big, Some("gguf")));
+    }
+    cs
+}
+
+/// One of the issue's targets, evaluated.
+struct Target {
+    what: String,
+    value: String,
+    met: Option<bool>,
+}
+
+struct Report<'a> {
+    o: &'a Options,
+    big: &'a Lib,
+    small: &'a Lib,
+    sanity: &'a Sanity,
+    cs: &'a [Contender],
+    index_note: String,
+    python_note: String,
+    targets: Vec<Target>,
+    ratios: Vec<(String, f64)>,
+    profile: Option<Profile>,
+}
+
+struct Profile {
+    tool: String,
+    command: String,
+    subset: String,
+    top: Vec<String>,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        o: &'a Options,
+        big: &'a Lib,
+        small: &'a Lib,
+        sanity: &'a Sanity,
+        cs: &'a [Contender],
+    ) -> Self {
+        Report {
+            o,
+            big,
+            small,
+            sanity,
+            cs,
+            index_note: String::new(),
+            python_note: String::new(),
+            targets: Vec::new(),
+            ratios: Vec::new(),
+            profile: None,
+        }
+    }
+
+    fn find(&self, tool: Tool, subset: Option<&str>, n: usize) -> Option<&'a Contender> {
+        self.cs
+            .iter()
+            .find(|c| c.tool == tool && c.subset == subset && c.n == n)
+    }
+
+    fn evaluate(&mut self) {
+        let n = self.big.n;
+        let mut ratios = Vec::new();
+        let mut targets = Vec::new();
+        for subset in [None, Some("safetensors"), Some("gguf")] {
+            if let (Some(m), Some(f)) = (
+                self.find(Tool::Mir, subset, n),
+                self.find(Tool::Floor, subset, n),
+            ) {
+                let r = m.median() / f.median();
+                let cpu = m.cpu_total_median() / f.cpu_total_median();
+                ratios.push((format!("mir / floor ({}), wall", m.subset_name()), r));
+                ratios.push((format!("mir / floor ({}), CPU time", m.subset_name()), cpu));
+                if subset.is_none() {
+                    targets.push(Target {
+                        what: format!("mir scan within {FLOOR_RATIO_TARGET}× of the floor"),
+                        value: format!("{r:.2}× the floor's wall time ({cpu:.2}× its CPU time)"),
+                        met: Some(r <= FLOOR_RATIO_TARGET),
+                    });
+                }
+            }
+        }
+        if let Some(i) = self.find(Tool::MirIndex, None, n)
+            && let Some(f) = self.find(Tool::Floor, None, n)
+        {
+            ratios.push(("mir-index / floor (all)".into(), i.median() / f.median()));
+        }
+        for (tool, subset, target, what) in [
+            (
+                Tool::PySafetensors,
+                "safetensors",
+                SAFETENSORS_PEER_TARGET,
+                "safetensors.safe_open + keys + shapes",
+            ),
+            (Tool::PyGguf, "gguf", GGUF_PEER_TARGET, "gguf.GGUFReader"),
+        ] {
+            let (Some(p), Some(m)) = (
+                self.find(tool, Some(subset), n),
+                self.find(Tool::Mir, Some(subset), n),
+            ) else {
+                targets.push(Target {
+                    what: format!("≥ {target}× {what}"),
+                    value: "not measured (no Python)".into(),
+                    met: None,
+                });
+                continue;
+            };
+            let wall = p.median() / m.median();
+            let inner = p.inner_median().map(|s| s / m.median());
+            ratios.push((format!("{} / mir ({subset}), wall", p.name()), wall));
+            if let Some(i) = inner {
+                ratios.push((format!("{} / mir ({subset}), peer loop only", p.name()), i));
+            }
+            let judged = inner.unwrap_or(wall);
+            targets.push(Target {
+                what: format!("≥ {target}× {what} on the same files"),
+                value: format!("{judged:.1}× (peer loop only; {wall:.1}× with Python start-up)"),
+                met: Some(judged >= target),
+            });
+        }
+        let (Some(mb), Some(ms)) = (
+            self.find(Tool::Mir, None, n),
+            self.find(Tool::Mir, None, self.small.n),
+        ) else {
+            self.ratios = ratios;
+            self.targets = targets;
+            return;
+        };
+        // Peak RSS at 10,000 files: measured when N ≥ 10,000, else extrapolated linearly from
+        // the two library sizes.
+        let (f1, r1) = (ms.files as f64, ms.max_rss_mb());
+        let (f2, r2) = (mb.files as f64, mb.max_rss_mb());
+        let slope = if f2 > f1 { (r2 - r1) / (f2 - f1) } else { 0.0 };
+        let at_target = r2 + slope * (RSS_TARGET_FILES - f2);
+        targets.push(Target {
+            what: format!("peak RSS under {RSS_TARGET_MB} MB for 10,000 files"),
+            value: if f2 >= RSS_TARGET_FILES {
+                format!("{r2:.1} MB at {f2} files (measured)")
+            } else {
+                format!(
+                    "{at_target:.1} MB at 10,000 files (extrapolated from {r1:.1} MB at {f1} \
+                     and {r2:.1} MB at {f2} files)"
+                )
+            },
+            met: Some(at_target.max(r2) < RSS_TARGET_MB),
+        });
+        let per_big = mb.median() / f2 * 1e6;
+        let per_small = ms.median() / f1 * 1e6;
+        let growth = per_big / per_small;
+        ratios.push(("mir µs/file at N ÷ at N/4".into(), growth));
+        targets.push(Target {
+            what: "cost linear in the number of files".into(),
+            value: format!(
+                "{per_small:.1} µs/file at {f1} files, {per_big:.1} µs/file at {f2} files \
+                 ({growth:.2}×)"
+            ),
+            met: Some(growth <= LINEARITY_TOLERANCE),
+        });
+        if let (Some(fb), Some(fs)) = (
+            self.find(Tool::Floor, None, n),
+            self.find(Tool::Floor, None, self.small.n),
+        ) {
+            ratios.push((
+                "floor µs/file at N ÷ at N/4".into(),
+                (fb.median() / f2) / (fs.median() / f1),
+            ));
+        }
+        self.ratios = ratios;
+        self.targets = targets;
+    }
+
+    fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# mir bench report\n");
+        let _ = writeln!(
+            s,
+            "{} rounds, interleaved (each round runs every contender once, order rotated by one \
+             per round), after one untimed warm-up run each; the Python peers run in the first {} \
+             round(s) only, without warm-up. Warm page cache. Machine: {} (load average at the \
+             end: {}).\n",
+            self.o.rounds,
+            self.o.peer_rounds,
+            machine(),
+            load_average()
+        );
+        let _ = writeln!(s, "## Library\n");
+        for lib in [self.big, self.small] {
+            let _ = writeln!(
+                s,
+                "- `{}`: {} weight files ({} safetensors, {} GGUF) + {} shard indexes; {:.1} MB \
+                 on disk, {:.1} GB apparent (sparse); {}",
+                lib.dir.display(),
+                lib.files(None),
+                lib.files(Some("safetensors")),
+                lib.files(Some("gguf")),
+                lib.entries.len() - lib.files(None),
+                lib.disk_bytes as f64 / 1e6,
+                lib.apparent_bytes as f64 / 1e9,
+                match lib.generated_secs {
+                    Some(t) => format!("generated in {t:.1} s"),
+                    None => "reused".into(),
+                }
+            );
+        }
+        let mix: Vec<String> = library::MIX
+            .iter()
+            .map(|(k, pm)| format!("{} {:.1}%", k.as_str(), *pm as f64 / 10.0))
+            .collect();
+        let _ = writeln!(s, "- mix: {}", mix.join(", "));
+        let header_bytes: u64 = self.big.entries.iter().map(|e| e.header_bytes).sum();
+        let _ = writeln!(
+            s,
+            "- header bytes a reader must read at N={}: {:.1} MB",
+            self.big.n,
+            header_bytes as f64 / 1e6
+        );
+        let _ = writeln!(
+            s,
+            "- `mir scan` check: {} records ({}), {} errors\n",
+            self.sanity.records,
+            self.sanity
+                .by_format
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.sanity.errors.len()
+        );
+        let _ = writeln!(s, "## Timings\n");
+        let _ = writeln!(
+            s,
+            "| contender | subset | N | files | median s | min s | files/s | × floor | user s | sys s | peak RSS MB |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
+        for c in self.cs {
+            let floor = self.find(Tool::Floor, c.subset, c.n);
+            let (user, sys) = c.cpu_median();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.3} | {:.3} | {:.0} | {} | {:.3} | {:.3} | {:.1} |",
+                c.name(),
+                c.subset_name(),
+                c.n,
+                c.files,
+                c.median(),
+                c.min(),
+                c.files as f64 / c.median(),
+                floor.map_or("–".into(), |f| format!("{:.2}", c.median() / f.median())),
+                user,
+                sys,
+                c.max_rss_mb()
+            );
+        }
+        let peers: Vec<&Contender> = self
+            .cs
+            .iter()
+            .filter(|c| c.inner_median().is_some())
+            .collect();
+        if !peers.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nPython peers' own loop time (start-up and imports excluded):"
+            );
+            for p in peers {
+                let _ = writeln!(
+                    s,
+                    "- {} {}: {:.3} s median ({:.1} files/s)",
+                    p.name(),
+                    p.subset_name(),
+                    p.inner_median().unwrap_or(f64::NAN),
+                    p.files as f64 / p.inner_median().unwrap_or(f64::NAN)
+                );
+            }
+        }
+        let _ = writeln!(s, "\n- warm index: {}", self.index_note);
+        let _ = writeln!(s, "- Python peers: {}", self.python_note);
+        let _ = writeln!(s, "\n## Ratios (medians)\n");
+        for (k, v) in &self.ratios {
+            let _ = writeln!(s, "- {k}: {v:.2}");
+        }
+        let _ = writeln!(s, "\n## Targets\n");
+        for t in &self.targets {
+            let mark = match t.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "n/a",
+            };
+            let _ = writeln!(s, "- **{mark}**: {}: {}", t.what, t.value);
+        }
+        if let Some(p) = &self.profile {
+            let _ = writeln!(
+                s,
+                "\n## Where the time goes ({}, `mir scan` on {})\n\n`{}`\n\n```text\n{}\n```",
+                p.tool,
+                p.subset,
+                p.command,
+                p.top.join("\n")
+            );
+        }
+        s
+    }
+
+    fn json(&self) -> Value {
+        let lib = |l: &Lib| {
+            json!({
+                "dir": l.dir,
+                "n": l.n,
+                "files": l.files(None),
+                "safetensors_files": l.files(Some("safetensors")),
+                "gguf_files": l.files(Some("gguf")),
+                "entries": l.entries.len(),
+                "disk_bytes": l.disk_bytes,
+                "apparent_bytes": l.apparent_bytes,
+                "generated_secs": l.generated_secs,
+            })
+        };
+        json!({
+            "machine": machine(),
+            "load_average": load_average(),
+            "rounds": self.o.rounds,
+            "peer_rounds": self.o.peer_rounds,
+            "library": lib(self.big),
+            "small_library": lib(self.small),
+            "mix_per_mille": library::MIX.iter().map(|(k, pm)| (k.as_str().to_owned(), json!(pm))).collect::<serde_json::Map<_, _>>(),
+            "mir_check": {
+                "records": self.sanity.records,
+                "errors": self.sanity.errors,
+                "by_format": self.sanity.by_format,
+            },
+            "contenders": self.cs.iter().map(|c| {
+                let (user, sys) = c.cpu_median();
+                json!({
+                    "name": c.name(),
+                    "subset": c.subset_name(),
+                    "n": c.n,
+                    "files": c.files,
+                    "command": std::iter::once(c.program.to_string_lossy().into_owned())
+                        .chain(c.args.iter().map(|a| a.to_string_lossy().into_owned()))
+                        .collect::<Vec<_>>(),
+                    "wall_secs": c.walls(),
+                    "median_secs": c.median(),
+                    "min_secs": c.min(),
+                    "files_per_sec": c.files as f64 / c.median(),
+                    "user_secs_median": user,
+                    "sys_secs_median": sys,
+                    "peak_rss_mb": c.max_rss_mb(),
+                    "peer_loop_secs_median": c.inner_median(),
+                    "warmup_secs": c.warmup.as_ref().map(|r| r.wall.as_secs_f64()),
+                })
+            }).collect::<Vec<_>>(),
+            "ratios": self.ratios.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "targets": self.targets.iter().map(|t| json!({"target": t.what, "value": t.value, "met": t.met})).collect::<Vec<_>>(),
+            "index": self.index_note,
+            "python": self.python_note,
+            "profile": self.profile.as_ref().map(|p| json!({"tool": p.tool, "command": p.command, "subset": p.subset, "top": p.top})),
+        })
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, Linux {kernel}")
+}
+
+/// Profiles `mir scan` on the subset of the most telling missed target: `perf record` when perf works,
+/// else callgrind on a small part of the subset. Returns the top functions by self time.
+fn profile(mir: &Path, lib: &Lib, report: &Report<'_>, out: &Path) -> Option<Profile> {
+    let missed: Vec<&str> = report
+        .targets
+        .iter()
+        .filter(|t| t.met == Some(false))
+        .map(|t| t.what.as_str())
+        .collect();
+    // The floor ratio concerns the whole library; otherwise profile the missed peer's subset.
+    let subset = if missed.iter().any(|t| t.contains("floor")) {
+        None
+    } else if missed.iter().any(|t| t.contains("GGUFReader")) {
+        Some("gguf")
+    } else if missed.iter().any(|t| t.contains("safe_open")) {
+        Some("safetensors")
+    } else {
+        None
+    };
+    let roots = lib.roots(subset);
+    let data = out.join("perf.data");
+    let mut record = Command::new("perf");
+    record
+        .args(["record", "-F", "1999", "-g", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(mir)
+        .args(["scan", "--json", "--quiet"])
+        .args(&roots)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let command = format!(
+        "perf record -F 1999 -g -- mir scan --json --quiet {}",
+        roots
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if record
+        .status()
+        .is_ok_and(|s| s.success() || s.code() == Some(1))
+    {
+        let text = capture(
+            Command::new("perf")
+                .args(["report", "--stdio", "--no-children", "--sort", "dso,symbol"])
+                .args(["--percent-limit", "1", "-g", "none", "-i"])
+                .arg(&data),
+        )
+        .ok()?;
+        let top: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .take(25)
+            .map(|l| l.trim_end().to_owned())
+            .collect();
+        return Some(Profile {
+            tool: "perf record, self time".into(),
+            command,
+            subset: subset.unwrap_or("all").into(),
+            top,
+        });
+    }
+    // Fallback: callgrind on the first 200 files of the subset.
+    let callgrind_out = out.join("callgrind.out");
+    let sample: Vec<PathBuf> = lib
+        .entries
+        .iter()
+        .filter(|e| e.kind != Kind::ShardIndex)
+        .filter(|e| subset.is_none_or(|s| e.rel.starts_with(s)))
+        .take(200)
+        .map(|e| lib.dir.join(&e.rel))
+        .collect();
+    let ok = Command::new("valgrind")
+        .args(["--tool=callgrind"])
+        .arg(format!("--callgrind-out-file={}", callgrind_out.display()))
+        .arg(mir)
+        .args(["scan", "--json", "--quiet", "--threads", "1"])
+        .args(&sample)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        return None;
+    }
+    let text = capture(Command::new("callgrind_annotate").arg(&callgrind_out)).ok()?;
+    Some(Profile {
+        tool: "callgrind, instructions".into(),
+        command: "valgrind --tool=callgrind mir scan --threads 1 (200 files)".into(),
+        subset: subset.unwrap_or("all").into(),
+        top: text.lines().skip(15).take(25).map(str::to_owned).collect(),
+    })
+}
