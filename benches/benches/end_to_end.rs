@@ -11,7 +11,7 @@ use mir_scan::{ScanOptions, Scanner};
 fn end_to_end(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("mir-bench-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let scanner = Scanner::new(ScanOptions::default());
+    let scanner = Scanner::new(ScanOptions::default()).expect("built-in rules");
     let mut g = c.benchmark_group("end_to_end");
 
     let sdxl = dir.join("sdxl.safetensors");

@@ -2,9 +2,8 @@
 //! for GGUF, whose size is dominated by the tokenizer vocabulary), each next to the bare preads
 //! of the same header as a baseline measured in the same run.
 //!
-//! Slot for `parse/ckpt` (issue 8: a 6,000-tensor PyTorch zip checkpoint): when `plugins/mir-ckpt`
-//! lands, add `mir-ckpt` to `[dev-dependencies]`, write the file with its test writer in
-//! [`parse_ckpt`], and add `parse_ckpt` to `criterion_group!` below.
+//! `parse/ckpt` times a 6,000-tensor PyTorch zip checkpoint written by the ckpt plugin's test
+//! writer.
 
 use std::hint::black_box;
 
@@ -108,9 +107,33 @@ fn parse_gguf(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Slot for `parse/ckpt` (6,000 tensors); see the module docs. Until the ckpt plugin exists it
-/// registers nothing.
-fn parse_ckpt(_c: &mut Criterion) {}
+/// The ckpt plugin's own test writer: a `torch.save` look-alike zip checkpoint.
+#[path = "../../plugins/mir-ckpt/tests/support/writer.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod ckpt_writer;
+
+/// `parse/ckpt`: a 6,000-tensor PyTorch zip checkpoint, against reading its `data.pkl` alone.
+fn parse_ckpt(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("mir-bench-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("big.pt");
+    ckpt_writer::write_checkpoint(&path, 6000, &[64, 64]).expect("write checkpoint");
+    let src = Source::open(&path).expect("open");
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("parse/ckpt");
+    g.throughput(Throughput::Elements(6000));
+    g.bench_function("6000_tensors", |b| {
+        b.iter(|| {
+            let index = mir_ckpt::CkptFormat.parse(black_box(&src), &limits).expect("parses");
+            black_box(index.tensors.len())
+        })
+    });
+    g.bench_function("read_whole_file_baseline", |b| {
+        b.iter(|| black_box(std::fs::read(black_box(&path)).expect("read").len()))
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
 criterion_group!(benches, parse_safetensors, parse_gguf, parse_ckpt);
 criterion_main!(benches);

@@ -1,8 +1,6 @@
 //! `signature/*`: fingerprints of a parsed index, with throughput in tensors.
 //!
-//! Slot for `classify` (issue 8): when `crates/mir-classify` has its rule set, add it to
-//! `[dev-dependencies]` and time its entry point on `index` (the SDXL checkpoint) and on a LoRA
-//! and a GGUF LLM index in [`classify`] (group `classify`, `Throughput::Elements(tensors)`).
+//! `classify/*`: the built-in rule set on the SDXL all-in-one index (real shapes).
 
 use std::hint::black_box;
 
@@ -41,9 +39,21 @@ fn mir_testkit_small(spec: &[mir_testkit::SpecTensor]) -> Vec<mir_testkit::SpecT
         .collect()
 }
 
-/// Slot for the `classify` group; see the module docs. Registers nothing until the classifier
-/// exists.
-fn classify(_c: &mut Criterion) {}
+/// The classifier on a 2,500-tensor all-in-one SDXL checkpoint (UNet, VAE, two text encoders).
+fn classify(c: &mut Criterion) {
+    let spec = mir_benches::sdxl_like_spec();
+    let index = mir_testkit::spec_index("safetensors", &spec);
+    let classifier = mir_classify::Classifier::builtin().expect("built-in rules");
+    let mut g = c.benchmark_group("classify");
+    g.throughput(Throughput::Elements(index.tensors.len() as u64));
+    g.bench_function("sdxl_like_bundle", |b| {
+        b.iter(|| {
+            let out = classifier.classify(&mir_classify::Input::new(black_box(&index)));
+            black_box(out.mir)
+        })
+    });
+    g.finish();
+}
 
 criterion_group!(benches, signatures, classify);
 criterion_main!(benches);

@@ -203,7 +203,7 @@ pub fn parse_header_bytes(
             message: format!("dtype {d} is unknown to this version; its sizes were not checked"),
         });
     }
-    index.mir_layer_string = layer::layer_string(&raw);
+    index.mir_layer_string = layer::layer_string(&raw, header.len());
     Ok(index)
 }
 
@@ -602,7 +602,10 @@ fn safetensors_dtype(name: &str) -> Option<safetensors::Dtype> {
 }
 
 fn reject_duplicates(entries: &[RawEntry<'_>]) -> Result<(), SafetensorsError> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len().saturating_add(1));
+    // XXH3 rather than SipHash: the names are not attacker-chosen keys of a long-lived table,
+    // and this runs once per file on thousands of names.
+    let mut seen: HashSet<&str, xxhash_rust::xxh3::Xxh3DefaultBuilder> =
+        HashSet::with_capacity_and_hasher(entries.len().saturating_add(1), Default::default());
     seen.insert("__metadata__");
     for e in entries {
         if !seen.insert(e.name.as_ref()) {

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::header::{RawEntry, RawField, RawHeader};
 
-pub(crate) fn layer_string(raw: &RawHeader<'_>) -> Option<String> {
+/// `header_len` sizes the buffer: the repr is the header's JSON plus a space after each `:` and
+/// `,`, so about a quarter more bytes.
+pub(crate) fn layer_string(raw: &RawHeader<'_>, header_len: usize) -> Option<String> {
     let mut out = String::new();
     match raw.entries.as_slice() {
         [] => return None,
@@ -25,7 +27,7 @@ pub(crate) fn layer_string(raw: &RawHeader<'_>) -> Option<String> {
             out.push_str("])}");
         }
         many => {
-            out.reserve(many.len().saturating_mul(112));
+            out.reserve(header_len.saturating_add(header_len / 4));
             out.push('{');
             for (i, e) in many.iter().enumerate() {
                 if i > 0 {
