@@ -18,12 +18,33 @@ struct Input {
 
 #[derive(Arbitrary, Debug)]
 enum Call {
-    Read { offset: u64, len: u16 },
-    Tensor { name: Vec<u8>, dtype: Dtype, dims: Vec<u64>, start: u64, end: u64 },
-    NoData { name: Vec<u8>, dtype: Dtype, dims: Vec<u64> },
-    Metadata { key: Vec<u8>, value: Vec<u8> },
-    Finding { level: u8, message: Vec<u8> },
-    Error { message: Vec<u8> },
+    Read {
+        offset: u64,
+        len: u16,
+    },
+    Tensor {
+        name: Vec<u8>,
+        dtype: Dtype,
+        dims: Vec<u64>,
+        start: u64,
+        end: u64,
+    },
+    NoData {
+        name: Vec<u8>,
+        dtype: Dtype,
+        dims: Vec<u64>,
+    },
+    Metadata {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Finding {
+        level: u8,
+        message: Vec<u8>,
+    },
+    Error {
+        message: Vec<u8>,
+    },
 }
 
 /// Real dtype names most of the time, so the size checks are reached.
@@ -69,9 +90,19 @@ fuzz_target!(|input: Input| {
         .into_iter()
         .map(|c| match c {
             Call::Read { offset, len } => FuzzCall::Read { offset, len },
-            Call::Tensor { name, dtype, dims, start, end } => {
-                FuzzCall::Tensor { name, dtype: dtype.bytes(), dims, start, end }
-            }
+            Call::Tensor {
+                name,
+                dtype,
+                dims,
+                start,
+                end,
+            } => FuzzCall::Tensor {
+                name,
+                dtype: dtype.bytes(),
+                dims,
+                start,
+                end,
+            },
             Call::NoData { name, dtype, dims } => FuzzCall::Tensor {
                 name,
                 dtype: dtype.bytes(),

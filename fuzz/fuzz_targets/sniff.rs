@@ -47,5 +47,8 @@ fuzz_target!(|data: &[u8]| {
     let detected = registry
         .detect(head, file_len, ext)
         .map(|(f, s)| (f.name(), s));
-    assert_eq!(detected, best, "detect disagrees with the formats' own answers");
+    assert_eq!(
+        detected, best,
+        "detect disagrees with the formats' own answers"
+    );
 });
