@@ -193,12 +193,11 @@ fn mixed() -> Vec<Case> {
             vec![],
             "error\tTruncated\ttruncated: the magic needs bytes up to 4 but the file has 0",
         ),
-        // SLOT(ckpt): with plugins/mir-ckpt registered these extensions are claimed; the lead
-        // updates their expected outcome after merging.
-        case("mixed/empty.ckpt", vec![], "unrecognised"),
-        case("mixed/empty.pt", vec![], "unrecognised"),
-        case("mixed/empty.pth", vec![], "unrecognised"),
-        case("mixed/empty.bin", vec![], "unrecognised"),
+        // The ckpt plugin claims these extensions: an empty file is neither a zip nor a pickle.
+        case("mixed/empty.ckpt", vec![], "error\tckpt:NotACheckpoint\tckpt: not a torch checkpoint: neither a zip archive nor a pickle stream"),
+        case("mixed/empty.pt", vec![], "error\tckpt:NotACheckpoint\tckpt: not a torch checkpoint: neither a zip archive nor a pickle stream"),
+        case("mixed/empty.pth", vec![], "error\tckpt:NotACheckpoint\tckpt: not a torch checkpoint: neither a zip archive nor a pickle stream"),
+        case("mixed/empty.bin", vec![], "error\tckpt:NotACheckpoint\tckpt: not a torch checkpoint: neither a zip archive nor a pickle stream"),
         case("mixed/empty.npy", vec![], "unrecognised"),
         case("mixed/empty", vec![], "unrecognised"),
         case(
