@@ -124,7 +124,9 @@ fn parse_ckpt(c: &mut Criterion) {
     g.throughput(Throughput::Elements(6000));
     g.bench_function("6000_tensors", |b| {
         b.iter(|| {
-            let index = mir_ckpt::CkptFormat.parse(black_box(&src), &limits).expect("parses");
+            let index = mir_ckpt::CkptFormat
+                .parse(black_box(&src), &limits)
+                .expect("parses");
             black_box(index.tensors.len())
         })
     });

@@ -308,7 +308,9 @@ fn cases() -> Vec<Case> {
         },
         error: None,
         max_peak: 64 * MIB,
-        max_allocs: 48_000 * 8,
+        // Eight per tensor, plus a fixed allowance: the count moves by a few dozen with the
+        // serde_json features a build unifies (gguf-rs, a dev-dependency, turns one on).
+        max_allocs: 48_000 * 8 + 1_000,
     });
     v.push(Case {
         name: "a 7.7 MB header over the 4 MB limit",

@@ -64,6 +64,17 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         for r in &out.records {
             json_line(&mut w, r)?;
         }
+        // The table shows errors inline; with JSON on stdout, people still see them on stderr.
+        if !args.quiet {
+            w.flush()?;
+            for r in out.records.iter().filter(|r| r.error.is_some()) {
+                eprintln!(
+                    "mir: {}: {}",
+                    r.path,
+                    r.error.as_deref().unwrap_or_default()
+                );
+            }
+        }
     } else {
         print_table(&mut w, &out.records)?;
     }

@@ -11,7 +11,9 @@ pub struct Limits {
     /// Largest header a format may declare, in bytes (safetensors JSON, GGUF metadata and tensor
     /// infos, a torch `data.pkl`). Default 100 MB, the `safetensors` crate's own cap.
     pub max_header_bytes: u64,
-    /// Most tensors one file may declare. Default 1,000,000.
+    /// Most tensors one file may declare. Default 250,000: the largest single files we know (MoE
+    /// checkpoints) hold under 100,000, and a header parser needs about 1 KB of memory per
+    /// tensor, so a hostile count stays near 250 MB.
     pub max_tensors: u64,
     /// Most dimensions of one tensor. Default 8 (GGUF allows 4; torch in practice ≤ 6).
     pub max_rank: usize,
@@ -41,7 +43,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_header_bytes: 100_000_000,
-            max_tensors: 1_000_000,
+            max_tensors: 250_000,
             max_rank: 8,
             max_name_bytes: 4096,
             max_metadata_entries: 1_000_000,
