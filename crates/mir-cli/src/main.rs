@@ -10,6 +10,12 @@ mod output;
 mod plugins;
 mod scan;
 
+// Header parsing allocates and frees many small and a few large buffers per file; glibc's malloc
+// returns the large ones to the kernel and faults them back in for the next file (measured: 20-40%
+// of a scan's wall time in page faults and brk). mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::process::ExitCode;
 
