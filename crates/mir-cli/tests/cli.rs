@@ -1,41 +1,10 @@
 //! End-to-end tests of the `mir` binary: records, exit codes, corrupt files, paths.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn mir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mir"))
-        .args(args)
-        // Keep the tests' index out of the user's cache folder.
-        .env(
-            "MIR_INDEX",
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("cli-index-{}.sqlite3", std::process::id())),
-        )
-        .output()
-        .expect("run mir")
-}
-
-fn shared() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(p.join("mir/testvec").exists(), "../shared is missing");
-    p
-}
-
-fn records(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
-}
-
-fn safetensors(header: &str, data: usize) -> Vec<u8> {
-    let mut f = (header.len() as u64).to_le_bytes().to_vec();
-    f.extend_from_slice(header.as_bytes());
-    f.resize(f.len() + data, 0);
-    f
-}
+use common::{mir, records, safetensors, shared};
 
 #[test]
 fn scan_of_testvec_prints_the_published_layer_hashes() {
@@ -105,17 +74,17 @@ fn corrupt_files_are_reported_and_the_scan_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let good = r#"{"w":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]}}"#;
-    std::fs::write(d.join("a_good.safetensors"), safetensors(good, 8)).unwrap();
+    std::fs::write(d.join("a_good.safetensors"), safetensors(good, &[0; 8])).unwrap();
     std::fs::write(
         d.join("b_truncated.safetensors"),
-        &safetensors(good, 8)[..40],
+        &safetensors(good, &[0; 8])[..40],
     )
     .unwrap();
     let mut bomb = (1u64 << 62).to_le_bytes().to_vec();
     bomb.extend_from_slice(b"{}");
     std::fs::write(d.join("c_bomb.safetensors"), bomb).unwrap();
     std::fs::write(d.join("d_empty.safetensors"), b"").unwrap();
-    std::fs::write(d.join("e_good.safetensors"), safetensors(good, 8)).unwrap();
+    std::fs::write(d.join("e_good.safetensors"), safetensors(good, &[0; 8])).unwrap();
     std::fs::write(d.join("notes.txt"), b"not a model").unwrap();
 
     let out = mir(&["scan", "--json", "--quiet", d.to_str().unwrap()]);
@@ -214,7 +183,7 @@ fn non_utf8_paths_are_reported_losslessly() {
     let tmp = tempfile::tempdir().unwrap();
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.safetensors");
     let good = r#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
-    std::fs::write(tmp.path().join(name), safetensors(good, 4)).unwrap();
+    std::fs::write(tmp.path().join(name), safetensors(good, &[0; 4])).unwrap();
     let out = mir(&["scan", "--json", "--quiet", tmp.path().to_str().unwrap()]);
     let recs = records(&out);
     assert_eq!(recs.len(), 1);
@@ -235,12 +204,12 @@ fn shards_of_one_model_are_grouped() {
     let b = r#"{"model.layers.1.w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
     std::fs::write(
         d.join("model-00001-of-00002.safetensors"),
-        safetensors(a, 4),
+        safetensors(a, &[0; 4]),
     )
     .unwrap();
     std::fs::write(
         d.join("model-00002-of-00002.safetensors"),
-        safetensors(b, 4),
+        safetensors(b, &[0; 4]),
     )
     .unwrap();
     std::fs::write(

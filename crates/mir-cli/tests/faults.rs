@@ -4,28 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{mir, records};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-fn mir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mir"))
-        .args(args)
-        .output()
-        .expect("run mir")
-}
-
 fn scan(dir: &Path) -> Output {
     mir(&["scan", "--json", "--quiet", dir.to_str().unwrap()])
-}
-
-fn records(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
 }
 
 fn file_name(r: &serde_json::Value) -> String {

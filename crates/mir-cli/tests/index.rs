@@ -1,24 +1,13 @@
 //! `mir hash`, `mir scan --hash`, the index (re-scans, invalidation, interruption) and
 //! `mir dupes`, end to end.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output};
 
+use common::{mir_in, safetensors, shared};
+
 use sha2::Digest;
-
-fn mir_in(index: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mir"))
-        .args(args)
-        .env("MIR_INDEX", index)
-        .output()
-        .expect("run mir")
-}
-
-fn shared() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(p.join("mir/testvec").exists(), "../shared is missing");
-    p
-}
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8(out.stdout.clone())
@@ -26,13 +15,6 @@ fn lines(out: &Output) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-fn safetensors(header: &str, data: &[u8]) -> Vec<u8> {
-    let mut f = (header.len() as u64).to_le_bytes().to_vec();
-    f.extend_from_slice(header.as_bytes());
-    f.extend_from_slice(data);
-    f
 }
 
 #[test]

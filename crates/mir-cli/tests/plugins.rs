@@ -1,21 +1,11 @@
 //! `mir scan --plugin` and `mir plugins` with the example NumPy plugin and refused files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn mir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mir"))
-        .args(args)
-        // Keep the tests' index out of the user's cache folder.
-        .env(
-            "MIR_INDEX",
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("cli-index-{}.sqlite3", std::process::id())),
-        )
-        .env_remove("MIR_PLUGIN_PATH")
-        .output()
-        .expect("run mir")
-}
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::mir;
 
 /// Builds the example plugin into a separate target dir (the outer `cargo test` holds the lock
 /// of the normal one). Same directory and packages as mir-plugin-host's tests, so the build is
