@@ -492,9 +492,5 @@ fn scanned_files_are_never_modified() {
     }
 }
 
-// SLOT(index): "a scan interrupted mid-way keeps the index consistent" needs `mir scan --index`
-// (the SQLite index, written in parallel). The test to add here: start `mir scan --index DB` on
-// a few thousand small files, kill it (SIGKILL) after the first rows are committed, then check
-// that `DB` opens, passes `PRAGMA integrity_check`, holds only whole records (every row's
-// fingerprint matches a fresh `mir scan --json` of that file), and that a second
-// `mir scan --index DB` completes it to exactly one row per file.
+// A scan killed mid-way leaves a usable index: see `an_interrupted_scan_leaves_a_usable_index`
+// in tests/index.rs (kill during batched stores, then a re-scan completes with every record).
