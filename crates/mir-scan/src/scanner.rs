@@ -108,6 +108,9 @@ pub struct Scanner {
     registry: FormatRegistry,
     identifier: Identifier,
     index: Option<Mutex<Index>>,
+    /// The worker pool when `threads` is set (built once, used for every batch); `None` uses
+    /// rayon's global pool.
+    pool: Option<rayon::ThreadPool>,
 }
 
 /// One file's result: its record, its index when a shard group needs it, and what to store.
@@ -129,11 +132,20 @@ impl Scanner {
         registry: FormatRegistry,
         identifier: Identifier,
     ) -> Scanner {
+        let pool = (options.threads > 0)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(options.threads)
+                    .build()
+                    .ok()
+            })
+            .flatten();
         Scanner {
             options,
             registry,
             identifier,
             index: None,
+            pool,
         }
     }
 
@@ -256,15 +268,9 @@ impl Scanner {
     }
 
     fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        if self.options.threads == 0 {
-            return f();
-        }
-        match rayon::ThreadPoolBuilder::new()
-            .num_threads(self.options.threads)
-            .build()
-        {
-            Ok(pool) => pool.install(f),
-            Err(_) => f(),
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
         }
     }
 
