@@ -216,9 +216,7 @@ pub fn open_regular(path: &Path, expected: Option<FileId>) -> Result<(File, Meta
     let meta = file.metadata()?;
     let ft = meta.file_type();
     if !ft.is_file() {
-        return Err(Error::NotRegularFile {
-            kind: kind_of(&ft),
-        });
+        return Err(Error::NotRegularFile { kind: kind_of(&ft) });
     }
     if let Some(want) = expected
         && let Some(found) = FileId::of(&meta)
@@ -419,7 +417,11 @@ mod tests {
             grow_zeroed(&mut buf, huge, "chunk"),
             Err(Error::OutOfMemory { what: "chunk", .. })
         ));
-        assert_eq!(buf, [1, 1, 1, 1], "a failed growth leaves the buffer as it was");
+        assert_eq!(
+            buf,
+            [1, 1, 1, 1],
+            "a failed growth leaves the buffer as it was"
+        );
         grow_zeroed(&mut buf, 6, "chunk").unwrap();
         assert_eq!(buf, [1, 1, 1, 1, 0, 0]);
         assert_eq!(zeroed(3, "x").unwrap(), [0, 0, 0]);

@@ -259,7 +259,13 @@ fn errors_name_the_file() {
 fn a_fifo_is_refused_without_blocking_and_an_unexpected_file_is_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("model.safetensors");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     let p = fifo.clone();
     std::thread::spawn(move || {

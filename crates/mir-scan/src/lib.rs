@@ -36,7 +36,7 @@ pub use record::{
     ComponentRecord, DatabaseRecord, FingerprintRecord, Record, ShardRecord, Summary,
 };
 pub use scanner::{
-    MAX_THREADS, Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry, inspect,
-    record_version,
+    MAX_THREADS, Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry,
+    inspect, record_version,
 };
 pub use walk::{Candidate, WalkError};
