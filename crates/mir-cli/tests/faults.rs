@@ -782,3 +782,123 @@ fn thread_counts_are_bounded() {
     let out = scanner.scan(&[tmp.path().to_path_buf()], &|_| {});
     assert_eq!(out.records.len(), 1);
 }
+
+/// Item 8 of issue 17: an allocation the allocator refuses (here: under a 100 MB address-space
+/// limit, a 99 MB safetensors header and a GGUF with a 60 MB string, both within the default
+/// limits) used to abort the whole scan with nothing printed. Now each such file is one error
+/// record naming the problem, the other files are read, and a rescan with an index does the
+/// same (the failing file is not stored, but it no longer kills the scan).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_allocation_failure_is_one_error_record_and_the_scan_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("good.safetensors"), safetensors_file(2, "g")).unwrap();
+    // Sparse files: the declared sizes cost no disk.
+    let n: u64 = 99_000_000;
+    let mut st = n.to_le_bytes().to_vec();
+    st.push(b'{');
+    std::fs::write(d.join("bomb.safetensors"), &st).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("bomb.safetensors"))
+        .unwrap()
+        .set_len(8 + n)
+        .unwrap();
+    let s: u64 = 60_000_000;
+    let mut g = b"GGUF".to_vec();
+    g.extend_from_slice(&3u32.to_le_bytes());
+    g.extend_from_slice(&0u64.to_le_bytes());
+    g.extend_from_slice(&1u64.to_le_bytes());
+    g.extend_from_slice(&4u64.to_le_bytes());
+    g.extend_from_slice(b"note");
+    g.extend_from_slice(&8u32.to_le_bytes());
+    g.extend_from_slice(&s.to_le_bytes());
+    let glen = g.len() as u64;
+    std::fs::write(d.join("bomb.gguf"), &g).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("bomb.gguf"))
+        .unwrap()
+        .set_len(glen + s + 64)
+        .unwrap();
+
+    let index = d.join("index.sqlite3");
+    for round in 0..2 {
+        let script = format!(
+            "ulimit -v 100000 && exec \"$0\" scan --json --quiet --threads 1 --index \"$1\" \"$2\""
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_mir"))
+            .arg(&index)
+            .arg(d)
+            .env_remove("MIR_PLUGIN_PATH")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "round {round}: {:?} {err}",
+            out.status
+        );
+        assert!(!err.contains("memory allocation of"), "{err}");
+        let recs = records(&out);
+        let recs = by_name(&recs);
+        assert_eq!(recs.len(), 3, "round {round}: {recs:?}");
+        assert!(recs["good.safetensors"]["error"].is_null());
+        assert_eq!(recs["good.safetensors"]["tensors"], 2);
+        for bomb in ["bomb.safetensors", "bomb.gguf"] {
+            let e = recs[bomb]["error"].as_str().unwrap_or_default();
+            assert!(
+                e.starts_with("out of memory: cannot allocate"),
+                "round {round} {bomb}: {e}"
+            );
+            assert!(recs[bomb]["tensors"].is_null());
+        }
+    }
+}
+
+/// Item 18 of issue 17: a vocabulary-only GGUF (llama.cpp's tokenizer test files: an
+/// architecture, `general.file_type` = F16, a tokenizer, no tensor) holds no weights. It must NOT
+/// be named `mir:model.art.llama:f16` (or any model), says it holds no weights, and gets no
+/// "ends inside the padding" note.
+#[test]
+fn a_vocabulary_only_gguf_is_not_named_as_a_model() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hostile/gguf/vocab_only.gguf");
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("ggml-vocab-llama-spm.gguf");
+    std::fs::copy(&fixture, &p).unwrap();
+    let out = mir(&[
+        "scan",
+        "--json",
+        "--quiet",
+        "--no-index",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r["format"], "gguf");
+    assert_eq!(r["tensors"], 0);
+    assert!(r["error"].is_null(), "{r}");
+    assert!(
+        r["mir"].is_null(),
+        "a vocabulary file named as a model: {r}"
+    );
+    assert_ne!(r["mir"], "mir:model.art.llama:f16");
+    assert!(r["candidates"].as_array().unwrap().is_empty(), "{r}");
+    let text = r.to_string();
+    assert!(
+        text.contains("no tensors") && text.contains("no weights"),
+        "{r}"
+    );
+    assert!(!text.contains("padding"), "spurious padding note: {r}");
+    // `inspect` agrees.
+    let out = mir(&["inspect", "--json", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["mir"].is_null(), "{v}");
+}
