@@ -825,9 +825,8 @@ fn an_allocation_failure_is_one_error_record_and_the_scan_goes_on() {
 
     let index = d.join("index.sqlite3");
     for round in 0..2 {
-        let script = format!(
-            "ulimit -v 100000 && exec \"$0\" scan --json --quiet --threads 1 --index \"$1\" \"$2\""
-        );
+        let script =
+            "ulimit -v 100000 && exec \"$0\" scan --json --quiet --threads 1 --index \"$1\" \"$2\"";
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(script)

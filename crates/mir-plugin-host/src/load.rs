@@ -358,7 +358,7 @@ fn read_head(mut file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize>
         }
         match file.read(rest) {
             Ok(0) => break,
-            Ok(k) => got += k,
+            Ok(k) => got = got.saturating_add(k),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
