@@ -50,8 +50,15 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     let options = crate::hash_options(&args.hashing);
     let mut updates = Vec::new();
     for (path, key) in to_hash {
-        match mir_hash::hash_file_with_metadata(
+        // Only the file the scan recorded is read: a path swapped (or a symlink retargeted)
+        // since is refused on the open handle, before any byte is hashed.
+        let expected = (key.dev != 0 || key.ino != 0).then_some(mir_core::FileId {
+            dev: key.dev,
+            ino: key.ino,
+        });
+        match mir_hash::hash_file_checked(
             &path,
+            expected,
             &[HashAlgo::Sha256, HashAlgo::Blake3],
             &options,
         ) {
