@@ -45,11 +45,13 @@ fn mir_test_vectors_give_the_published_layer_hashes() {
     for (name, expect) in vectors {
         let src = Source::open(dir.join(name)).unwrap();
         let index = SafetensorsFormat.parse(&src, &Limits::default()).unwrap();
-        assert_eq!(
-            index.mir_layer_string.as_deref(),
-            expect["layer_string"].as_str(),
-            "{name} layer string"
-        );
+        // The layer string is streamed into the hashers, never built: its hashes must be those
+        // of the published string.
+        assert_eq!(index.mir_layer_string, None);
+        let (s256, b3) =
+            mir_core::signature::mir_layer_hashes(expect["layer_string"].as_str().unwrap());
+        let hashes = index.mir_layer_hashes.as_ref().unwrap();
+        assert_eq!((&hashes.layer_256, &hashes.layer_b3), (&s256, &b3), "{name} layer string");
         let sigs = Signatures::of(&index);
         assert_eq!(
             sigs.layer_256.as_deref(),
@@ -88,10 +90,10 @@ fn single_tensor_uses_mirs_torch_size_fallback() {
         &Limits::default(),
     )
     .unwrap();
-    assert_eq!(
-        index.mir_layer_string.as_deref(),
-        Some("{'w': torch.Size([3, 1])}")
-    );
+    let (s256, b3) = mir_core::signature::mir_layer_hashes("{'w': torch.Size([3, 1])}");
+    let sigs = Signatures::of(&index);
+    assert_eq!(sigs.layer_256, Some(s256));
+    assert_eq!(sigs.layer_b3, Some(b3));
     let empty = file(br#"{"__metadata__":{}}"#, 0);
     let index = parse(
         &Source::from_bytes("e.safetensors", empty),
@@ -100,6 +102,7 @@ fn single_tensor_uses_mirs_torch_size_fallback() {
     .unwrap();
     assert!(index.tensors.is_empty());
     assert_eq!(index.mir_layer_string, None);
+    assert_eq!(index.mir_layer_hashes, None);
 }
 
 #[test]
