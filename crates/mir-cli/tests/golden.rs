@@ -63,7 +63,10 @@ fn write_spec_library(out: &Path) -> usize {
 /// The fields the golden file pins, with the path made relative to `base`.
 fn project(r: &serde_json::Value, base: &str, prefix: &str) -> String {
     let path = r["path"].as_str().unwrap();
-    let rel = path.strip_prefix(base).unwrap_or(path).trim_start_matches('/');
+    let rel = path
+        .strip_prefix(base)
+        .unwrap_or(path)
+        .trim_start_matches('/');
     let fp = &r["fingerprint"];
     let line = serde_json::json!({
         "path": format!("{prefix}{rel}"),
@@ -92,7 +95,13 @@ fn full_scan_matches_the_golden_file() {
 
     let mut lines = Vec::new();
     for (dir, prefix) in [(&fixtures, "fixtures/"), (&lib, "specs/")] {
-        let out = mir(&["scan", "--no-index", "--json", "--quiet", dir.to_str().unwrap()]);
+        let out = mir(&[
+            "scan",
+            "--no-index",
+            "--json",
+            "--quiet",
+            dir.to_str().unwrap(),
+        ]);
         let recs = records(&out);
         assert!(!recs.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
         let base = dir.to_str().unwrap();

@@ -179,12 +179,24 @@ mod tests {
             h.update(piece);
         }
         let (a, b) = mir_layer_hashes(s);
-        assert_eq!(h.finish(), LayerHashes { layer_256: a, layer_b3: b });
+        assert_eq!(
+            h.finish(),
+            LayerHashes {
+                layer_256: a,
+                layer_b3: b
+            }
+        );
         let mut i = TensorIndex::new("t");
         i.mir_layer_string = Some("ignored".into());
-        i.mir_layer_hashes = Some(LayerHashes { layer_256: "x".into(), layer_b3: "y".into() });
+        i.mir_layer_hashes = Some(LayerHashes {
+            layer_256: "x".into(),
+            layer_b3: "y".into(),
+        });
         let sigs = Signatures::of(&i);
-        assert_eq!((sigs.layer_256.as_deref(), sigs.layer_b3.as_deref()), (Some("x"), Some("y")));
+        assert_eq!(
+            (sigs.layer_256.as_deref(), sigs.layer_b3.as_deref()),
+            (Some("x"), Some("y"))
+        );
     }
 
     #[test]

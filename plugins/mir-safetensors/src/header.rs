@@ -150,7 +150,7 @@ pub fn parse(src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Err
         header.resize(len, 0);
         let r = src
             .read_exact_at(8, &mut header, "safetensors header")
-            .and_then(|()| header_bytes(&header, file_len, limits, scratch).map_err(wrap));
+            .and_then(|()| header_bytes(&header, file_len, limits, true, scratch).map_err(wrap));
         scratch.header = header;
         r
     })
@@ -167,17 +167,30 @@ pub fn parse_header_bytes(
     file_len: u64,
     limits: &Limits,
 ) -> Result<TensorIndex, SafetensorsError> {
-    scan::with_scratch(|scratch| header_bytes(header, file_len, limits, scratch))
+    scan::with_scratch(|scratch| header_bytes(header, file_len, limits, true, scratch))
+}
+
+/// As [`parse_header_bytes`], with the MIR layer hashes left out when `layer_hashes` is false
+/// (the same headers are accepted and rejected; `mir_layer_hashes` is then `None`). For callers
+/// that need no database lookup, and for the bench that times the layer hashes on their own.
+pub fn parse_header_bytes_with(
+    header: &[u8],
+    file_len: u64,
+    limits: &Limits,
+    layer_hashes: bool,
+) -> Result<TensorIndex, SafetensorsError> {
+    scan::with_scratch(|scratch| header_bytes(header, file_len, limits, layer_hashes, scratch))
 }
 
 fn header_bytes(
     header: &[u8],
     file_len: u64,
     limits: &Limits,
+    layer_hashes: bool,
     scratch: &mut scan::Scratch,
 ) -> Result<TensorIndex, SafetensorsError> {
     let text = std::str::from_utf8(header).map_err(|e| SafetensorsError::InvalidUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
-    scan::scan(text, file_len, limits, scratch)
+    scan::scan(text, file_len, limits, layer_hashes, scratch)
 }

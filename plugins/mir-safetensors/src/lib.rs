@@ -48,13 +48,13 @@
 pub mod baseline;
 mod header;
 mod scan;
+pub mod sharding;
 #[cfg(test)]
 mod vs_baseline;
-pub mod sharding;
 
 use mir_core::{Format, Limits, Sniff, Source, TensorIndex};
 
-pub use header::{SafetensorsError, parse, parse_header_bytes};
+pub use header::{SafetensorsError, parse, parse_header_bytes, parse_header_bytes_with};
 
 /// The safetensors [`Format`].
 #[derive(Debug, Default, Clone, Copy)]

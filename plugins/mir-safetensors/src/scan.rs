@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
-use mir_core::signature::{LayerHashes, LayerHasher};
+use mir_core::signature::{LayerHasher, LayerHashes};
 use mir_core::{Dtype, Finding, Limits, MetaValue, Severity, TensorIndex, TensorRecord};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -109,6 +109,7 @@ pub(crate) fn scan(
     text: &str,
     file_len: u64,
     limits: &Limits,
+    layer_hashes: bool,
     scratch: &mut Scratch,
 ) -> Result<TensorIndex, SafetensorsError> {
     let data_start = (text.len() as u64).saturating_add(8);
@@ -121,6 +122,7 @@ pub(crate) fn scan(
         layer: Layer {
             buf: &mut scratch.layer,
             hasher: LayerHasher::new(),
+            enabled: layer_hashes,
             broken: false,
             nested_keys: 0,
         },
@@ -182,7 +184,7 @@ pub(crate) fn scan(
             message: format!("dtype {d} is unknown to this version; its sizes were not checked"),
         });
     }
-    if layer.broken {
+    if layer.broken && layer.enabled {
         index.findings.push(Finding {
             severity: Severity::Info,
             message: "an unknown tensor field holds an object with a repeated key (or more \
@@ -273,6 +275,9 @@ impl State<'_, '_> {
 struct Layer<'s> {
     buf: &'s mut String,
     hasher: LayerHasher,
+    /// False when the caller asked for no layer hashes: the buffer is then cleared instead of
+    /// hashed (the writes stay, so both modes accept exactly the same headers).
+    enabled: bool,
     /// The string cannot be reproduced byte for byte (see [`MAX_NESTED_KEYS`]).
     broken: bool,
     nested_keys: usize,
@@ -281,7 +286,9 @@ struct Layer<'s> {
 impl Layer<'_> {
     fn maybe_flush(&mut self) {
         if self.buf.len() >= FLUSH_AT {
-            self.hasher.update(self.buf.as_bytes());
+            if self.enabled {
+                self.hasher.update(self.buf.as_bytes());
+            }
             self.buf.clear();
         }
     }
@@ -289,6 +296,9 @@ impl Layer<'_> {
     /// The hashes once the walk is over and the header valid. A file with one tensor hashes
     /// MIR's `torch.Size` fallback instead (what was fed is dropped).
     fn finish(self, index: &TensorIndex) -> Option<LayerHashes> {
+        if !self.enabled {
+            return None;
+        }
         match index.tensors.as_slice() {
             [] => None,
             [one] => {
@@ -676,7 +686,9 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
             if !first {
                 layer.buf.push_str(ITEM_SEP);
             }
-            if s.next_element_seed(ReprSeed { layer: &mut *layer })?.is_none() {
+            if s.next_element_seed(ReprSeed { layer: &mut *layer })?
+                .is_none()
+            {
                 layer.buf.truncate(sep_at);
                 break;
             }

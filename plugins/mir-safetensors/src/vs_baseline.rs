@@ -43,7 +43,10 @@ fn same_unless(
         (Ok(mut n), Ok(mut o)) => {
             let want = o.mir_layer_string.take().map(|s| {
                 let (layer_256, layer_b3) = mir_layer_hashes(&s);
-                LayerHashes { layer_256, layer_b3 }
+                LayerHashes {
+                    layer_256,
+                    layer_b3,
+                }
             });
             if n.mir_layer_hashes.take() != want {
                 return Err("layer hashes differ".into());
@@ -84,7 +87,10 @@ fn same_as_the_former_parser_on_every_fixture() {
     let mut compared = 0;
     for p in files {
         let bytes = std::fs::read(&p).unwrap();
-        let Some(n) = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap())) else {
+        let Some(n) = bytes
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+        else {
             continue;
         };
         let Some(header) = usize::try_from(n).ok().and_then(|n| bytes.get(8..8 + n)) else {
@@ -125,7 +131,8 @@ fn json_value() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|v| format!("[{}]", v.join(","))),
             proptest::collection::btree_map("[a-z']{0,3}", inner, 0..4).prop_map(|m| {
                 let items: Vec<String> = m
                     .into_iter()
@@ -158,15 +165,17 @@ fn entry() -> impl Strategy<Value = GenEntry> {
         0u8..6,
         prop_oneof![12 => Just(0u8), 1 => 1u8..8],
     )
-        .prop_map(|(name, dtype, shape, skew, extra, order, damage)| GenEntry {
-            name,
-            dtype,
-            shape,
-            skew,
-            extra,
-            order,
-            damage,
-        })
+        .prop_map(
+            |(name, dtype, shape, skew, extra, order, damage)| GenEntry {
+                name,
+                dtype,
+                shape,
+                skew,
+                extra,
+                order,
+                damage,
+            },
+        )
 }
 
 /// The header, its data length, and whether some entry names a known field twice.
@@ -213,7 +222,10 @@ fn render(entries: &[GenEntry], meta: &Option<Vec<(String, String)>>) -> (String
             7 => fields[2] = "\"dtype\":7".into(),
             _ => {}
         }
-        let mut keys: Vec<&str> = fields.iter().map(|f| f.split(':').next().unwrap()).collect();
+        let mut keys: Vec<&str> = fields
+            .iter()
+            .map(|f| f.split(':').next().unwrap())
+            .collect();
         keys.sort_unstable();
         repeated |= keys.windows(2).any(|w| w[0] == w[1]);
         for (k, v) in &e.extra {
@@ -225,7 +237,11 @@ fn render(entries: &[GenEntry], meta: &Option<Vec<(String, String)>>) -> (String
             fields.join(",")
         ));
     }
-    (format!("{{{}}}", parts.join(",")), at.max(0) as u64, repeated)
+    (
+        format!("{{{}}}", parts.join(",")),
+        at.max(0) as u64,
+        repeated,
+    )
 }
 
 proptest! {
@@ -260,14 +276,21 @@ fn repeated_key_inside_an_unknown_field_gives_no_layer_hash() {
     let index = parse_header_bytes(h, 8 + h.len() as u64 + 2, &Limits::default()).unwrap();
     assert_eq!(index.tensors.len(), 2);
     assert_eq!(index.mir_layer_hashes, None);
-    assert!(index.findings.iter().any(|f| f.message.contains("repeated key")));
+    assert!(
+        index
+            .findings
+            .iter()
+            .any(|f| f.message.contains("repeated key"))
+    );
     // Without the repeat, the hashes are the former parser's.
     let h = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":{"k":1,"j":[2,null,"s",1.5]}},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#;
     same(h, 8 + h.len() as u64 + 2, &Limits::default()).unwrap();
-    assert!(parse_header_bytes(h, 8 + h.len() as u64 + 2, &Limits::default())
-        .unwrap()
-        .mir_layer_hashes
-        .is_some());
+    assert!(
+        parse_header_bytes(h, 8 + h.len() as u64 + 2, &Limits::default())
+            .unwrap()
+            .mir_layer_hashes
+            .is_some()
+    );
 }
 
 #[test]
@@ -280,5 +303,22 @@ fn every_metadata_value_must_be_a_string_even_when_its_key_repeats() {
     assert!(safetensors::SafeTensors::read_metadata(&f).is_err());
     assert!(baseline::parse_header_bytes(h, f.len() as u64, &Limits::default()).is_ok());
     let e = parse_header_bytes(h, f.len() as u64, &Limits::default()).unwrap_err();
-    assert!(matches!(e, crate::SafetensorsError::MetadataNotString { ref key } if key == "k"), "{e}");
+    assert!(
+        matches!(e, crate::SafetensorsError::MetadataNotString { ref key } if key == "k"),
+        "{e}"
+    );
+}
+
+#[test]
+fn without_layer_hashes_the_same_headers_pass_and_fail() {
+    let ok = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[1,{"k":"v"}]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#;
+    let bad = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"shape":[1]}}"#;
+    let limits = Limits::default();
+    let with = parse_header_bytes(ok, 8 + ok.len() as u64 + 2, &limits).unwrap();
+    let without =
+        crate::parse_header_bytes_with(ok, 8 + ok.len() as u64 + 2, &limits, false).unwrap();
+    assert!(with.mir_layer_hashes.is_some());
+    assert_eq!(without.mir_layer_hashes, None);
+    assert_eq!(with.tensors, without.tensors);
+    assert!(crate::parse_header_bytes_with(bad, 8 + bad.len() as u64 + 1, &limits, false).is_err());
 }

@@ -51,7 +51,11 @@ fn mir_test_vectors_give_the_published_layer_hashes() {
         let (s256, b3) =
             mir_core::signature::mir_layer_hashes(expect["layer_string"].as_str().unwrap());
         let hashes = index.mir_layer_hashes.as_ref().unwrap();
-        assert_eq!((&hashes.layer_256, &hashes.layer_b3), (&s256, &b3), "{name} layer string");
+        assert_eq!(
+            (&hashes.layer_256, &hashes.layer_b3),
+            (&s256, &b3),
+            "{name} layer string"
+        );
         let sigs = Signatures::of(&index);
         assert_eq!(
             sigs.layer_256.as_deref(),
@@ -304,8 +308,14 @@ fn too_many_tensors_is_a_limit() {
 fn repeated_known_fields_are_rejected_like_the_safetensors_crate() {
     // Issue 17 item 9: a second `dtype`/`shape`/`data_offsets` used to be accepted (first wins).
     for (field, h) in [
-        ("dtype", r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"dtype":"F16"}}"#),
-        ("shape", r#"{"a":{"dtype":"U8","shape":[1],"shape":[1],"data_offsets":[0,1]}}"#),
+        (
+            "dtype",
+            r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"dtype":"F16"}}"#,
+        ),
+        (
+            "shape",
+            r#"{"a":{"dtype":"U8","shape":[1],"shape":[1],"data_offsets":[0,1]}}"#,
+        ),
         (
             "data_offsets",
             r#"{"a":{"data_offsets":[0,1],"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
