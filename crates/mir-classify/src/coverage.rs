@@ -69,8 +69,7 @@ pub(crate) fn index_blind(p: &str) -> bool {
                 j = j.saturating_sub(1);
             }
             j > 0
-                && b
-                    .get(j.saturating_sub(1))
+                && b.get(j.saturating_sub(1))
                     .is_some_and(|x| x.is_ascii_alphabetic() || *x == b'_')
         }
     })
@@ -270,15 +269,28 @@ mod tests {
 
     #[test]
     fn index_blind_patterns() {
-        for p in ["input_blocks.*.*.in_layers", "time_embedding.linear_1", "unet/double_blocks_*", "x.**"] {
+        for p in [
+            "input_blocks.*.*.in_layers",
+            "time_embedding.linear_1",
+            "unet/double_blocks_*",
+            "x.**",
+        ] {
             assert!(index_blind(p), "{p}");
         }
         for p in ["input_blocks.0.0", "blocks.*1", "a.**2", "1x"] {
             assert!(!index_blind(p), "{p}");
         }
         // The cache gives the same answers as the patterns.
-        let groups = vec![Pattern::new("input_blocks.*.*.in_layers"), Pattern::new("out.*.weight")];
-        let ex = Explainer { groups: &groups, benign: &[], adapter: false, memo: true };
+        let groups = vec![
+            Pattern::new("input_blocks.*.*.in_layers"),
+            Pattern::new("out.*.weight"),
+        ];
+        let ex = Explainer {
+            groups: &groups,
+            benign: &[],
+            adapter: false,
+            memo: true,
+        };
         let mut m = Memo::default();
         for (k, want) in [
             ("input_blocks.1.0.in_layers.0.weight", true),

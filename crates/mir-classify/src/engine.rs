@@ -209,7 +209,12 @@ pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Ta
     let mut tally = Tally::default();
     let mut memo = Memo::default();
     if ex.adapter {
-        for (k, shape) in ctx.adapter.map(|a| &a.keys).into_iter().flat_map(KeyView::iter) {
+        for (k, shape) in ctx
+            .adapter
+            .map(|a| &a.keys)
+            .into_iter()
+            .flat_map(KeyView::iter)
+        {
             tally.add(k, shape, ex.explains(k), true);
         }
     } else {
@@ -278,7 +283,10 @@ pub(crate) fn rank(
     // metadata, role and structure): a FLUX.2 rule beats FLUX.1 Canny on a FLUX.2 file.
     // With a single structural hit there is nothing to rank: its tally is left to the caller.
     let structural = hits.iter().filter(|h| h.layout.is_some()).count();
-    for h in hits.iter_mut().filter(|h| structural > 1 && h.layout.is_some()) {
+    for h in hits
+        .iter_mut()
+        .filter(|h| structural > 1 && h.layout.is_some())
+    {
         if let Some(r) = set.rules.get(h.rule) {
             h.tally = tally_rule(set, r, ctx);
             h.unexplained = h.tally.as_ref().map_or(0, Tally::unexplained);

@@ -50,8 +50,8 @@ use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
 pub use coverage::{Coverage, UnexplainedGroup};
-pub use ids::IdRow;
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
+pub use ids::IdRow;
 pub use rules::{Prediction, RuleError};
 pub use view::normalize_key;
 
