@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""Generates full image-denoiser layouts (fixtures/specs/<family>.<layout>.spec) from the real
+model classes of diffusers, instantiated on torch's meta device with the released config values.
+
+    /work/venv-gen/bin/python xtask/layouts/gen_image.py            # every family
+    /work/venv-gen/bin/python xtask/layouts/gen_image.py flux-2-dev  # some families
+
+Config values: the Hugging Face hub is not reachable from the machine that wrote this script, so
+each config below names the repo file it reproduces and where the values were taken from (the
+class defaults of diffusers, which its authors set to the released model, or the released
+config.json as known to the author of this script). Original (single-file / ComfyUI) layouts are
+built by inverting diffusers' own single-file converters (`diffusers/loaders/single_file_utils.py`,
+which maps original names to diffusers names); each spec's header says so.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+
+import diffusers
+import torch
+
+from common import fmt_config, invert, meta_model, meta_state, prefixed, write_spec
+
+GEN = "xtask/layouts/gen_image.py"
+BF16 = torch.bfloat16
+
+# ---------------------------------------------------------------------------------------------
+# Inverse of diffusers' FLUX.1 single-file converter (convert_flux_transformer_checkpoint_to_
+# diffusers): diffusers name -> BFL name. Used for FLUX.1 and for its diffusers descendants
+# (LongCat-Image, Ovis-Image) whose single files keep the BFL names.
+FLUX1_TO_BFL = [
+    (r"time_text_embed\.timestep_embedder\.linear_1\.(weight|bias)", r"time_in.in_layer.\1", 0),
+    (r"time_text_embed\.timestep_embedder\.linear_2\.(weight|bias)", r"time_in.out_layer.\1", 0),
+    (r"time_text_embed\.text_embedder\.linear_1\.(weight|bias)", r"vector_in.in_layer.\1", 0),
+    (r"time_text_embed\.text_embedder\.linear_2\.(weight|bias)", r"vector_in.out_layer.\1", 0),
+    (r"time_text_embed\.guidance_embedder\.linear_1\.(weight|bias)", r"guidance_in.in_layer.\1", 0),
+    (r"time_text_embed\.guidance_embedder\.linear_2\.(weight|bias)", r"guidance_in.out_layer.\1", 0),
+    # LongCat-Image / Ovis-Image spell the timestep embedder differently; same BFL target.
+    (r"time_embed\.timestep_embedder\.linear_1\.(weight|bias)", r"time_in.in_layer.\1", 0),
+    (r"time_embed\.timestep_embedder\.linear_2\.(weight|bias)", r"time_in.out_layer.\1", 0),
+    (r"timestep_embedder\.linear_1\.(weight|bias)", r"time_in.in_layer.\1", 0),
+    (r"timestep_embedder\.linear_2\.(weight|bias)", r"time_in.out_layer.\1", 0),
+    (r"context_embedder_norm\.weight", r"txt_norm.scale", 0),
+    (r"context_embedder\.(weight|bias)", r"txt_in.\1", 0),
+    (r"x_embedder\.(weight|bias)", r"img_in.\1", 0),
+    (r"transformer_blocks\.(\d+)\.norm1\.linear\.(weight|bias)", r"double_blocks.\1.img_mod.lin.\2", 0),
+    (r"transformer_blocks\.(\d+)\.norm1_context\.linear\.(weight|bias)", r"double_blocks.\1.txt_mod.lin.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_q\.(weight|bias)", r"double_blocks.\1.img_attn.qkv.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_k\.(weight|bias)", r"double_blocks.\1.img_attn.qkv.\2", 1),
+    (r"transformer_blocks\.(\d+)\.attn\.to_v\.(weight|bias)", r"double_blocks.\1.img_attn.qkv.\2", 2),
+    (r"transformer_blocks\.(\d+)\.attn\.add_q_proj\.(weight|bias)", r"double_blocks.\1.txt_attn.qkv.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.add_k_proj\.(weight|bias)", r"double_blocks.\1.txt_attn.qkv.\2", 1),
+    (r"transformer_blocks\.(\d+)\.attn\.add_v_proj\.(weight|bias)", r"double_blocks.\1.txt_attn.qkv.\2", 2),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_q\.weight", r"double_blocks.\1.img_attn.norm.query_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_k\.weight", r"double_blocks.\1.img_attn.norm.key_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_added_q\.weight", r"double_blocks.\1.txt_attn.norm.query_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_added_k\.weight", r"double_blocks.\1.txt_attn.norm.key_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_out\.0\.(weight|bias)", r"double_blocks.\1.img_attn.proj.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_add_out\.(weight|bias)", r"double_blocks.\1.txt_attn.proj.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.net\.0\.proj\.(weight|bias)", r"double_blocks.\1.img_mlp.0.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.net\.2\.(weight|bias)", r"double_blocks.\1.img_mlp.2.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff_context\.net\.0\.proj\.(weight|bias)", r"double_blocks.\1.txt_mlp.0.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff_context\.net\.2\.(weight|bias)", r"double_blocks.\1.txt_mlp.2.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.norm\.linear\.(weight|bias)", r"single_blocks.\1.modulation.lin.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_q\.(weight|bias)", r"single_blocks.\1.linear1.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_k\.(weight|bias)", r"single_blocks.\1.linear1.\2", 1),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_v\.(weight|bias)", r"single_blocks.\1.linear1.\2", 2),
+    (r"single_transformer_blocks\.(\d+)\.proj_mlp\.(weight|bias)", r"single_blocks.\1.linear1.\2", 3),
+    (r"single_transformer_blocks\.(\d+)\.proj_out\.(weight|bias)", r"single_blocks.\1.linear2.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.norm_q\.weight", r"single_blocks.\1.norm.query_norm.scale", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.norm_k\.weight", r"single_blocks.\1.norm.key_norm.scale", 0),
+    (r"norm_out\.linear\.(weight|bias)", r"final_layer.adaLN_modulation.1.\1", 0),
+    (r"proj_out\.(weight|bias)", r"final_layer.linear.\1", 0),
+]
+
+# Inverse of convert_flux2_transformer_checkpoint_to_diffusers.
+FLUX2_TO_BFL = [
+    (r"x_embedder\.weight", r"img_in.weight", 0),
+    (r"context_embedder\.weight", r"txt_in.weight", 0),
+    (r"time_guidance_embed\.timestep_embedder\.linear_1\.weight", r"time_in.in_layer.weight", 0),
+    (r"time_guidance_embed\.timestep_embedder\.linear_2\.weight", r"time_in.out_layer.weight", 0),
+    (r"time_guidance_embed\.guidance_embedder\.linear_1\.weight", r"guidance_in.in_layer.weight", 0),
+    (r"time_guidance_embed\.guidance_embedder\.linear_2\.weight", r"guidance_in.out_layer.weight", 0),
+    (r"double_stream_modulation_(img|txt)\.linear\.weight", r"double_stream_modulation_\1.lin.weight", 0),
+    (r"single_stream_modulation\.linear\.weight", r"single_stream_modulation.lin.weight", 0),
+    (r"norm_out\.linear\.weight", r"final_layer.adaLN_modulation.1.weight", 0),
+    (r"proj_out\.weight", r"final_layer.linear.weight", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_q\.weight", r"double_blocks.\1.img_attn.qkv.weight", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_k\.weight", r"double_blocks.\1.img_attn.qkv.weight", 1),
+    (r"transformer_blocks\.(\d+)\.attn\.to_v\.weight", r"double_blocks.\1.img_attn.qkv.weight", 2),
+    (r"transformer_blocks\.(\d+)\.attn\.add_q_proj\.weight", r"double_blocks.\1.txt_attn.qkv.weight", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.add_k_proj\.weight", r"double_blocks.\1.txt_attn.qkv.weight", 1),
+    (r"transformer_blocks\.(\d+)\.attn\.add_v_proj\.weight", r"double_blocks.\1.txt_attn.qkv.weight", 2),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_q\.weight", r"double_blocks.\1.img_attn.norm.query_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_k\.weight", r"double_blocks.\1.img_attn.norm.key_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_added_q\.weight", r"double_blocks.\1.txt_attn.norm.query_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_added_k\.weight", r"double_blocks.\1.txt_attn.norm.key_norm.scale", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_out\.0\.weight", r"double_blocks.\1.img_attn.proj.weight", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_add_out\.weight", r"double_blocks.\1.txt_attn.proj.weight", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.linear_in\.weight", r"double_blocks.\1.img_mlp.0.weight", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.linear_out\.weight", r"double_blocks.\1.img_mlp.2.weight", 0),
+    (r"transformer_blocks\.(\d+)\.ff_context\.linear_in\.weight", r"double_blocks.\1.txt_mlp.0.weight", 0),
+    (r"transformer_blocks\.(\d+)\.ff_context\.linear_out\.weight", r"double_blocks.\1.txt_mlp.2.weight", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_qkv_mlp_proj\.weight", r"single_blocks.\1.linear1.weight", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_out\.weight", r"single_blocks.\1.linear2.weight", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.norm_q\.weight", r"single_blocks.\1.norm.query_norm.scale", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.norm_k\.weight", r"single_blocks.\1.norm.key_norm.scale", 0),
+]
+
+# Inverse of convert_z_image_transformer_checkpoint_to_diffusers.
+ZIMAGE_TO_ORIGINAL = [
+    (r"all_final_layer\.2-1\.(.*)", r"final_layer.\1", 0),
+    (r"all_x_embedder\.2-1\.(.*)", r"x_embedder.\1", 0),
+    (r"(.*)\.attention\.to_q\.weight", r"\1.attention.qkv.weight", 0),
+    (r"(.*)\.attention\.to_k\.weight", r"\1.attention.qkv.weight", 1),
+    (r"(.*)\.attention\.to_v\.weight", r"\1.attention.qkv.weight", 2),
+    (r"(.*)\.attention\.to_out\.0\.(weight|bias)", r"\1.attention.out.\2", 0),
+    (r"(.*)\.attention\.norm_q\.weight", r"\1.attention.q_norm.weight", 0),
+    (r"(.*)\.attention\.norm_k\.weight", r"\1.attention.k_norm.weight", 0),
+    (r"(.*)", r"\1", 0),
+]
+
+# Inverse of convert_sana_transformer_to_diffusers (pos_embed and y_embedder.y_embedding, which
+# the converter drops, are added back by the generator with the original code's shapes).
+SANA_TO_ORIGINAL = [
+    (r"patch_embed\.proj\.(weight|bias)", r"x_embedder.proj.\1", 0),
+    (r"time_embed\.emb\.timestep_embedder\.linear_1\.(weight|bias)", r"t_embedder.mlp.0.\1", 0),
+    (r"time_embed\.emb\.timestep_embedder\.linear_2\.(weight|bias)", r"t_embedder.mlp.2.\1", 0),
+    (r"time_embed\.linear\.(weight|bias)", r"t_block.1.\1", 0),
+    (r"caption_projection\.linear_1\.(weight|bias)", r"y_embedder.y_proj.fc1.\1", 0),
+    (r"caption_projection\.linear_2\.(weight|bias)", r"y_embedder.y_proj.fc2.\1", 0),
+    (r"caption_norm\.weight", r"attention_y_norm.weight", 0),
+    (r"transformer_blocks\.(\d+)\.scale_shift_table", r"blocks.\1.scale_shift_table", 0),
+    (r"transformer_blocks\.(\d+)\.attn1\.to_q\.weight", r"blocks.\1.attn.qkv.weight", 0),
+    (r"transformer_blocks\.(\d+)\.attn1\.to_k\.weight", r"blocks.\1.attn.qkv.weight", 1),
+    (r"transformer_blocks\.(\d+)\.attn1\.to_v\.weight", r"blocks.\1.attn.qkv.weight", 2),
+    (r"transformer_blocks\.(\d+)\.attn1\.to_out\.0\.(weight|bias)", r"blocks.\1.attn.proj.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn2\.to_q\.(weight|bias)", r"blocks.\1.cross_attn.q_linear.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn2\.to_k\.(weight|bias)", r"blocks.\1.cross_attn.kv_linear.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn2\.to_v\.(weight|bias)", r"blocks.\1.cross_attn.kv_linear.\2", 1),
+    (r"transformer_blocks\.(\d+)\.attn2\.to_out\.0\.(weight|bias)", r"blocks.\1.cross_attn.proj.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.conv_inverted\.(weight|bias)", r"blocks.\1.mlp.inverted_conv.conv.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.conv_depth\.(weight|bias)", r"blocks.\1.mlp.depth_conv.conv.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.conv_point\.(weight|bias)", r"blocks.\1.mlp.point_conv.conv.\2", 0),
+    (r"proj_out\.(weight|bias)", r"final_layer.linear.\1", 0),
+    (r"scale_shift_table", r"final_layer.scale_shift_table", 0),
+]
+
+
+def header(cls, config_src: str, config: dict, layout_note: str) -> list[str]:
+    return [
+        f"Generated by {GEN} (do not edit by hand).",
+        f"Class: diffusers.{cls.__name__} (diffusers {diffusers.__version__}), built on torch's meta device.",
+        f"Config: {config_src}",
+        f"Config values: {fmt_config(config)}",
+        f"Layout: {layout_note}",
+    ]
+
+
+DIFFUSERS_NOTE = "diffusers (transformer/diffusion_pytorch_model*.safetensors), names and shapes of state_dict()"
+
+
+def emit(name, cls, config, src, expect, dtype=BF16, original=None, extra=(), meta=()):
+    """Writes `<name>.diffusers.spec` and, for each `(layout, rules, note, extra_tensors, expect)`
+    in `original`, the inverted layout."""
+    sd = meta_state(cls, config, dtype)
+    write_spec(f"{name}.diffusers", sd, header(cls, src, config, DIFFUSERS_NOTE), expect, meta)
+    for layout, rules, note, add, exp in original or ():
+        inv = invert(sd, rules)
+        for k, v in add:
+            inv[k] = v
+        write_spec(f"{name}.{layout}", inv, header(cls, src, config, note), exp or expect)
+    return sd
+
+
+BFL_NOTE1 = (
+    "BFL / ComfyUI single file: diffusers names rewritten by the inverse of diffusers' "
+    "convert_flux_transformer_checkpoint_to_diffusers (loaders/single_file_utils.py)"
+)
+BFL_NOTE2 = (
+    "BFL single file (flux2-dev.safetensors style): diffusers names rewritten by the inverse of "
+    "diffusers' convert_flux2_transformer_checkpoint_to_diffusers (loaders/single_file_utils.py)"
+)
+
+# ---------------------------------------------------------------------------------------------
+# FLUX.2
+
+
+def flux2():
+    cls = diffusers.Flux2Transformer2DModel
+    dev = dict(
+        patch_size=1, in_channels=128, out_channels=None, num_layers=8, num_single_layers=48,
+        attention_head_dim=128, num_attention_heads=48, joint_attention_dim=15360,
+        timestep_guidance_channels=256, mlp_ratio=3.0, axes_dims_rope=(32, 32, 32, 32),
+        rope_theta=2000, eps=1e-6, guidance_embeds=True,
+    )
+    src = ("black-forest-labs/FLUX.2-dev transformer/config.json; values = the class defaults of "
+           "diffusers' Flux2Transformer2DModel, which reproduce that file")
+    e = ["@expect mir:model.dit.flux-2-dev"]
+    emit("flux-2-dev", cls, dev, src, e, original=[("bfl", FLUX2_TO_BFL, BFL_NOTE2, (), None)])
+
+    # Klein: Qwen3 text encoders (3 stacked hidden states: 3 x 2560 = 7680 for Qwen3-4B,
+    # 3 x 4096 = 12288 for Qwen3-8B), no guidance embedder (distilled and base alike).
+    k4 = dict(dev, num_layers=5, num_single_layers=20, num_attention_heads=24,
+              joint_attention_dim=7680, guidance_embeds=False)
+    src4 = ("black-forest-labs/FLUX.2-klein-4B transformer/config.json (same file in "
+            "FLUX.2-klein-base-4B); values from the released config as known to the script's "
+            "author (hub not reachable): hidden 3072, 5 double + 20 single blocks, Qwen3-4B text width")
+    k9 = dict(dev, num_layers=8, num_single_layers=24, num_attention_heads=32,
+              joint_attention_dim=12288, guidance_embeds=False)
+    src9 = ("black-forest-labs/FLUX.2-klein-9B transformer/config.json (same file in "
+            "FLUX.2-klein-base-9B); values from the released config as known to the script's "
+            "author (hub not reachable): hidden 4096, 8 double + 24 single blocks, Qwen3-8B text width")
+    for size, cfg, s in (("4b", k4, src4), ("9b", k9, src9)):
+        ex = [f"@expect mir:model.dit.flux-2-klein-{size}",
+              f"@expect_candidate mir:model.dit.flux-2-klein-{size}:base"]
+        emit(f"flux-2-klein-{size}", cls, cfg, s, ex,
+             original=[("bfl", FLUX2_TO_BFL, BFL_NOTE2, (), None)])
+    # The base (undistilled) Klein named by its metadata.
+    sd = invert(meta_state(cls, k4, BF16), FLUX2_TO_BFL)
+    write_spec("flux-2-klein-4b.base-meta", sd,
+               header(cls, src4, k4, BFL_NOTE2 + "; modelspec.architecture of the base release"),
+               ["@expect mir:model.dit.flux-2-klein-4b:base", "@expect_decided_by metadata"],
+               ["@meta modelspec.architecture flux-2-klein-base-4b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# FLUX.1 (full layouts of the existing rules) and its structural twins.
+
+FLUX1_DEV = dict(
+    patch_size=1, in_channels=64, out_channels=None, num_layers=19, num_single_layers=38,
+    attention_head_dim=128, num_attention_heads=24, joint_attention_dim=4096,
+    pooled_projection_dim=768, guidance_embeds=True, axes_dims_rope=(16, 56, 56),
+)
+
+
+def flux1():
+    cls = diffusers.FluxTransformer2DModel
+    variants = [
+        ("flux-1-dev", dict(FLUX1_DEV), "black-forest-labs/FLUX.1-dev transformer/config.json",
+         ["@expect mir:model.dit.flux-1-dev", "@expect_candidate mir:model.dit.flux-1-kontext-dev"]),
+        ("flux-1-schnell", dict(FLUX1_DEV, guidance_embeds=False),
+         "black-forest-labs/FLUX.1-schnell transformer/config.json",
+         ["@expect mir:model.dit.flux-1-schnell"]),
+        ("flux-1-fill-dev", dict(FLUX1_DEV, in_channels=384, out_channels=64),
+         "black-forest-labs/FLUX.1-Fill-dev transformer/config.json",
+         ["@expect mir:model.dit.flux-1-fill-dev"]),
+        ("flux-1-canny-dev", dict(FLUX1_DEV, in_channels=128, out_channels=64),
+         "black-forest-labs/FLUX.1-Canny-dev transformer/config.json",
+         ["@expect mir:model.dit.flux-1-canny-dev", "@expect_candidate mir:model.dit.flux-1-depth-dev"]),
+    ]
+    for name, cfg, src, ex in variants:
+        src = src + "; values as released (FLUX.1 is 19 double + 38 single blocks, hidden 3072)"
+        emit(name + "-full", cls, cfg, src, ex,
+             original=[("bfl", FLUX1_TO_BFL, BFL_NOTE1, (), None)])
+    # Kontext: the same tensors as FLUX.1 dev; the file name (as BFL and Comfy-Org publish it)
+    # or modelspec metadata decides.
+    src = ("black-forest-labs/FLUX.1-Kontext-dev transformer/config.json; identical to FLUX.1-dev's "
+           "(FluxTransformer2DModel, in_channels 64, guidance embedder)")
+    sd = meta_state(cls, FLUX1_DEV, BF16)
+    bfl = invert(sd, FLUX1_TO_BFL)
+    write_spec("flux-1-kontext-dev-full.bfl", bfl, header(cls, src, FLUX1_DEV, BFL_NOTE1 + "; file name of the release"),
+               ["@file_name flux1-kontext-dev.safetensors", "@expect mir:model.dit.flux-1-kontext-dev",
+                "@expect_decided_by filename"])
+    write_spec("flux-1-kontext-dev-full.diffusers", sd,
+               header(cls, src, FLUX1_DEV, DIFFUSERS_NOTE + "; modelspec metadata"),
+               ["@expect mir:model.dit.flux-1-kontext-dev", "@expect_decided_by metadata"],
+               ["@meta modelspec.architecture flux-1-kontext-dev"])
+    write_spec("flux-1-kontext-dev-full.nameless", bfl, header(cls, src, FLUX1_DEV, BFL_NOTE1 + "; no name, no metadata"),
+               ["@expect mir:model.dit.flux-1-dev", "@expect_candidate mir:model.dit.flux-1-kontext-dev"])
+
+
+def flux1_descendants():
+    # LongCat-Image: FLUX.1-shaped MMDiT without pooled-text (vector_in) and guidance embedders,
+    # Qwen2.5-VL-7B text width 3584.
+    cls = diffusers.LongCatImageTransformer2DModel
+    cfg = dict(patch_size=1, in_channels=64, num_layers=19, num_single_layers=38,
+               attention_head_dim=128, num_attention_heads=24, joint_attention_dim=3584,
+               pooled_projection_dim=3584, axes_dims_rope=[16, 56, 56])
+    src = ("meituan-longcat/LongCat-Image transformer/config.json; values = the class defaults of "
+           "diffusers' LongCatImageTransformer2DModel, which reproduce that file")
+    emit("longcat-image", cls, cfg, src, ["@expect mir:model.dit.longcat-image"],
+         original=[("bfl", FLUX1_TO_BFL,
+                    BFL_NOTE1 + " (no authors' single-file converter exists; this is the FLUX.1 "
+                    "BFL naming LongCat-Image's FLUX-derived code keeps)", (), None)])
+    # Ovis-Image: 6 double + 27 single blocks, SwiGLU MLPs, an RMSNorm on the Qwen3-1.7B text
+    # features (context_embedder_norm), text width 2048.
+    cls = diffusers.OvisImageTransformer2DModel
+    cfg = dict(patch_size=1, in_channels=64, out_channels=64, num_layers=6, num_single_layers=27,
+               attention_head_dim=128, num_attention_heads=24, joint_attention_dim=2048,
+               axes_dims_rope=(16, 56, 56))
+    src = ("AIDC-AI/Ovis-Image-7B transformer/config.json; values = the class defaults of diffusers' "
+           "OvisImageTransformer2DModel, which reproduce that file")
+    emit("ovis-image", cls, cfg, src, ["@expect mir:model.dit.ovis-image"],
+         original=[("bfl", FLUX1_TO_BFL,
+                    BFL_NOTE1 + " (the FLUX.1 BFL naming of Comfy-Org/Ovis-Image's single file; "
+                    "context_embedder_norm written as txt_norm.scale)", (), None)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Z-Image, Qwen-Image (+ Edit), Sana, HunyuanImage 2.1, CogView4
+
+
+def zimage():
+    cls = diffusers.ZImageTransformer2DModel
+    cfg = dict(all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=3840, n_layers=30,
+               n_refiner_layers=2, n_heads=30, n_kv_heads=30, norm_eps=1e-5, qk_norm=True,
+               cap_feat_dim=2560, rope_theta=256.0, t_scale=1000.0, axes_dims=[32, 48, 48],
+               axes_lens=[1024, 512, 512])
+    src = ("Tongyi-MAI/Z-Image-Turbo transformer/config.json (Z-Image base has the same "
+           "structure); values = the class defaults of diffusers' ZImageTransformer2DModel")
+    ex = ["@expect mir:model.dit.z-image", "@expect_candidate mir:model.dit.z-image:turbo",
+          "@expect_candidate mir:model.dit.z-image:base"]
+    emit("z-image", cls, cfg, src, ex,
+         original=[("original", ZIMAGE_TO_ORIGINAL,
+                    "original / ComfyUI single file (z_image_turbo_bf16.safetensors style): "
+                    "inverse of diffusers' convert_z_image_transformer_checkpoint_to_diffusers", (), None)])
+    sd = invert(meta_state(cls, cfg, BF16), ZIMAGE_TO_ORIGINAL)
+    write_spec("z-image.turbo-name", sd, header(cls, src, cfg, "original single file under its release name"),
+               ["@file_name z_image_turbo_bf16.safetensors", "@expect mir:model.dit.z-image:turbo",
+                "@expect_decided_by filename"])
+
+
+def qwen_image():
+    cls = diffusers.QwenImageTransformer2DModel
+    cfg = dict(patch_size=2, in_channels=64, out_channels=16, num_layers=60, attention_head_dim=128,
+               num_attention_heads=24, joint_attention_dim=3584, guidance_embeds=False,
+               axes_dims_rope=(16, 56, 56))
+    src = ("Qwen/Qwen-Image transformer/config.json; values = the class defaults of diffusers' "
+           "QwenImageTransformer2DModel")
+    note_comfy = ("ComfyUI single file (qwen_image_bf16.safetensors): the diffusers names under "
+                  "ComfyUI's model.diffusion_model. prefix")
+    sd = emit("qwen-image-full", cls, cfg, src, ["@expect mir:model.dit.qwen-image",
+                                                  "@expect_candidate mir:model.dit.qwen-image:edit"])
+    write_spec("qwen-image-full.comfy", prefixed(sd, "model.diffusion_model."), header(cls, src, cfg, note_comfy),
+               ["@expect mir:model.dit.qwen-image", "@expect_candidate mir:model.dit.qwen-image:edit"])
+    # Qwen-Image-Edit (2509, 2511): the same transformer config (2511 adds zero_cond_t, which has
+    # no weights). Metadata or the release file name decides.
+    src_e = ("Qwen/Qwen-Image-Edit-2509 transformer/config.json: the Qwen-Image values "
+             "(Qwen-Image-Edit-2511 adds zero_cond_t=true, which creates no tensors)")
+    cfg_e = dict(cfg, zero_cond_t=True)
+    sd = meta_state(cls, cfg_e, BF16)
+    write_spec("qwen-image-edit.comfy", prefixed(sd, "model.diffusion_model."),
+               header(cls, src_e, cfg_e, note_comfy + "; file name of the release"),
+               ["@file_name qwen_image_edit_2509_bf16.safetensors",
+                "@expect mir:model.dit.qwen-image:edit-2509", "@expect_decided_by filename"])
+    write_spec("qwen-image-edit.diffusers", sd, header(cls, src_e, cfg_e, DIFFUSERS_NOTE + "; sibling config's pipeline"),
+               ["@file_name qwen-image-edit-diffusion_pytorch_model-00001-of-00005.safetensors",
+                "@expect mir:model.dit.qwen-image:edit", "@expect_decided_by filename"])
+
+
+def sana():
+    cls = diffusers.SanaTransformer2DModel
+    cfg = dict(in_channels=32, out_channels=32, num_attention_heads=70, attention_head_dim=32,
+               num_layers=20, num_cross_attention_heads=20, cross_attention_head_dim=112,
+               cross_attention_dim=2240, caption_channels=2304, mlp_ratio=2.5, sample_size=32,
+               patch_size=1)
+    src = ("Efficient-Large-Model/Sana_1600M_1024px_diffusers transformer/config.json; values = the "
+           "class defaults of diffusers' SanaTransformer2DModel (the 1600M model)")
+    # The original checkpoint also stores the sin-cos pos_embed buffer ([1, 32*32, hidden]) and
+    # the null caption y_embedding ([300, 2304]) that diffusers' converter drops.
+    add = [("pos_embed", ("BF16", [1, 1024, 2240])), ("y_embedder.y_embedding", ("BF16", [300, 2304]))]
+    emit("sana", cls, cfg, src, ["@expect mir:model.dit.sana"],
+         original=[("original", SANA_TO_ORIGINAL,
+                    "authors' checkpoint (Sana_1600M_1024px.pth state_dict): inverse of diffusers' "
+                    "convert_sana_transformer_to_diffusers", add, None)])
+
+
+def hunyuanimage():
+    cls = diffusers.HunyuanImageTransformer2DModel
+    cfg = dict(in_channels=64, out_channels=64, num_attention_heads=28, attention_head_dim=128,
+               num_layers=20, num_single_layers=40, num_refiner_layers=2, mlp_ratio=4.0,
+               patch_size=(1, 1), qk_norm="rms_norm", guidance_embeds=False, text_embed_dim=3584,
+               text_embed_2_dim=1472, rope_theta=256.0, rope_axes_dim=(64, 64))
+    src = ("hunyuanvideo-community/HunyuanImage-2.1-Diffusers transformer/config.json; class "
+           "defaults plus text_embed_2_dim 1472 (the ByT5 glyph encoder's width) as released")
+    emit("hunyuanimage-2-1", cls, cfg, src, ["@expect mir:model.dit.hunyuanimage-2-1"])
+    # Distilled release: guidance embedder and MeanFlow r-embedder.
+    cfg_d = dict(cfg, guidance_embeds=True, use_meanflow=True)
+    sd = meta_state(cls, cfg_d, BF16)
+    write_spec("hunyuanimage-2-1-distilled.diffusers", sd,
+               header(cls, "hunyuanvideo-community/HunyuanImage-2.1-Distilled-Diffusers transformer/config.json "
+                      "(guidance_embeds and use_meanflow true)", cfg_d, DIFFUSERS_NOTE),
+               ["@expect mir:model.dit.hunyuanimage-2-1"])
+
+
+def cogview4():
+    cls = diffusers.CogView4Transformer2DModel
+    cfg = dict(patch_size=2, in_channels=16, out_channels=16, num_layers=28, attention_head_dim=128,
+               num_attention_heads=32, text_embed_dim=4096, time_embed_dim=512, condition_dim=256,
+               pos_embed_max_size=128, sample_size=128, rope_axes_dim=(256, 256))
+    src = ("THUDM/CogView4-6B transformer/config.json; values as released (hidden 4096 = 32 heads x "
+           "128, 28 layers, GLM-4-9B text width 4096)")
+    sd = emit("cogview4", cls, cfg, src, ["@expect mir:model.dit.cogview4"])
+    write_spec("cogview4.comfy", prefixed(sd, "model.diffusion_model."),
+               header(cls, src, cfg, "single file: the diffusers names under model.diffusion_model."),
+               ["@expect mir:model.dit.cogview4"])
+
+
+FAMILIES = {
+    "flux-2": flux2,
+    "flux-1": flux1,
+    "flux-1-descendants": flux1_descendants,
+    "z-image": zimage,
+    "qwen-image": qwen_image,
+    "sana": sana,
+    "hunyuanimage": hunyuanimage,
+    "cogview4": cogview4,
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(FAMILIES)
+    for n in names:
+        if n not in FAMILIES:
+            print(f"unknown family {n!r}; known: {', '.join(FAMILIES)}", file=sys.stderr)
+            return 2
+        FAMILIES[n]()
+        print(f"{n}: done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
