@@ -84,6 +84,29 @@ impl Pattern {
     }
 }
 
+/// Why `p` is not a well-formed module-path pattern (for `groups` and `benign`), or `None`.
+///
+/// A module path is dot-separated segments; a pattern may not be empty, hold whitespace or
+/// control characters, start or end with `.` or `/`, hold an empty segment (`..`), or a run of
+/// three or more `*`.
+pub(crate) fn module_pattern_problem(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        Some("empty pattern")
+    } else if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("whitespace or control character")
+    } else if p.starts_with(['.', '/']) || p.ends_with(['.', '/']) {
+        Some("starts or ends with `.` or `/`")
+    } else if p.contains("..") || p.contains("./") || p.contains("/.") {
+        Some("empty segment")
+    } else if p.contains("***") {
+        Some("`***` (use `*` for one segment, `**` for any run)")
+    } else if p.matches('/').count() > 1 {
+        Some("more than one `/` (adapter-view paths are `target/module`)")
+    } else {
+        None
+    }
+}
+
 /// Backtracking matcher. Patterns hold at most a few wildcards, so the search stays small.
 fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bool {
     let Some((tok, rest)) = tokens.split_first() else {

@@ -46,7 +46,7 @@ use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
-pub use rules::RuleError;
+pub use rules::{Prediction, RuleError};
 pub use view::normalize_key;
 
 use engine::{Ctx, Hit, Meta, rank};
@@ -726,6 +726,66 @@ mod tests {
                 "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\n[[rule.layout]]\nname='l'\nshape=[{key='k'}]\n"
             ),
             Err(RuleError::EmptyShape { .. })
+        ));
+        let with_groups = |g: &str, role: &str| {
+            one(&format!(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='{role}'\nfilename=['a']\ngroups={g}\n"
+            ))
+        };
+        assert!(with_groups("['img_in', 'double_blocks.*.img_attn', 'x.**']", "model").is_ok());
+        assert!(with_groups("['unet/double_blocks_*']", "adapter").is_ok());
+        assert!(matches!(
+            with_groups("[]", "model"),
+            Err(RuleError::EmptyList { .. })
+        ));
+        for bad in [
+            "''", "'a..b'", "'.a'", "'a.'", "'a b'", "'a.***'", "'unet/a'",
+        ] {
+            assert!(
+                matches!(
+                    with_groups(&format!("[{bad}]"), "model"),
+                    Err(RuleError::BadPattern { .. })
+                ),
+                "{bad} accepted"
+            );
+        }
+        // Adapter groups name adapter-view paths.
+        assert!(matches!(
+            with_groups("['double_blocks_*']", "adapter"),
+            Err(RuleError::BadPattern { .. })
+        ));
+        assert!(matches!(
+            with_groups("['a/b/c']", "adapter"),
+            Err(RuleError::BadPattern { .. })
+        ));
+        assert!(matches!(
+            one(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\nprediction='x'\n"
+            ),
+            Err(RuleError::Parse { .. })
+        ));
+        assert!(
+            one("[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\nprediction='flow'\n")
+                .is_ok()
+        );
+        let layout_with = |b: &str| {
+            RuleSet::from_sources(
+                &[],
+                (
+                    "layout.toml",
+                    &format!("strip_prefixes = []\nbenign = {b}\n"),
+                ),
+            )
+            .map(|_| ())
+        };
+        assert!(layout_with("['scaled_fp8', '**.scale_weight']").is_ok());
+        assert!(matches!(
+            layout_with("[]"),
+            Err(RuleError::EmptyList { .. })
+        ));
+        assert!(matches!(
+            layout_with("['a..b']"),
+            Err(RuleError::BadPattern { .. })
         ));
     }
 
