@@ -342,13 +342,21 @@ def qwen_image():
              "(Qwen-Image-Edit-2511 adds zero_cond_t=true, which creates no tensors)")
     cfg_e = dict(cfg, zero_cond_t=True)
     sd = meta_state(cls, cfg_e, BF16)
-    write_spec("qwen-image-edit.comfy", prefixed(sd, "model.diffusion_model."),
-               header(cls, src_e, cfg_e, note_comfy + "; file name of the release"),
-               ["@file_name qwen_image_edit_2509_bf16.safetensors",
-                "@expect mir:model.dit.qwen-image:edit-2509", "@expect_decided_by filename"])
-    write_spec("qwen-image-edit.diffusers", sd, header(cls, src_e, cfg_e, DIFFUSERS_NOTE + "; sibling config's pipeline"),
-               ["@file_name qwen-image-edit-diffusion_pytorch_model-00001-of-00005.safetensors",
-                "@expect mir:model.dit.qwen-image:edit", "@expect_decided_by filename"])
+    comfy = prefixed(sd, "model.diffusion_model.")
+    for name, fname, exp in (
+        ("qwen-image-edit.comfy", "qwen_image_edit_bf16.safetensors", "mir:model.dit.qwen-image:edit"),
+        ("qwen-image-edit-2509.comfy", "qwen_image_edit_2509_bf16.safetensors", "mir:model.dit.qwen-image:edit-2509"),
+        ("qwen-image-edit-2511.comfy", "qwen_image_edit_2511_bf16.safetensors", "mir:model.dit.qwen-image:edit-2511"),
+    ):
+        write_spec(name, comfy, header(cls, src_e, cfg_e, note_comfy + "; file name of the release"),
+                   [f"@file_name {fname}", f"@expect {exp}", "@expect_decided_by filename"])
+    write_spec("qwen-image-edit.modelspec", sd, header(cls, src_e, cfg_e, DIFFUSERS_NOTE + "; modelspec metadata"),
+               ["@expect mir:model.dit.qwen-image:edit", "@expect_decided_by metadata"],
+               ["@meta modelspec.architecture qwen-image-edit"])
+    # A diffusers shard of the Edit release carries nothing that tells it from Qwen-Image.
+    write_spec("qwen-image-edit.diffusers", sd, header(cls, src_e, cfg_e, DIFFUSERS_NOTE + "; a shard, no metadata"),
+               ["@file_name diffusion_pytorch_model-00001-of-00005.safetensors",
+                "@expect mir:model.dit.qwen-image", "@expect_candidate mir:model.dit.qwen-image:edit"])
 
 
 def sana():
