@@ -407,6 +407,109 @@ def cogview4():
                ["@expect mir:model.dit.cogview4"])
 
 
+# ---------------------------------------------------------------------------------------------
+# LoRAs of the new bases, built from the real model's Linear layers: every rank-2 `.weight` of
+# a block (what PEFT's `target_modules="all-linear"` restricted to the blocks, or kohya's
+# network over the blocks, would wrap) gets `lora_A [r, in]` / `lora_B [out, r]` (PEFT /
+# diffusers naming, `transformer.` prefix) or `lora_down` / `lora_up` / `alpha` (kohya naming,
+# `lora_unet_` + the module path with `_`).
+
+RANK = 16
+
+
+def linear_modules(layout, block_prefixes):
+    out = []
+    for name, (_, shape) in layout.items():
+        if not name.endswith(".weight") or len(shape) != 2:
+            continue
+        if not any(name.startswith(p) for p in block_prefixes):
+            continue
+        out.append((name[: -len(".weight")], shape))
+    return out
+
+
+def peft_lora(layout, block_prefixes, prefix="transformer."):
+    out = OrderedDict()
+    for mod, (o, i) in linear_modules(layout, block_prefixes):
+        out[f"{prefix}{mod}.lora_A.weight"] = ("BF16", [RANK, i])
+        out[f"{prefix}{mod}.lora_B.weight"] = ("BF16", [o, RANK])
+    return out
+
+
+def kohya_lora(layout, block_prefixes):
+    out = OrderedDict()
+    for mod, (o, i) in linear_modules(layout, block_prefixes):
+        k = "lora_unet_" + mod.replace(".", "_")
+        out[f"{k}.alpha"] = ("BF16", [])
+        out[f"{k}.lora_down.weight"] = ("BF16", [RANK, i])
+        out[f"{k}.lora_up.weight"] = ("BF16", [o, RANK])
+    return out
+
+
+def lora_header(cls, src, cfg, note):
+    return header(cls, src, cfg, note) + [f"LoRA rank {RANK} over every Linear of the blocks (the base's real module names and shapes)."]
+
+
+def loras():
+    cls = diffusers.Flux2Transformer2DModel
+    base = dict(
+        patch_size=1, in_channels=128, out_channels=None, num_layers=8, num_single_layers=48,
+        attention_head_dim=128, num_attention_heads=48, joint_attention_dim=15360,
+        timestep_guidance_channels=256, mlp_ratio=3.0, axes_dims_rope=(32, 32, 32, 32),
+        rope_theta=2000, eps=1e-6, guidance_embeds=True,
+    )
+    flux2 = [
+        ("flux-2-dev", base, "black-forest-labs/FLUX.2-dev transformer/config.json (class defaults)"),
+        ("flux-2-klein-4b", dict(base, num_layers=5, num_single_layers=20, num_attention_heads=24,
+                                 joint_attention_dim=7680, guidance_embeds=False),
+         "black-forest-labs/FLUX.2-klein-4B transformer/config.json (values as known, see flux-2-klein-4b.diffusers.spec)"),
+        ("flux-2-klein-9b", dict(base, num_layers=8, num_single_layers=24, num_attention_heads=32,
+                                 joint_attention_dim=12288, guidance_embeds=False),
+         "black-forest-labs/FLUX.2-klein-9B transformer/config.json (values as known, see flux-2-klein-9b.diffusers.spec)"),
+    ]
+    for series, cfg, src in flux2:
+        sd = meta_state(cls, cfg, BF16)
+        ex = [f"@expect mir:model.lora.lora:{series}"]
+        write_spec(f"lora-{series}.peft", peft_lora(sd, ("transformer_blocks.", "single_transformer_blocks.")),
+                   lora_header(cls, src, cfg, "PEFT / diffusers LoRA (transformer.<module>.lora_A/lora_B)"), ex)
+        bfl = invert(sd, FLUX2_TO_BFL)
+        write_spec(f"lora-{series}.kohya", kohya_lora(bfl, ("double_blocks.", "single_blocks.")),
+                   lora_header(cls, src, cfg, "kohya LoRA over the BFL module names (lora_unet_double_blocks_N_...)"), ex)
+
+    cls = diffusers.QwenImageTransformer2DModel
+    cfg = dict(patch_size=2, in_channels=64, out_channels=16, num_layers=60, attention_head_dim=128,
+               num_attention_heads=24, joint_attention_dim=3584, guidance_embeds=False,
+               axes_dims_rope=(16, 56, 56))
+    src = "Qwen/Qwen-Image transformer/config.json (class defaults)"
+    sd = meta_state(cls, cfg, BF16)
+    ex = ["@expect mir:model.lora.lora:qwen-image"]
+    write_spec("lora-qwen-image.peft", peft_lora(sd, ("transformer_blocks.",)),
+               lora_header(cls, src, cfg, "PEFT / diffusers LoRA (transformer.<module>.lora_A/lora_B)"), ex)
+    write_spec("lora-qwen-image.kohya", kohya_lora(sd, ("transformer_blocks.",)),
+               lora_header(cls, src, cfg, "kohya-style LoRA over the diffusers module names (musubi-tuner naming)"), ex)
+    # An attention-only LoRA (diffusers' training-script default targets) still reaches
+    # blocks past FLUX.1's 19.
+    att = OrderedDict((k, v) for k, v in peft_lora(sd, ("transformer_blocks.",)).items()
+                      if ".attn.to_" in k and "to_add_out" not in k)
+    write_spec("lora-qwen-image.peft-attn", att,
+               lora_header(cls, src, cfg, "PEFT LoRA on to_q/to_k/to_v/to_out.0 only"), ex)
+
+    cls = diffusers.ZImageTransformer2DModel
+    cfg = dict(all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=3840, n_layers=30,
+               n_refiner_layers=2, n_heads=30, n_kv_heads=30, norm_eps=1e-5, qk_norm=True,
+               cap_feat_dim=2560, rope_theta=256.0, t_scale=1000.0, axes_dims=[32, 48, 48],
+               axes_lens=[1024, 512, 512])
+    src = "Tongyi-MAI/Z-Image-Turbo transformer/config.json (class defaults)"
+    sd = meta_state(cls, cfg, BF16)
+    ex = ["@expect mir:model.lora.lora:z-image"]
+    blocks = ("layers.", "noise_refiner.", "context_refiner.")
+    write_spec("lora-z-image.peft", peft_lora(sd, blocks),
+               lora_header(cls, src, cfg, "PEFT / diffusers LoRA (transformer.<module>.lora_A/lora_B)"), ex)
+    orig = invert(sd, ZIMAGE_TO_ORIGINAL)
+    write_spec("lora-z-image.comfy", peft_lora(orig, blocks, prefix="diffusion_model."),
+               lora_header(cls, src, cfg, "LoRA over the original single-file module names (diffusion_model.layers.N.attention.qkv...)"), ex)
+
+
 FAMILIES = {
     "flux-2": flux2,
     "flux-1": flux1,
@@ -416,6 +519,7 @@ FAMILIES = {
     "sana": sana,
     "hunyuanimage": hunyuanimage,
     "cogview4": cogview4,
+    "loras": loras,
 }
 
 
