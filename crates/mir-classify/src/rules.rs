@@ -361,10 +361,8 @@ pub(crate) struct Rule {
     pub(crate) compat_from: Option<CompatFrom>,
     pub(crate) bundle: bool,
     /// What the family's layouts may contain; `None` when the rule declares no groups.
-    #[allow(dead_code)] // read by the coverage engine (next commit)
     pub(crate) groups: Option<Vec<Pattern>>,
     /// The family's fixed objective.
-    #[allow(dead_code)] // read by the prediction step (next commit)
     pub(crate) prediction: Option<Prediction>,
 }
 
@@ -457,7 +455,6 @@ pub(crate) struct RuleSet {
     pub(crate) tables: BTreeMap<String, BTreeMap<String, String>>,
     pub(crate) db: DbAliases,
     /// Patterns of tensors every family may carry (`scaled_fp8`, `v_pred`, …).
-    #[allow(dead_code)] // read by the coverage engine (next commit)
     pub(crate) benign: Vec<Pattern>,
 }
 
