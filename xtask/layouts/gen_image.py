@@ -510,6 +510,140 @@ def loras():
                lora_header(cls, src, cfg, "LoRA over the original single-file module names (diffusion_model.layers.N.attention.qkv...)"), ex)
 
 
+# ---------------------------------------------------------------------------------------------
+# SD-family UNets (diffusers UNet2DConditionModel) and their LDM / SGM single-file names: the
+# inverse of diffusers' convert_ldm_unet_checkpoint (the same table diffusers' reverse script
+# scripts/convert_diffusers_to_original_stable_diffusion.py writes out). Every level has 2 down
+# resnets and 3 up resnets, as in all of these configs.
+
+RESNET = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
+          ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")]
+
+
+def unet_to_ldm(layout, up_has_attn):
+    """diffusers UNet names -> LDM names. `up_has_attn[i]`: whether up block i has attentions
+    (decides the upsampler's index inside output_blocks)."""
+    import re as _re
+
+    def res(inner):
+        for a, b in RESNET:
+            if inner.startswith(a + "."):
+                return b + inner[len(a):]
+        raise KeyError(inner)
+
+    out = OrderedDict()
+    for name, v in layout.items():
+        m = _re.fullmatch(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", name)
+        if m:
+            i, j, inner = int(m[1]), int(m[2]), m[3]
+            out[f"input_blocks.{3 * i + j + 1}.0.{res(inner)}"] = v
+            continue
+        m = _re.fullmatch(r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.*)", name)
+        if m:
+            i, j, inner = int(m[1]), int(m[2]), m[3]
+            out[f"input_blocks.{3 * i + j + 1}.1.{inner}"] = v
+            continue
+        m = _re.fullmatch(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", name)
+        if m:
+            out[f"input_blocks.{3 * (int(m[1]) + 1)}.0.op.{m[2]}"] = v
+            continue
+        m = _re.fullmatch(r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", name)
+        if m:
+            i, j, inner = int(m[1]), int(m[2]), m[3]
+            out[f"output_blocks.{3 * i + j}.0.{res(inner)}"] = v
+            continue
+        m = _re.fullmatch(r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)", name)
+        if m:
+            i, j, inner = int(m[1]), int(m[2]), m[3]
+            out[f"output_blocks.{3 * i + j}.1.{inner}"] = v
+            continue
+        m = _re.fullmatch(r"up_blocks\.(\d+)\.upsamplers\.0\.(.*)", name)
+        if m:
+            i = int(m[1])
+            out[f"output_blocks.{3 * i + 2}.{2 if up_has_attn[i] else 1}.{m[2]}"] = v
+            continue
+        m = _re.fullmatch(r"mid_block\.attentions\.0\.(.*)", name)
+        if m:
+            out[f"middle_block.1.{m[1]}"] = v
+            continue
+        m = _re.fullmatch(r"mid_block\.resnets\.(\d+)\.(.*)", name)
+        if m:
+            out[f"middle_block.{2 * int(m[1])}.{res(m[2])}"] = v
+            continue
+        simple = [
+            (r"time_embedding\.linear_1\.(.*)", r"time_embed.0.\1"),
+            (r"time_embedding\.linear_2\.(.*)", r"time_embed.2.\1"),
+            (r"(?:add_embedding|class_embedding)\.linear_1\.(.*)", r"label_emb.0.0.\1"),
+            (r"(?:add_embedding|class_embedding)\.linear_2\.(.*)", r"label_emb.0.2.\1"),
+            (r"conv_in\.(.*)", r"input_blocks.0.0.\1"),
+            (r"conv_norm_out\.(.*)", r"out.0.\1"),
+            (r"conv_out\.(.*)", r"out.2.\1"),
+            (r"(encoder_hid_proj\..*)", r"\1"),
+        ]
+        for rx, t in simple:
+            m = _re.fullmatch(rx, name)
+            if m:
+                out[m.expand(t)] = v
+                break
+        else:
+            raise KeyError(name)
+    return out
+
+
+SD15 = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
+SD21 = dict(SD15, sample_size=96, cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20),
+            use_linear_projection=True)
+SDXL = dict(sample_size=128, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20),
+            cross_attention_dim=2048, use_linear_projection=True, addition_embed_type="text_time",
+            addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)
+SD_UP_ATTN = (False, True, True, True)
+SDXL_UP_ATTN = (True, True, False)
+
+
+def unets():
+    cls = diffusers.UNet2DConditionModel
+    ldm_note = ("original LDM / SGM single file (model.diffusion_model.* in the checkpoint; here the "
+                "UNet part): inverse of diffusers' convert_ldm_unet_checkpoint")
+    items = [
+        ("sd1-full", SD15, "stable-diffusion-v1-5/stable-diffusion-v1-5 unet/config.json", SD_UP_ATTN, F16 := torch.float16,
+         ["@expect mir:model.unet.stable-diffusion-v1"]),
+        ("sd1-pix2pix", dict(SD15, in_channels=8), "timbrooks/instruct-pix2pix unet/config.json (the SD 1.5 UNet with "
+         "in_channels 8: noisy latent + encoded input image)", SD_UP_ATTN, torch.float16,
+         ["@expect mir:model.unet.stable-diffusion-v1:pix2pix"]),
+        ("sd2-full", SD21, "stabilityai/stable-diffusion-2-1 unet/config.json", SD_UP_ATTN, torch.float16,
+         ["@expect mir:model.unet.stable-diffusion-2"]),
+        ("sd2-depth", dict(SD21, sample_size=64, in_channels=5), "stabilityai/stable-diffusion-2-depth unet/config.json "
+         "(the SD 2 UNet with in_channels 5: latent + MiDaS depth map; the checkpoint's depth_model.* "
+         "estimator is a separate part)", SD_UP_ATTN, torch.float16,
+         ["@expect mir:model.unet.stable-diffusion-2:depth"]),
+        ("sd2-unclip-h", dict(SD21, class_embed_type="projection", projection_class_embeddings_input_dim=2048),
+         "stabilityai/stable-diffusion-2-1-unclip unet/config.json (OpenCLIP-H image embedding + noise-level "
+         "embedding: 2 x 1024)", SD_UP_ATTN, torch.float16, ["@expect mir:model.unet.stable-diffusion-2:unclip"]),
+        ("sd2-unclip-l", dict(SD21, class_embed_type="projection", projection_class_embeddings_input_dim=1536),
+         "stabilityai/stable-diffusion-2-1-unclip-small unet/config.json (CLIP-L image embedding + noise-level "
+         "embedding: 2 x 768)", SD_UP_ATTN, torch.float16, ["@expect mir:model.unet.stable-diffusion-2:unclip"]),
+        ("sdxl-full", SDXL, "stabilityai/stable-diffusion-xl-base-1.0 unet/config.json", SDXL_UP_ATTN, torch.float16,
+         ["@expect mir:model.unet.stable-diffusion-xl"]),
+        ("kolors-full", dict(SDXL, encoder_hid_dim=4096, encoder_hid_dim_type="text_proj",
+                             projection_class_embeddings_input_dim=5632),
+         "Kwai-Kolors/Kolors-diffusers unet/config.json (ChatGLM3 4096 projected by encoder_hid_proj; "
+         "add-embedding input 4096 + 6 x 256)", SDXL_UP_ATTN, torch.float16, ["@expect mir:model.unet.kolors"]),
+    ]
+    for name, cfg, src, up_attn, dt, ex in items:
+        src = src + "; values as released (standard SD-family configs)"
+        sd = meta_state(cls, cfg, dt)
+        write_spec(f"{name}.diffusers", sd, header(cls, src, cfg, DIFFUSERS_NOTE), ex)
+        write_spec(f"{name}.ldm", prefixed(unet_to_ldm(sd, up_attn), "model.diffusion_model."),
+                   header(cls, src, cfg, ldm_note), ex)
+
+
 FAMILIES = {
     "flux-2": flux2,
     "flux-1": flux1,
@@ -520,6 +654,7 @@ FAMILIES = {
     "hunyuanimage": hunyuanimage,
     "cogview4": cogview4,
     "loras": loras,
+    "unets": unets,
 }
 
 
