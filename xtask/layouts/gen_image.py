@@ -644,6 +644,119 @@ def unets():
                    header(cls, src, cfg, ldm_note), ex)
 
 
+# ---------------------------------------------------------------------------------------------
+# Full layouts of the image DiT families that had only reduced fixtures before issue 12.
+
+LUMINA2_TO_ORIGINAL = [
+    (r"time_caption_embed\.caption_embedder\.(.*)", r"cap_embedder.\1", 0),
+    (r"time_caption_embed\.timestep_embedder\.linear_1\.(.*)", r"t_embedder.mlp.0.\1", 0),
+    (r"time_caption_embed\.timestep_embedder\.linear_2\.(.*)", r"t_embedder.mlp.2.\1", 0),
+    (r"norm_out\.linear_1\.(.*)", r"final_layer.adaLN_modulation.1.\1", 0),
+    (r"norm_out\.linear_2\.(.*)", r"final_layer.linear.\1", 0),
+    (r"(.*)\.attn\.to_q\.weight", r"\1.attention.qkv.weight", 0),
+    (r"(.*)\.attn\.to_k\.weight", r"\1.attention.qkv.weight", 1),
+    (r"(.*)\.attn\.to_v\.weight", r"\1.attention.qkv.weight", 2),
+    (r"(.*)\.attn\.to_out\.0\.(.*)", r"\1.attention.out.\2", 0),
+    (r"(.*)\.attn\.norm_q\.(.*)", r"\1.attention.q_norm.\2", 0),
+    (r"(.*)\.attn\.norm_k\.(.*)", r"\1.attention.k_norm.\2", 0),
+    (r"(.*)\.feed_forward\.linear_(\d)\.(.*)", r"\1.feed_forward.w\2.\3", 0),
+    (r"context_refiner\.(\d+)\.norm1\.(.*)", r"context_refiner.\1.attention_norm1.\2", 0),
+    (r"context_refiner\.(\d+)\.norm2\.(.*)", r"context_refiner.\1.attention_norm2.\2", 0),
+    (r"(.*)\.norm1\.norm\.(.*)", r"\1.attention_norm1.\2", 0),
+    (r"(.*)\.norm1\.linear\.(.*)", r"\1.adaLN_modulation.1.\2", 0),
+    (r"(.*)\.norm2\.(.*)", r"\1.attention_norm2.\2", 0),
+    (r"(.*)", r"\1", 0),
+]
+
+CHROMA_TO_ORIGINAL = [
+    (r"distilled_guidance_layer\.layers\.(\d+)\.linear_1\.(.*)", r"distilled_guidance_layer.layers.\1.in_layer.\2", 0),
+    (r"distilled_guidance_layer\.layers\.(\d+)\.linear_2\.(.*)", r"distilled_guidance_layer.layers.\1.out_layer.\2", 0),
+    (r"distilled_guidance_layer\.norms\.(\d+)\.weight", r"distilled_guidance_layer.norms.\1.scale", 0),
+    (r"(distilled_guidance_layer\.(?:in|out)_proj\..*)", r"\1", 0),
+    (r"norm_out\.linear\.(.*)", r"final_layer.adaLN_modulation.1.\1", 0),
+] + FLUX1_TO_BFL
+
+
+def dits():
+    items = []
+    c = diffusers.SD3Transformer2DModel
+    sd3m = dict(sample_size=128, patch_size=2, in_channels=16, num_layers=24, attention_head_dim=64,
+                num_attention_heads=24, joint_attention_dim=4096, caption_projection_dim=1536,
+                pooled_projection_dim=2048, out_channels=16, pos_embed_max_size=192)
+    items += [
+        ("sd3-medium-full", c, sd3m, "stabilityai/stable-diffusion-3-medium-diffusers transformer/config.json", torch.float16,
+         ["@expect mir:model.dit.stable-diffusion-3:medium"]),
+        ("sd3-5-large-full", c, dict(sd3m, num_layers=38, num_attention_heads=38, caption_projection_dim=2432, qk_norm="rms_norm"),
+         "stabilityai/stable-diffusion-3.5-large transformer/config.json", BF16,
+         ["@expect mir:model.dit.stable-diffusion-3:3-5-large"]),
+        ("sd3-5-medium-full", c, dict(sd3m, pos_embed_max_size=384, qk_norm="rms_norm", dual_attention_layers=tuple(range(13))),
+         "stabilityai/stable-diffusion-3.5-medium transformer/config.json (MMDiT-X: dual attention in blocks 0-12)", BF16,
+         ["@expect mir:model.dit.stable-diffusion-3:3-5-medium"]),
+        ("auraflow-full", diffusers.AuraFlowTransformer2DModel,
+         dict(sample_size=64, patch_size=2, in_channels=4, num_mmdit_layers=4, num_single_dit_layers=32,
+              attention_head_dim=256, num_attention_heads=12, joint_attention_dim=2048,
+              caption_projection_dim=3072, out_channels=4, pos_embed_max_size=9216),
+         "fal/AuraFlow-v0.3 transformer/config.json (class defaults; pos_embed_max_size 9216 of v0.3)", torch.float16,
+         ["@expect mir:model.dit.auraflow"]),
+        ("pixart-alpha-full", diffusers.PixArtTransformer2DModel,
+         dict(num_attention_heads=16, attention_head_dim=72, in_channels=4, out_channels=8, num_layers=28,
+              cross_attention_dim=1152, sample_size=128, patch_size=2, caption_channels=4096,
+              use_additional_conditions=True),
+         "PixArt-alpha/PixArt-XL-2-1024-MS transformer/config.json (resolution / aspect-ratio micro-conditioning)",
+         torch.float16, ["@expect mir:model.dit.pixart-alpha"]),
+        ("pixart-sigma-full", diffusers.PixArtTransformer2DModel,
+         dict(num_attention_heads=16, attention_head_dim=72, in_channels=4, out_channels=8, num_layers=28,
+              cross_attention_dim=1152, sample_size=128, patch_size=2, caption_channels=4096,
+              interpolation_scale=2, use_additional_conditions=False),
+         "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS transformer/config.json", torch.float16,
+         ["@expect mir:model.dit.pixart-sigma"]),
+        ("hunyuandit-full", diffusers.HunyuanDiT2DModel,
+         dict(num_attention_heads=16, attention_head_dim=88, in_channels=4, patch_size=2, sample_size=128,
+              hidden_size=1408, num_layers=40, mlp_ratio=4.3637, learn_sigma=True, cross_attention_dim=1024,
+              cross_attention_dim_t5=2048, pooled_projection_dim=1024, text_len=77, text_len_t5=256,
+              use_style_cond_and_image_meta_size=False),
+         "Tencent-Hunyuan/HunyuanDiT-v1.2-Diffusers transformer/config.json", torch.float16,
+         ["@expect mir:model.dit.hunyuandit-v1"]),
+        ("hidream-i1-full", diffusers.HiDreamImageTransformer2DModel,
+         dict(patch_size=2, in_channels=16, out_channels=16, num_layers=16, num_single_layers=32,
+              attention_head_dim=128, num_attention_heads=20, caption_channels=[4096, 4096],
+              text_emb_dim=2048, num_routed_experts=4, num_activated_experts=2, axes_dims_rope=(64, 32, 32),
+              max_resolution=(128, 128), llama_layers=list(range(48))),
+         "HiDream-ai/HiDream-I1-Full transformer/config.json", BF16, ["@expect mir:model.dit.hidream-i1"]),
+    ]
+    for name, cls, cfg, src, dt, ex in items:
+        src = src + "; values as released (as known to the script's author; hub not reachable)"
+        sd = meta_state(cls, cfg, dt)
+        write_spec(f"{name}.diffusers", sd, header(cls, src, cfg, DIFFUSERS_NOTE), ex)
+        if name == "hidream-i1-full":
+            # diffusers' single-file converter for HiDream only strips ComfyUI's prefix.
+            write_spec(f"{name}.comfy", prefixed(sd, "model.diffusion_model."),
+                       header(cls, src, cfg, "ComfyUI single file: the same names under model.diffusion_model. "
+                              "(diffusers' convert_hidream_transformer_to_diffusers only strips that prefix)"), ex)
+
+    cls = diffusers.Lumina2Transformer2DModel
+    cfg = dict(sample_size=128, patch_size=2, in_channels=16, hidden_size=2304, num_layers=26,
+               num_refiner_layers=2, num_attention_heads=24, num_kv_heads=8, multiple_of=256,
+               norm_eps=1e-5, axes_dim_rope=(32, 32, 32), axes_lens=(300, 512, 512), cap_feat_dim=2304)
+    src = ("Alpha-VLLM/Lumina-Image-2.0 transformer/config.json (Gemma-2-2B caption width 2304); values "
+           "as released")
+    emit("lumina-image-2-full", cls, cfg, src, ["@expect mir:model.dit.lumina-image-2"],
+         original=[("original", LUMINA2_TO_ORIGINAL,
+                    "original / ComfyUI single file: inverse of diffusers' convert_lumina2_to_diffusers "
+                    "(plus the unused norm_final.weight [hidden] the converter drops)",
+                    [("norm_final.weight", ("BF16", [2304]))], None)])
+
+    cls = diffusers.ChromaTransformer2DModel
+    cfg = dict(patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128,
+               num_attention_heads=24, joint_attention_dim=4096, axes_dims_rope=(16, 56, 56),
+               approximator_num_channels=64, approximator_hidden_dim=5120, approximator_layers=5)
+    src = "lodestones/Chroma1-HD transformer/config.json; values = the class defaults of ChromaTransformer2DModel"
+    emit("chroma-full", cls, cfg, src, ["@expect mir:model.dit.chroma"],
+         original=[("original", CHROMA_TO_ORIGINAL,
+                    "original single file (Chroma1-HD.safetensors): inverse of diffusers' "
+                    "convert_chroma_transformer_checkpoint_to_diffusers", (), None)])
+
+
 FAMILIES = {
     "flux-2": flux2,
     "flux-1": flux1,
@@ -655,6 +768,7 @@ FAMILIES = {
     "cogview4": cogview4,
     "loras": loras,
     "unets": unets,
+    "dits": dits,
 }
 
 
