@@ -149,6 +149,63 @@ SANA_TO_ORIGINAL = [
 ]
 
 
+# Inverse of diffusers' convert_hunyuan_video_transformer_to_diffusers, which HunyuanImage 2.1's
+# authors' code shares (HunyuanVideo's module names), plus its ByT5 glyph mapper (byt5_in: fc1,
+# fc2, fc3, layernorm -> context_embedder_2: linear_1..3, norm) and the MeanFlow r-embedder
+# (time_r_in) of the distilled release.
+HUNYUAN_TO_ORIGINAL = [
+    (r"x_embedder\.proj\.(.*)", r"img_in.proj.\1", 0),
+    (r"context_embedder\.time_text_embed\.timestep_embedder\.linear_1\.(.*)", r"txt_in.t_embedder.mlp.0.\1", 0),
+    (r"context_embedder\.time_text_embed\.timestep_embedder\.linear_2\.(.*)", r"txt_in.t_embedder.mlp.2.\1", 0),
+    (r"context_embedder\.time_text_embed\.text_embedder\.(linear_\d)\.(.*)", r"txt_in.c_embedder.\1.\2", 0),
+    (r"context_embedder\.proj_in\.(.*)", r"txt_in.input_embedder.\1", 0),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.attn\.to_q\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.self_attn_qkv.\2", 0),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.attn\.to_k\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.self_attn_qkv.\2", 1),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.attn\.to_v\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.self_attn_qkv.\2", 2),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.attn\.to_out\.0\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.self_attn_proj.\2", 0),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.ff\.net\.0\.proj\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.mlp.fc1.\2", 0),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.ff\.net\.2\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.mlp.fc2.\2", 0),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.norm_out\.linear\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.adaLN_modulation.1.\2", 0),
+    (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.(norm[12])\.(.*)", r"txt_in.individual_token_refiner.blocks.\1.\2.\3", 0),
+    (r"context_embedder_2\.norm\.(.*)", r"byt5_in.layernorm.\1", 0),
+    (r"context_embedder_2\.linear_(\d)\.(.*)", r"byt5_in.fc\1.\2", 0),
+    (r"time_guidance_embed\.timestep_embedder\.linear_1\.(.*)", r"time_in.mlp.0.\1", 0),
+    (r"time_guidance_embed\.timestep_embedder\.linear_2\.(.*)", r"time_in.mlp.2.\1", 0),
+    (r"time_guidance_embed\.timestep_embedder_r\.linear_1\.(.*)", r"time_r_in.mlp.0.\1", 0),
+    (r"time_guidance_embed\.timestep_embedder_r\.linear_2\.(.*)", r"time_r_in.mlp.2.\1", 0),
+    (r"time_guidance_embed\.guidance_embedder\.linear_1\.(.*)", r"guidance_in.mlp.0.\1", 0),
+    (r"time_guidance_embed\.guidance_embedder\.linear_2\.(.*)", r"guidance_in.mlp.2.\1", 0),
+    (r"transformer_blocks\.(\d+)\.norm1\.linear\.(.*)", r"double_blocks.\1.img_mod.linear.\2", 0),
+    (r"transformer_blocks\.(\d+)\.norm1_context\.linear\.(.*)", r"double_blocks.\1.txt_mod.linear.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_q\.(.*)", r"double_blocks.\1.img_attn_qkv.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_k\.(.*)", r"double_blocks.\1.img_attn_qkv.\2", 1),
+    (r"transformer_blocks\.(\d+)\.attn\.to_v\.(.*)", r"double_blocks.\1.img_attn_qkv.\2", 2),
+    (r"transformer_blocks\.(\d+)\.attn\.add_q_proj\.(.*)", r"double_blocks.\1.txt_attn_qkv.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.add_k_proj\.(.*)", r"double_blocks.\1.txt_attn_qkv.\2", 1),
+    (r"transformer_blocks\.(\d+)\.attn\.add_v_proj\.(.*)", r"double_blocks.\1.txt_attn_qkv.\2", 2),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_q\.(.*)", r"double_blocks.\1.img_attn_q_norm.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_k\.(.*)", r"double_blocks.\1.img_attn_k_norm.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_added_q\.(.*)", r"double_blocks.\1.txt_attn_q_norm.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.norm_added_k\.(.*)", r"double_blocks.\1.txt_attn_k_norm.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_out\.0\.(.*)", r"double_blocks.\1.img_attn_proj.\2", 0),
+    (r"transformer_blocks\.(\d+)\.attn\.to_add_out\.(.*)", r"double_blocks.\1.txt_attn_proj.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.net\.0\.proj\.(.*)", r"double_blocks.\1.img_mlp.fc1.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff\.net\.2\.(.*)", r"double_blocks.\1.img_mlp.fc2.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff_context\.net\.0\.proj\.(.*)", r"double_blocks.\1.txt_mlp.fc1.\2", 0),
+    (r"transformer_blocks\.(\d+)\.ff_context\.net\.2\.(.*)", r"double_blocks.\1.txt_mlp.fc2.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_q\.(.*)", r"single_blocks.\1.linear1.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_k\.(.*)", r"single_blocks.\1.linear1.\2", 1),
+    (r"single_transformer_blocks\.(\d+)\.attn\.to_v\.(.*)", r"single_blocks.\1.linear1.\2", 2),
+    (r"single_transformer_blocks\.(\d+)\.proj_mlp\.(.*)", r"single_blocks.\1.linear1.\2", 3),
+    (r"single_transformer_blocks\.(\d+)\.proj_out\.(.*)", r"single_blocks.\1.linear2.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.norm_q\.(.*)", r"single_blocks.\1.q_norm.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.attn\.norm_k\.(.*)", r"single_blocks.\1.k_norm.\2", 0),
+    (r"single_transformer_blocks\.(\d+)\.norm\.linear\.(.*)", r"single_blocks.\1.modulation.linear.\2", 0),
+    (r"norm_out\.linear\.(.*)", r"final_layer.adaLN_modulation.1.\1", 0),
+    (r"proj_out\.(.*)", r"final_layer.linear.\1", 0),
+]
+
+
 def header(cls, config_src: str, config: dict, layout_note: str) -> list[str]:
     return [
         f"Generated by {GEN} (do not edit by hand).",
@@ -384,13 +441,20 @@ def hunyuanimage():
                text_embed_2_dim=1472, rope_theta=256.0, rope_axes_dim=(64, 64))
     src = ("hunyuanvideo-community/HunyuanImage-2.1-Diffusers transformer/config.json; class "
            "defaults plus text_embed_2_dim 1472 (the ByT5 glyph encoder's width) as released")
-    emit("hunyuanimage-2-1", cls, cfg, src, ["@expect mir:model.dit.hunyuanimage-2-1"])
+    orig_note = ("authors' / ComfyUI single file (hunyuanimage2.1.safetensors): inverse of diffusers' "
+                 "convert_hunyuan_video_transformer_to_diffusers plus the byt5_in mapper")
+    emit("hunyuanimage-2-1", cls, cfg, src, ["@expect mir:model.dit.hunyuanimage-2-1"],
+         original=[("original", HUNYUAN_TO_ORIGINAL, orig_note, (), None)])
     # Distilled release: guidance embedder and MeanFlow r-embedder.
     cfg_d = dict(cfg, guidance_embeds=True, use_meanflow=True)
     sd = meta_state(cls, cfg_d, BF16)
     write_spec("hunyuanimage-2-1-distilled.diffusers", sd,
                header(cls, "hunyuanvideo-community/HunyuanImage-2.1-Distilled-Diffusers transformer/config.json "
                       "(guidance_embeds and use_meanflow true)", cfg_d, DIFFUSERS_NOTE),
+               ["@expect mir:model.dit.hunyuanimage-2-1"])
+    write_spec("hunyuanimage-2-1-distilled.original", invert(sd, HUNYUAN_TO_ORIGINAL),
+               header(cls, "hunyuanvideo-community/HunyuanImage-2.1-Distilled-Diffusers transformer/config.json "
+                      "(guidance_embeds and use_meanflow true)", cfg_d, orig_note),
                ["@expect mir:model.dit.hunyuanimage-2-1"])
 
 

@@ -70,6 +70,8 @@ fn new_image_families_are_never_named_as_their_look_alikes() {
         ("z-image.original.spec", &["mir:model.dit.lumina"]),
         ("z-image.diffusers.spec", &["mir:model.dit.lumina"]),
         ("hunyuanimage-2-1.diffusers.spec", &["mir:model.dit.hunyuanvideo"]),
+        ("hunyuanimage-2-1.original.spec", &["mir:model.dit.hunyuanvideo"]),
+        ("hunyuanimage-2-1-distilled.original.spec", &["mir:model.dit.hunyuanvideo"]),
         ("flux-1-schnell-full.bfl.spec", &["mir:model.dit.longcat", "mir:model.dit.ovis", "mir:model.dit.flux-2"]),
         ("flux-1-canny-dev-full.bfl.spec", &["mir:model.dit.flux-2"]),
         ("flux-1-dev-full.diffusers.spec", &["mir:model.dit.flux-2"]),
