@@ -13,7 +13,7 @@ const NEW_RULES: &[&str] = &[
     "flux-2-dev", "flux-2-klein-4b", "flux-2-klein-4b-base", "flux-2-klein-9b", "flux-2-klein-9b-base",
     "longcat-image", "ovis-image", "z-image", "z-image-turbo", "qwen-image-edit", "qwen-image-edit-2509",
     "qwen-image-edit-2511", "sana", "hunyuanimage-2-1", "cogview4", "lora-flux-2-dev", "lora-flux-2-klein-9b",
-    "lora-flux-2-klein-4b", "lora-qwen-image", "lora-z-image", "sd1-pix2pix", "sd2-depth", "sd2-unclip", "chroma-radiance",
+    "lora-flux-2-klein-4b", "lora-qwen-image", "lora-z-image", "sd1-pix2pix", "sd2-depth", "sd2-unclip", "chroma-radiance", "omnigen-2",
 ];
 
 fn generated() -> Vec<String> {
@@ -83,8 +83,10 @@ fn new_image_families_are_never_named_as_their_look_alikes() {
         ("lora-qwen-image.peft.spec", &["mir:model.lora.lora:flux-1-"]),
         ("lora-qwen-image.peft-attn.spec", &["mir:model.lora.lora:flux-1-"]),
         ("lora-z-image.peft.spec", &["mir:model.lora.lora:lumina-image-2"]),
-        ("lumina-image-2-full.original.spec", &["mir:model.dit.z-image"]),
-        ("lumina-image-2-full.diffusers.spec", &["mir:model.dit.z-image"]),
+        ("lumina-image-2-full.original.spec", &["mir:model.dit.z-image", "mir:model.dit.omnigen-2"]),
+        ("omnigen-2.diffusers.spec", &["mir:model.dit.lumina-image-2"]),
+        ("omnigen-2.comfy.spec", &["mir:model.dit.lumina-image-2"]),
+        ("lumina-image-2-full.diffusers.spec", &["mir:model.dit.z-image", "mir:model.dit.omnigen-2"]),
         ("pixart-sigma-full.diffusers.spec", &["mir:model.dit.sana"]),
         ("chroma-full.original.spec", &["mir:model.dit.longcat-image", "mir:model.dit.ovis-image"]),
         ("qwen-image-full.diffusers.spec", &["mir:model.dit.flux-1-", "mir:model.dit.flux-2-"]),
