@@ -569,6 +569,19 @@ def loras():
     blocks = ("layers.", "noise_refiner.", "context_refiner.")
     write_spec("lora-z-image.peft", peft_lora(sd, blocks),
                lora_header(cls, src, cfg, "PEFT / diffusers LoRA (transformer.<module>.lora_A/lora_B)"), ex)
+    # Lumina Image 2 (Z-Image's look-alike: same layers / refiner names, width 2304).
+    lcls = diffusers.Lumina2Transformer2DModel
+    lcfg = dict(sample_size=128, patch_size=2, in_channels=16, hidden_size=2304, num_layers=26,
+                num_refiner_layers=2, num_attention_heads=24, num_kv_heads=8, multiple_of=256,
+                norm_eps=1e-5, axes_dim_rope=(32, 32, 32), axes_lens=(300, 512, 512), cap_feat_dim=2304)
+    lsd = meta_state(lcls, lcfg, BF16)
+    lsrc = "Alpha-VLLM/Lumina-Image-2.0 transformer/config.json (values as released)"
+    write_spec("lora-lumina-image-2.peft", peft_lora(lsd, blocks),
+               lora_header(lcls, lsrc, lcfg, "PEFT / diffusers LoRA (transformer.<module>.lora_A/lora_B)"),
+               ["@expect mir:model.lora.lora:lumina-image-2"])
+    write_spec("lora-lumina-image-2.comfy", peft_lora(invert(lsd, LUMINA2_TO_ORIGINAL), blocks, prefix="diffusion_model."),
+               lora_header(lcls, lsrc, lcfg, "LoRA over the original single-file module names"),
+               ["@expect mir:model.lora.lora:lumina-image-2"])
     orig = invert(sd, ZIMAGE_TO_ORIGINAL)
     write_spec("lora-z-image.comfy", peft_lora(orig, blocks, prefix="diffusion_model."),
                lora_header(cls, src, cfg, "LoRA over the original single-file module names (diffusion_model.layers.N.attention.qkv...)"), ex)
