@@ -235,3 +235,63 @@ fn new_image_families_are_never_named_as_their_look_alikes() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The rules of image.toml do the work: without that file (the same engine, every other rule
+/// file) the layouts of the new families are not named with their expected ID. Prints the
+/// figures (`--nocapture`): fixtures named right with and without image.toml, and the share of
+/// tensors and parameters the winning rule explains.
+#[test]
+fn image_rules_name_what_the_other_rules_cannot() {
+    let with = Classifier::builtin().unwrap();
+    let (files, layout) = Classifier::builtin_sources();
+    let without_files: Vec<(&str, &str)> = files
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "image.toml")
+        .collect();
+    assert!(without_files.len() < files.len(), "image.toml is not embedded");
+    let without = Classifier::from_sources(&without_files, layout).unwrap();
+    let (mut right_with, mut right_without, mut total) = (0usize, 0usize, 0usize);
+    let (mut tensors, mut explained, mut params_share) = (0usize, 0usize, 0.0f64);
+    let mut new_family_named_without = Vec::new();
+    for name in generated() {
+        let s = common::spec(&name);
+        total += 1;
+        let a = common::classify(&with, &s);
+        let b = common::classify(&without, &s);
+        let id = |o: &mir_classify::Classification| o.mir.as_ref().map(|m| m.to_string());
+        if id(&a) == s.expect {
+            right_with += 1;
+        }
+        if std::env::var_os("MIR_PRINT_TABLE").is_some() && id(&b) != s.expect {
+            println!("| {name} | {:?} | {:?} |", id(&b), id(&a));
+        }
+        if id(&b) == s.expect {
+            right_without += 1;
+            if a.evidence.iter().any(|e| {
+                NEW_RULES
+                    .iter()
+                    .any(|r| e == &format!("rule {r}"))
+            }) {
+                new_family_named_without.push(name.clone());
+            }
+        }
+        if let Some(c) = &a.coverage {
+            tensors += c.tensors_total;
+            explained += c.tensors_total - c.tensors_unexplained;
+            params_share += c.parameters;
+        }
+    }
+    println!(
+        "generated image layouts: {total}; named right with image.toml {right_with}, \
+         without {right_without}; tensors explained {explained}/{tensors}; \
+         mean parameter share {:.4}",
+        params_share / total as f64
+    );
+    assert_eq!(right_with, total);
+    // A layout that image.toml names is one the other rules got wrong (or could not name).
+    assert!(
+        new_family_named_without.is_empty(),
+        "named right without image.toml, so its rule there is redundant: {new_family_named_without:?}"
+    );
+}
