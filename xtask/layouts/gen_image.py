@@ -258,6 +258,24 @@ def flux2():
     e = ["@expect mir:model.dit.flux-2-dev"]
     emit("flux-2-dev", cls, dev, src, e, original=[("bfl", FLUX2_TO_BFL, BFL_NOTE2, (), None)])
 
+    # ComfyUI's FP8 "mixed" packaging of the BFL file (flux2_dev_fp8mixed.safetensors style): the
+    # block Linear weights stored as F8_E4M3 with a per-layer F32 weight_scale and a U8
+    # comfy_quant descriptor; everything else kept in BF16.
+    bfl = invert(meta_state(cls, dev, BF16), FLUX2_TO_BFL)
+    fp8 = OrderedDict()
+    for k, (dt, shape) in bfl.items():
+        if k.endswith(".weight") and len(shape) == 2 and k.startswith(("double_blocks.", "single_blocks.")):
+            base = k[: -len(".weight")]
+            fp8[k] = ("F8_E4M3", shape)
+            fp8[base + ".weight_scale"] = ("F32", [])
+            fp8[base + ".comfy_quant"] = ("U8", [32])
+        else:
+            fp8[k] = (dt, shape)
+    write_spec("flux-2-dev.comfy-fp8", fp8,
+               header(cls, src, dev, BFL_NOTE2 + "; block Linear weights in ComfyUI's FP8 mixed packaging "
+                      "(F8_E4M3 + weight_scale + comfy_quant per layer)"),
+               ["@expect mir:model.dit.flux-2-dev"])
+
     # Klein: Qwen3 text encoders (3 stacked hidden states: 3 x 2560 = 7680 for Qwen3-4B,
     # 3 x 4096 = 12288 for Qwen3-8B), no guidance embedder (distilled and base alike).
     k4 = dict(dev, num_layers=5, num_single_layers=20, num_attention_heads=24,
