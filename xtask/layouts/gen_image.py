@@ -293,6 +293,16 @@ def flux2():
               f"@expect_candidate mir:model.dit.flux-2-klein-{size}:base"]
         emit(f"flux-2-klein-{size}", cls, cfg, s, ex,
              original=[("bfl", FLUX2_TO_BFL, BFL_NOTE2, (), None)])
+    # Release file names: the distilled Klein under its name stays without compat (the name
+    # does not say "distilled"); the base release's name decides `base`.
+    for size, cfg, s_ in (("4b", k4, src4), ("9b", k9, src9)):
+        sd = invert(meta_state(cls, cfg, BF16), FLUX2_TO_BFL)
+        write_spec(f"flux-2-klein-{size}.release-name", sd, header(cls, s_, cfg, BFL_NOTE2 + "; release file name"),
+                   [f"@file_name flux-2-klein-{size}.safetensors", f"@expect mir:model.dit.flux-2-klein-{size}",
+                    f"@expect_candidate mir:model.dit.flux-2-klein-{size}:base"])
+        write_spec(f"flux-2-klein-{size}.base-name", sd, header(cls, s_, cfg, BFL_NOTE2 + "; base release file name"),
+                   [f"@file_name flux-2-klein-base-{size}.safetensors", f"@expect mir:model.dit.flux-2-klein-{size}:base",
+                    "@expect_decided_by filename"])
     # The base (undistilled) Klein named by its metadata.
     sd = invert(meta_state(cls, k4, BF16), FLUX2_TO_BFL)
     write_spec("flux-2-klein-4b.base-meta", sd,
