@@ -2,8 +2,8 @@
 """Generates full image-denoiser layouts (fixtures/specs/<family>.<layout>.spec) from the real
 model classes of diffusers, instantiated on torch's meta device with the released config values.
 
-    /work/venv-gen/bin/python xtask/layouts/gen_image.py            # every family
-    /work/venv-gen/bin/python xtask/layouts/gen_image.py flux-2-dev  # some families
+    python xtask/layouts/gen_image.py             # every family (see README.md for the venv)
+    python xtask/layouts/gen_image.py flux-2 loras  # some families
 
 Config values: the Hugging Face hub is not reachable from the machine that wrote this script, so
 each config below names the repo file it reproduces and where the values were taken from (the
