@@ -48,8 +48,8 @@ use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
 pub use coverage::{Coverage, UnexplainedGroup};
-pub use ids::IdRow;
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
+pub use ids::IdRow;
 pub use rules::{Prediction, RuleError};
 pub use view::normalize_key;
 
@@ -354,16 +354,12 @@ impl Classifier {
                 .map(|b| b.prefix.as_str())
                 .filter(|p| out.components.iter().any(|c| c.prefix.starts_with(p)))
                 .collect();
-            for (k, shape) in keys.iter() {
-                let Some(part) = rs
-                    .bundle_parts
-                    .iter()
-                    .find(|b| k.starts_with(b.prefix.as_str()))
-                else {
-                    continue;
-                };
+            for part in &rs.bundle_parts {
                 let explained = found.contains(&part.prefix.as_str());
-                tally.add(k, shape, explained, false);
+                let range = keys.prefix_range(&part.prefix);
+                for (k, shape) in keys.iter().skip(range.start).take(range.len()) {
+                    tally.add(k, shape, explained, false);
+                }
             }
         }
         let cov = tally.finish();
