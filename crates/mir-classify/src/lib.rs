@@ -44,6 +44,8 @@ mod rules;
 pub mod testing;
 mod view;
 
+use std::collections::BTreeMap;
+
 use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
@@ -258,9 +260,19 @@ impl Classifier {
             &rs.adapter_suffixes,
             &rs.strip_prefixes,
         );
+        // A file without tensors holds no weights (llama.cpp's vocabulary-only GGUFs, a
+        // metadata-only safetensors): what its metadata claims (`general.architecture`,
+        // `general.file_type` = F16) describes a model it does not contain, so no metadata rule
+        // may name it. Only its file name or an exact hash still can.
+        let no_weights = tensors.is_empty();
+        let no_metadata = BTreeMap::new();
         let meta = Meta {
-            map: &input.index.metadata,
-            config_model_type: input.config_model_type,
+            map: if no_weights {
+                &no_metadata
+            } else {
+                &input.index.metadata
+            },
+            config_model_type: input.config_model_type.filter(|_| !no_weights),
         };
         let base_name = input
             .file_name
@@ -313,6 +325,11 @@ impl Classifier {
         }
         self.predict(&keys, &meta, winner, &mut out);
         self.apply_database(input.hashes, &mut out);
+        if no_weights {
+            out.evidence.push(
+                "the file holds no tensors (no weights): its metadata names no model".to_owned(),
+            );
+        }
         out
     }
 
