@@ -249,7 +249,10 @@ fn image_rules_name_what_the_other_rules_cannot() {
         .copied()
         .filter(|(n, _)| *n != "image.toml")
         .collect();
-    assert!(without_files.len() < files.len(), "image.toml is not embedded");
+    assert!(
+        without_files.len() < files.len(),
+        "image.toml is not embedded"
+    );
     let without = Classifier::from_sources(&without_files, layout).unwrap();
     let (mut right_with, mut right_without, mut total) = (0usize, 0usize, 0usize);
     let (mut tensors, mut explained, mut params_share) = (0usize, 0usize, 0.0f64);
@@ -268,11 +271,10 @@ fn image_rules_name_what_the_other_rules_cannot() {
         }
         if id(&b) == s.expect {
             right_without += 1;
-            if a.evidence.iter().any(|e| {
-                NEW_RULES
-                    .iter()
-                    .any(|r| e == &format!("rule {r}"))
-            }) {
+            if a.evidence
+                .iter()
+                .any(|e| NEW_RULES.iter().any(|r| e == &format!("rule {r}")))
+            {
                 new_family_named_without.push(name.clone());
             }
         }
