@@ -74,6 +74,27 @@ pub enum CkptError {
         /// What is wrong, in a few words.
         problem: &'static str,
     },
+    /// The file could not be read, but findings were made before the problem (a payload often
+    /// sits before the damage that stops a parser). The text is `error`'s; the findings are in
+    /// `findings` (see [`crate::findings_of`]).
+    #[error("{}", inner_text(error))]
+    WithFindings {
+        /// Why the file could not be read.
+        error: Box<mir_core::Error>,
+        /// Every finding made before it, most severe first.
+        findings: Vec<mir_core::Finding>,
+    },
+}
+
+/// `error`'s text without the `ckpt: ` its own wrapper adds (the outer wrapper adds it again).
+fn inner_text(error: &mir_core::Error) -> String {
+    match error {
+        mir_core::Error::Format {
+            format: "ckpt",
+            source,
+        } => source.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl From<CkptError> for mir_core::Error {
