@@ -402,6 +402,8 @@ impl Scanner {
             }
             Err(e) => {
                 record.error = Some(e.to_string());
+                // Findings made before the error (a payload before the damage) stay in the record.
+                record.findings = finding_strings(mir_ckpt::findings_of(&e));
                 return (record, None, None);
             }
         };
@@ -420,14 +422,7 @@ impl Scanner {
         let sigs = Signatures::of(&index);
         record.tensors = Some(index.tensors.len());
         record.fingerprint = Some(FingerprintRecord::from(&sigs));
-        record.findings = index
-            .findings
-            .iter()
-            .map(|f| match f.severity {
-                Severity::Info => f.message.clone(),
-                s => format!("{}: {}", s.as_str(), f.message),
-            })
-            .collect();
+        record.findings = finding_strings(&index.findings);
         let model_type = configs.model_type(&c.path);
         let file_256 = record
             .hashes
@@ -606,4 +601,15 @@ pub fn inspect(
     let index = registry.parse(&src, limits)?;
     let sigs = Signatures::of(&index);
     Ok((index, sigs))
+}
+
+/// Findings as record strings: prefixed by severity when not informational.
+fn finding_strings(findings: &[mir_core::Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| match f.severity {
+            Severity::Info => f.message.clone(),
+            s => format!("{}: {}", s.as_str(), f.message),
+        })
+        .collect()
 }
