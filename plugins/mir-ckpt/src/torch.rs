@@ -620,8 +620,11 @@ struct Walker<'p> {
     unlisted: BTreeMap<String, u64>,
     /// Unlisted tensors met so far (with repeats).
     unlisted_seen: u64,
-    /// Per arena node: its walk finished and found nothing (no tensor, nothing unlisted or cut).
-    barren: Vec<bool>,
+    /// Per arena node: the shallowest depth from which its walk found nothing (no tensor,
+    /// nothing unlisted), `u32::MAX` if none. Reached again at that depth or deeper, it is
+    /// skipped (the walk would see as much or less: the depth limit cuts sooner); reached
+    /// higher, it is walked again, since what the limit cut may hold tensors.
+    barren: Vec<u32>,
 }
 
 impl Walker<'_> {
@@ -652,11 +655,8 @@ impl Walker<'_> {
     }
 
     fn visit(&mut self, v: Value, depth: usize) -> Result<(), Error> {
-        let Value::Ref(id) = v else { return Ok(()) };
-        let slot = usize::try_from(id).ok();
-        if slot.and_then(|i| self.barren.get(i)).copied() == Some(true) {
-            return Ok(());
-        }
+        // Every step counts, skips of barren values too: a big list reached along many paths
+        // costs its length on each.
         self.visited = self.visited.saturating_add(1);
         if self.visited > self.budget {
             return Err(Error::LimitExceeded {
@@ -665,14 +665,22 @@ impl Walker<'_> {
                 limit: self.budget,
             });
         }
-        let before = (self.found.len(), self.unlisted_seen, self.too_deep);
+        let Value::Ref(id) = v else { return Ok(()) };
+        let slot = usize::try_from(id).ok();
+        let depth32 = u32::try_from(depth).unwrap_or(u32::MAX);
+        if slot
+            .and_then(|i| self.barren.get(i))
+            .is_some_and(|&from| depth32 >= from)
+        {
+            return Ok(());
+        }
+        let before = (self.found.len(), self.unlisted_seen);
         self.visit_node(v, depth)?;
         if self.found.len() == before.0
             && self.unlisted_seen == before.1
-            && self.too_deep == before.2
-            && let Some(b) = slot.and_then(|i| self.barren.get_mut(i))
+            && let Some(from) = slot.and_then(|i| self.barren.get_mut(i))
         {
-            *b = true;
+            *from = (*from).min(depth32);
         }
         Ok(())
     }
@@ -949,7 +957,7 @@ pub(crate) fn walk(p: &Pickle, limits: &Limits) -> Result<WalkResult, Error> {
         too_deep: false,
         unlisted: BTreeMap::new(),
         unlisted_seen: 0,
-        barren: vec![false; p.arena.len()],
+        barren: vec![u32::MAX; p.arena.len()],
     };
     w.visit(p.root, 0)?;
     Ok(WalkResult {

@@ -395,3 +395,73 @@ fn item_17_torchscript_files_are_read_and_their_classes_expected() {
         ["global __torch__.Tiny.Tiny in the pickle"]
     );
 }
+
+#[test]
+fn item_10_a_big_list_reached_along_many_paths_is_bounded_by_the_walk_budget() {
+    // L = [0, 1, …, 99_999 (inline ints), tensor]; then 12 levels of (L, L) mean 2^12 walks of
+    // L's 100k items. The walk stops at its step budget (max_pickle_items) instead of running for
+    // hours; with a small budget, quickly.
+    let mut p = b"\x80\x02](".to_vec();
+    for i in 0..100_000u32 {
+        p.push(b'J');
+        p.extend_from_slice(&i.to_le_bytes());
+    }
+    p.extend_from_slice(
+        b"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x04tQK\x00K\x04\x85K\x01\x85\x89)tR",
+    );
+    p.extend_from_slice(b"er\0\0\0\0");
+    for level in 1..=12u32 {
+        p.push(b'j');
+        p.extend_from_slice(&(level - 1).to_le_bytes());
+        p.push(b'j');
+        p.extend_from_slice(&(level - 1).to_le_bytes());
+        p.extend_from_slice(b"\x86r");
+        p.extend_from_slice(&level.to_le_bytes());
+    }
+    p.push(b'.');
+    let limits = Limits {
+        max_pickle_items: 2_000_000,
+        ..Limits::default()
+    };
+    let start = std::time::Instant::now();
+    let e = CkptFormat
+        .parse(&Source::from_bytes("x.pkl", p), &limits)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::LimitExceeded { what, .. } if what.starts_with("pickle walk")),
+        "{e}"
+    );
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn item_10_a_value_cut_at_the_depth_limit_is_searched_again_when_reached_higher() {
+    // The same dict (holding a tensor 3 levels down) reached first 15 levels deep, then at the
+    // root's next key: the second path must still list its tensor.
+    let mut p = b"\x80\x02".to_vec();
+    // inner = {"a": {"b": {"c": tensor}}}, memo 0, popped.
+    p.extend_from_slice(b"}X\x01\x00\x00\x00a}X\x01\x00\x00\x00b}X\x01\x00\x00\x00c");
+    p.extend_from_slice(
+        b"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x04tQK\x00K\x04\x85K\x01\x85\x89)tR",
+    );
+    p.extend_from_slice(b"sssr\0\0\0\x000");
+    // root = {"deep": [[…[inner]…]] (14 lists), "top": inner}, in that order (SETITEMS).
+    p.extend_from_slice(b"}(X\x04\x00\x00\x00deep");
+    for _ in 0..14 {
+        p.push(b'(');
+    }
+    p.extend_from_slice(b"j\0\0\0\0");
+    for _ in 0..14 {
+        p.push(b'l');
+    }
+    p.extend_from_slice(b"X\x03\x00\x00\x00topj\0\0\0\0u.");
+    let index = CkptFormat
+        .parse(&Source::from_bytes("x.pkl", p), &Limits::default())
+        .unwrap();
+    assert!(
+        names(&index).contains(&"top.a.b.c"),
+        "{:?} {:?}",
+        names(&index),
+        index.findings
+    );
+}
