@@ -794,7 +794,10 @@ impl Pk {
     }
     /// `posix.system("true")`, its result left on the stack.
     pub(crate) fn payload(&mut self) -> &mut Self {
-        self.global("posix", "system").raw(b"(").str(b"true").raw(b"tR")
+        self.global("posix", "system")
+            .raw(b"(")
+            .str(b"true")
+            .raw(b"tR")
     }
     /// `_rebuild_tensor_v2(PERSID(("storage", FloatStorage, key, "cpu", numel)), 0, (n,), (1,),
     /// False, OrderedDict())` for a 1-D F32 tensor of `n` elements.
@@ -829,7 +832,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -892,7 +899,12 @@ pub(crate) fn deflated_torch_zip(pkl: &[u8]) -> Vec<u8> {
 
 /// A one-tensor state dict `{"w": tensor(4)}` (storage key "0").
 fn state_dict_pickle() -> Vec<u8> {
-    Pk::new(2).raw(b"}").str(b"w").tensor("0", 4).raw(b"s").stop()
+    Pk::new(2)
+        .raw(b"}")
+        .str(b"w")
+        .tensor("0", 4)
+        .raw(b"s")
+        .stop()
 }
 
 /// The legacy (pre-1.6) format: magic-number pickle `magic`, protocol 1001, sys_info, the object
@@ -934,7 +946,11 @@ pub(crate) fn py2_ordered_dict() -> Vec<u8> {
         .iter()
         .enumerate()
     {
-        p.raw(b"]").raw(b"(").raw(b"U").raw(&[name.len() as u8]).raw(name.as_bytes());
+        p.raw(b"]")
+            .raw(b"(")
+            .raw(b"U")
+            .raw(&[name.len() as u8])
+            .raw(name.as_bytes());
         p.tensor(&i.to_string(), 4).raw(b"e"); // APPENDS: [key, tensor]
     }
     p.raw(b"e").raw(b"tR").stop() // APPENDS the pairs; TUPLE; REDUCE
@@ -1051,7 +1067,10 @@ pub(crate) fn ckpt_hostile() -> Vec<Case> {
     // 7. Memory bombs.
     // LONG_BINPUT keys 15 apart (inside the dense memo's gap) and 1,000 apart (sparse): 20k puts
     // (before the fix, each grew the memo by 1,024 slots: 100k puts took 2.6 GB).
-    for (file, step) in [("memo_binput_dense.pkl", 15u32), ("memo_binput_sparse.pkl", 1000)] {
+    for (file, step) in [
+        ("memo_binput_dense.pkl", 15u32),
+        ("memo_binput_sparse.pkl", 1000),
+    ] {
         let mut p = Pk::new(2);
         p.raw(b"N");
         for i in 0..20_000u32 {
@@ -1065,7 +1084,11 @@ pub(crate) fn ckpt_hostile() -> Vec<Case> {
     }
     // One 16 MiB string shared as 60 root values (deflated to a few KB).
     let mut p = Pk::new(2);
-    p.raw(b"}").raw(b"(").str(b"k0").str(&vec![b'x'; 16 << 20]).put(0);
+    p.raw(b"}")
+        .raw(b"(")
+        .str(b"k0")
+        .str(&vec![b'x'; 16 << 20])
+        .put(0);
     for i in 1..60 {
         p.str(format!("k{i}").as_bytes()).get(0);
     }
@@ -1086,7 +1109,12 @@ pub(crate) fn ckpt_hostile() -> Vec<Case> {
     ));
     // 100 tensor paths under one 16 MiB key.
     let mut p = Pk::new(2);
-    p.raw(b"}").str(&vec![b'k'; 16 << 20]).raw(b"]").raw(b"(").tensor("0", 4).put(0);
+    p.raw(b"}")
+        .str(&vec![b'k'; 16 << 20])
+        .raw(b"]")
+        .raw(b"(")
+        .tensor("0", 4)
+        .put(0);
     for _ in 1..100 {
         p.get(0);
     }
@@ -1116,10 +1144,16 @@ pub(crate) fn ckpt_hostile() -> Vec<Case> {
         .chain([("archive/data.pkl".to_owned(), state_dict_pickle())])
         .chain([("archive/data/0".to_owned(), vec![0u8; 16])])
         .collect();
-    let refs: Vec<(&str, &[u8])> = entries.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     v.push(case(
         "ckpt/zip_stray_eocd.pt",
-        stored_zip(&refs, b"PK\x05\x06\0\0\0\0\x01\0\x01\0\x2e\0\0\0\0\0\0\0\0\0"),
+        stored_zip(
+            &refs,
+            b"PK\x05\x06\0\0\0\0\x01\0\x01\0\x2e\0\0\0\0\0\0\0\0\0",
+        ),
         // The zip crate and the directory scan disagree on the entries: a storage goes missing.
         "ok\tckpt\ttensors=1\tfindings=1",
     ));

@@ -384,12 +384,22 @@ fn cases() -> Vec<Case> {
     });
     // PyTorch pickle memory bombs (issue 17, item 7), one per class, from fixtures/hostile/ckpt.
     let ckpt = |f: &str| {
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hostile/ckpt").join(f))
-            .unwrap()
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/hostile/ckpt")
+                .join(f),
+        )
+        .unwrap()
     };
     for (f, what) in [
-        ("memo_binput_dense.pkl", "pickle 20k LONG_BINPUT 15 keys apart (dense memo)"),
-        ("memo_binput_sparse.pkl", "pickle 20k LONG_BINPUT 1,000 keys apart (sparse memo)"),
+        (
+            "memo_binput_dense.pkl",
+            "pickle 20k LONG_BINPUT 15 keys apart (dense memo)",
+        ),
+        (
+            "memo_binput_sparse.pkl",
+            "pickle 20k LONG_BINPUT 1,000 keys apart (sparse memo)",
+        ),
     ] {
         // Before: each put grew the memo by up to 1,024 slots (16 KB): 20k puts took 330 MB.
         v.push(Case {

@@ -108,7 +108,9 @@ fn pkl_entries(src: &Source, start: u64, entries: u64) -> Result<Vec<PklEntry>, 
         let mut at = 0usize;
         while let (Some(id), Some(len)) = (
             extra.get(at..at.saturating_add(2)).map(le),
-            extra.get(at.saturating_add(2)..at.saturating_add(4)).map(le),
+            extra
+                .get(at.saturating_add(2)..at.saturating_add(4))
+                .map(le),
         ) {
             let body = at.saturating_add(4);
             if id == 1 {
@@ -142,10 +144,9 @@ fn read_pkl_entry(src: &Source, e: &PklEntry, limits: &Limits) -> Result<Vec<u8>
     std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(e.local_offset))
         .map_err(Error::Io)?;
     let mut reader = BufReader::with_capacity(64 << 10, reader);
-    let entry =
-        zip::read::read_zipfile_from_stream_with_compressed_size(&mut reader, e.compressed)
-            .map_err(CkptError::Zip)?
-            .ok_or(CkptError::Zip(zip::result::ZipError::FileNotFound))?;
+    let entry = zip::read::read_zipfile_from_stream_with_compressed_size(&mut reader, e.compressed)
+        .map_err(CkptError::Zip)?
+        .ok_or(CkptError::Zip(zip::result::ZipError::FileNotFound))?;
     read_bounded(entry, e.size)
 }
 
@@ -199,11 +200,18 @@ fn zip_checkpoint(
             }
         }
     }
-    let first_folder = names.first().and_then(|n| n.split('/').next()).unwrap_or("");
+    let first_folder = names
+        .first()
+        .and_then(|n| n.split('/').next())
+        .unwrap_or("");
     let primary = candidates
         .iter()
         .position(|c| c.name.ends_with("/data.pkl") && pkl_prefix(&c.name) == Some(first_folder))
-        .or_else(|| candidates.iter().position(|c| c.name.ends_with("/data.pkl")))
+        .or_else(|| {
+            candidates
+                .iter()
+                .position(|c| c.name.ends_with("/data.pkl"))
+        })
         .or(if candidates.is_empty() { None } else { Some(0) })
         .ok_or(CkptError::NoDataPkl)?;
     let Some(main) = candidates.get(primary) else {
@@ -311,9 +319,7 @@ fn zip_checkpoint(
         },
         limits,
     )?;
-    if torchscript
-        && let Some(i) = archive.index_for_name(&constants_name)
-    {
+    if torchscript && let Some(i) = archive.index_for_name(&constants_name) {
         // TorchScript constants: a tuple of tensors whose storages are under `constants/`.
         let data = read_entry(&mut archive, i, limits)?;
         let storages = storage_dir(src, &mut archive, &names, &format!("{prefix}/constants/"))?;
@@ -542,7 +548,12 @@ fn pickles(src: &Source, limits: &Limits, findings: &mut Findings) -> Result<Ten
         torch::report_globals(&first.globals, "the pickle", false, findings);
         // Pickles that follow: `pickle.load` called again would run them.
         for _ in 0..TRAILING_PICKLES {
-            if pos >= len || reader.fill_buf().map(|b| b.first() != Some(&0x80)).unwrap_or(true) {
+            if pos >= len
+                || reader
+                    .fill_buf()
+                    .map(|b| b.first() != Some(&0x80))
+                    .unwrap_or(true)
+            {
                 break;
             }
             match pickle::run(&mut reader, len.saturating_sub(pos), limits, "following") {
@@ -755,7 +766,8 @@ pub(crate) fn tar_globals(src: &Source, limits: &Limits) -> Error {
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .fold(0u64, |acc, &b| {
-                acc.saturating_mul(8).saturating_add(u64::from(b.saturating_sub(b'0')))
+                acc.saturating_mul(8)
+                    .saturating_add(u64::from(b.saturating_sub(b'0')))
             });
         let start = at.saturating_add(512);
         let available = size.min(src.len().saturating_sub(start));

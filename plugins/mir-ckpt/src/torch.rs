@@ -341,7 +341,10 @@ const DANGEROUS_BUILTINS: &[&str] = &[
 /// `_os.system` too, and `torch` + `hub.load` is `torch.hub.load`. Without importing anything,
 /// every reading of the path is rated: the module's own submodules (`torch.hub`), and each
 /// attribute named like a module (`os`, `_os` → `os`, `sys.modules.os`); the worst wins.
-pub(crate) fn rate_global(module: &str, name: &str) -> Option<(Severity, Option<(String, String)>)> {
+pub(crate) fn rate_global(
+    module: &str,
+    name: &str,
+) -> Option<(Severity, Option<(String, String)>)> {
     let direct = global_severity(module, name)?;
     if !name.contains('.') {
         return Some((direct, None));
@@ -349,7 +352,10 @@ pub(crate) fn rate_global(module: &str, name: &str) -> Option<(Severity, Option<
     let segs: Vec<&str> = name.split('.').collect();
     let mut worst = (direct, None);
     for i in 0..segs.len().saturating_sub(1) {
-        let rest = segs.get(i.saturating_add(1)..).unwrap_or_default().join(".");
+        let rest = segs
+            .get(i.saturating_add(1)..)
+            .unwrap_or_default()
+            .join(".");
         let prefix = segs.get(..=i).unwrap_or_default().join(".");
         let seg = segs.get(i).copied().unwrap_or_default();
         let alias = seg.trim_start_matches('_');
@@ -554,13 +560,14 @@ pub(crate) enum Seg {
 
 /// Decimal digits of `n` (with its sign).
 fn digits(n: i128) -> u64 {
-    let mut len = if n < 0 { 2 } else { 1 };
+    let sign = u64::from(n < 0);
+    let mut len = 1u64;
     let mut n = n.unsigned_abs();
     while n >= 10 {
         n /= 10;
-        len += 1;
+        len = len.saturating_add(1);
     }
-    len
+    len.saturating_add(sign)
 }
 
 impl Seg {
@@ -822,10 +829,7 @@ const FINDINGS_PER_KIND: u64 = 8;
 impl Findings {
     /// Adds a finding; `kind` groups findings for the cap and names them in the summary line.
     pub(crate) fn push(&mut self, kind: &'static str, severity: Severity, message: String) {
-        let entry = self
-            .per_kind
-            .entry(kind)
-            .or_insert((0, 0, Severity::Info));
+        let entry = self.per_kind.entry(kind).or_insert((0, 0, Severity::Info));
         if severity == Severity::Unsafe {
             self.list.push(Finding { severity, message });
         } else if entry.0 < FINDINGS_PER_KIND {
@@ -853,7 +857,7 @@ impl Findings {
                 });
             }
         }
-        self.list.sort_by(|a, b| b.severity.cmp(&a.severity));
+        self.list.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self.list
     }
 }

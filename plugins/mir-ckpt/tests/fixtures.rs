@@ -487,9 +487,9 @@ fn one_test_per_error_variant() {
     assert_eq!(two.findings.len(), 1, "{:?}", two.findings);
     assert_eq!(two.findings[0].severity, Severity::Suspicious);
     assert!(
-        two.findings[0]
-            .message
-            .starts_with("zip archive holds 2 data.pkl candidates (archive/data.pkl, other/data.pkl)")
+        two.findings[0].message.starts_with(
+            "zip archive holds 2 data.pkl candidates (archive/data.pkl, other/data.pkl)"
+        )
     );
     match ckpt_error("legacy_bad_protocol.pt", &d) {
         CkptError::LegacyProtocol { found } => assert_eq!(found, "1000"),

@@ -8,7 +8,9 @@ use mir_ckpt::{CkptError, CkptFormat, findings_of};
 use mir_core::{Error, Format, Limits, Severity, Source, TensorIndex};
 
 fn path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(rel)
 }
 
 fn parse_with(rel: &str, limits: &Limits) -> Result<TensorIndex, Error> {
@@ -142,17 +144,27 @@ fn item_4_findings_before_a_parse_error_stay_beside_it() {
 #[test]
 fn item_4_a_tar_checkpoint_is_analysed_for_globals() {
     let e = parse_with("hostile/ckpt/tar_payload.pt", &Limits::default()).unwrap_err();
-    assert!(e.to_string().contains("tar-format torch checkpoints are not supported"));
+    assert!(
+        e.to_string()
+            .contains("tar-format torch checkpoints are not supported")
+    );
     let found = findings_of(&e);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].severity, Severity::Unsafe);
-    assert_eq!(found[0].message, "global posix.system in the tar member pickle");
+    assert_eq!(
+        found[0].message,
+        "global posix.system in the tar member pickle"
+    );
 }
 
 #[test]
 fn item_5_every_data_pkl_candidate_is_analysed_and_flagged() {
     let two = parse("hostile/ckpt/zip_two_data_pkl.pt");
-    assert_eq!(names(&two), ["w"], "the first one is read as the checkpoint");
+    assert_eq!(
+        names(&two),
+        ["w"],
+        "the first one is read as the checkpoint"
+    );
     assert_eq!(
         messages(&two, Severity::Unsafe),
         ["global posix.system in archive/data.pkl"]
@@ -211,7 +223,9 @@ fn item_7_memory_bombs_are_charged_before_they_allocate() {
     assert_eq!(copied, 3, "three 16 MiB copies fit 64 MiB");
     assert_eq!(
         messages(&shared, Severity::Suspicious),
-        ["57 string values at the root were not copied into the metadata: together they are over 67108864 bytes"]
+        [
+            "57 string values at the root were not copied into the metadata: together they are over 67108864 bytes"
+        ]
     );
     // The arena: refused by the memory budget.
     assert_eq!(
@@ -269,11 +283,7 @@ fn item_10_the_walk_is_linear_in_shared_values_without_tensors() {
         .parse(&Source::from_bytes("x.pkl", p), &Limits::default())
         .unwrap();
     assert!(index.tensors.is_empty());
-    assert!(
-        start.elapsed().as_secs() < 20,
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
 }
 
 #[test]
@@ -283,7 +293,12 @@ fn item_15_python_2_ordered_dict_through_reduce_is_read() {
         names(&index),
         ["net.lin0.model.1.weight", "net.lin1.model.1.weight"]
     );
-    assert!(index.tensors.iter().all(|t| t.shape == [4] && t.data.is_some()));
+    assert!(
+        index
+            .tensors
+            .iter()
+            .all(|t| t.shape == [4] && t.data.is_some())
+    );
     assert!(index.findings.is_empty(), "{:?}", index.findings);
 }
 
@@ -293,7 +308,9 @@ fn item_15_a_root_that_is_not_understood_says_so() {
     assert!(index.tensors.is_empty());
     assert_eq!(
         messages(&index, Severity::Info),
-        ["no tensors found: the root of the pickle is an object built by mymodule.Model, which this reader does not understand"]
+        [
+            "no tensors found: the root of the pickle is an object built by mymodule.Model, which this reader does not understand"
+        ]
     );
     // An empty state dict is no mystery: no such finding.
     let index = CkptFormat
@@ -447,13 +464,9 @@ fn item_10_a_value_cut_at_the_depth_limit_is_searched_again_when_reached_higher(
     p.extend_from_slice(b"sssr\0\0\0\x000");
     // root = {"deep": [[…[inner]…]] (14 lists), "top": inner}, in that order (SETITEMS).
     p.extend_from_slice(b"}(X\x04\x00\x00\x00deep");
-    for _ in 0..14 {
-        p.push(b'(');
-    }
+    p.extend(std::iter::repeat_n(b'(', 14));
     p.extend_from_slice(b"j\0\0\0\0");
-    for _ in 0..14 {
-        p.push(b'l');
-    }
+    p.extend(std::iter::repeat_n(b'l', 14));
     p.extend_from_slice(b"X\x03\x00\x00\x00topj\0\0\0\0u.");
     let index = CkptFormat
         .parse(&Source::from_bytes("x.pkl", p), &Limits::default())
