@@ -36,7 +36,7 @@ pub use record::{
     ComponentRecord, DatabaseRecord, FingerprintRecord, Record, ShardRecord, Summary,
 };
 pub use scanner::{
-    Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry, inspect,
-    record_version,
+    Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry, error_findings,
+    inspect, record_version,
 };
 pub use walk::{Candidate, WalkError};

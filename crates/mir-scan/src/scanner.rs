@@ -403,7 +403,7 @@ impl Scanner {
             Err(e) => {
                 record.error = Some(e.to_string());
                 // Findings made before the error (a payload before the damage) stay in the record.
-                record.findings = finding_strings(mir_ckpt::findings_of(&e));
+                record.findings = error_findings(&e);
                 return (record, None, None);
             }
         };
@@ -601,6 +601,12 @@ pub fn inspect(
     let index = registry.parse(&src, limits)?;
     let sigs = Signatures::of(&index);
     Ok((index, sigs))
+}
+
+/// The findings a parse made before it failed (a payload before the damage), as record strings;
+/// empty for errors that carry none.
+pub fn error_findings(e: &mir_core::Error) -> Vec<String> {
+    finding_strings(mir_ckpt::findings_of(e))
 }
 
 /// Findings as record strings: prefixed by severity when not informational.
