@@ -95,6 +95,9 @@ pub struct FileKey {
     pub size: u64,
     /// Modification time in nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
+    /// Change time (Unix `st_ctime`) in nanoseconds, or the creation time where the platform
+    /// has no change time, 0 when unknown. A rewrite that puts the mtime back moves it.
+    pub ctime_ns: i64,
 }
 
 impl FileKey {
@@ -112,6 +115,10 @@ impl FileKey {
                     .mtime()
                     .saturating_mul(1_000_000_000)
                     .saturating_add(meta.mtime_nsec()),
+                ctime_ns: meta
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec()),
             }
         }
         #[cfg(not(unix))]
@@ -121,11 +128,17 @@ impl FileKey {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            let ctime_ns = meta
+                .created()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
             FileKey {
                 dev: 0,
                 ino: 0,
                 size: meta.len(),
                 mtime_ns,
+                ctime_ns,
             }
         }
     }
@@ -239,7 +252,8 @@ fn to_u64(v: i64) -> u64 {
 }
 
 const COLUMNS: &str = "path, dev, ino, size, mtime_ns, record_version, format, key_sig, shape_sig, \
-     precision, mir, record_json, sha256, autov1, autov3, blake3, crc32, autov3_unavailable";
+     precision, mir, record_json, sha256, autov1, autov3, blake3, crc32, autov3_unavailable, \
+     ctime_ns";
 
 /// A row read with [`COLUMNS`].
 struct StoredRow {
@@ -266,6 +280,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredRow> {
             ino: to_u64(row.get(2)?),
             size: to_u64(row.get(3)?),
             mtime_ns: row.get(4)?,
+            ctime_ns: row.get(18)?,
         },
         record_version: row.get(5)?,
         cached: Cached {
@@ -365,7 +380,7 @@ impl Index {
         }
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM file WHERE dev = ?1 AND ino = ?2 AND size = ?3 \
-             AND mtime_ns = ?4 AND record_version = ?5 LIMIT 1"
+             AND mtime_ns = ?4 AND record_version = ?5 AND ctime_ns = ?6 LIMIT 1"
         ))?;
         let row = stmt
             .query_row(
@@ -374,7 +389,8 @@ impl Index {
                     to_i64(key.ino),
                     to_i64(key.size),
                     key.mtime_ns,
-                    self.record_version
+                    self.record_version,
+                    key.ctime_ns
                 ],
                 read_row,
             )
@@ -404,15 +420,17 @@ impl Index {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let same = "file.dev = excluded.dev AND file.ino = excluded.ino AND \
-                        file.size = excluded.size AND file.mtime_ns = excluded.mtime_ns";
+                        file.size = excluded.size AND file.mtime_ns = excluded.mtime_ns AND \
+                        file.ctime_ns = excluded.ctime_ns";
             let keep = |col: &str| {
                 format!("{col} = COALESCE(excluded.{col}, CASE WHEN {same} THEN file.{col} END)")
             };
             let sql = format!(
                 "INSERT INTO file({COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+                 ?19) \
                  ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, \
-                 size = excluded.size, mtime_ns = excluded.mtime_ns, \
+                 size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, \
                  record_version = excluded.record_version, format = excluded.format, \
                  key_sig = excluded.key_sig, shape_sig = excluded.shape_sig, \
                  precision = excluded.precision, mir = excluded.mir, \
@@ -446,6 +464,7 @@ impl Index {
                     h.blake3,
                     h.crc32,
                     h.autov3_unavailable,
+                    e.key.ctime_ns,
                 ])?;
             }
         }
@@ -466,7 +485,8 @@ impl Index {
                  autov3 = COALESCE(?3, autov3), blake3 = COALESCE(?4, blake3), \
                  crc32 = COALESCE(?5, crc32), \
                  autov3_unavailable = COALESCE(?6, autov3_unavailable) \
-                 WHERE path = ?7 AND dev = ?8 AND ino = ?9 AND size = ?10 AND mtime_ns = ?11",
+                 WHERE path = ?7 AND dev = ?8 AND ino = ?9 AND size = ?10 AND mtime_ns = ?11 \
+                 AND ctime_ns = ?12",
             )?;
             for (path, key, h) in updates {
                 updated += stmt.execute(params![
@@ -481,6 +501,7 @@ impl Index {
                     to_i64(key.ino),
                     to_i64(key.size),
                     key.mtime_ns,
+                    key.ctime_ns,
                 ])?;
             }
         }
@@ -526,6 +547,21 @@ impl Index {
             .filter(|p| !seen.contains(p))
             .collect();
         self.forget(&stale)
+    }
+
+    /// After a scan of `roots`: forgets the rows under them whose path the scan did not `see`
+    /// and that no longer exist (a row of a file the scan skipped, e.g. one `mir hash` stored,
+    /// stays while the file is there). Returns how many rows went.
+    pub fn prune(&mut self, roots: &[&Path], seen: &HashSet<PathBuf>) -> Result<usize> {
+        let gone: Vec<PathBuf> = self
+            .paths_under(roots)?
+            .into_iter()
+            .filter(|p| !seen.contains(p))
+            .filter(|p| {
+                matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            })
+            .collect();
+        self.forget(&gone)
     }
 
     /// Forgets the rows under `roots` whose file no longer exists (one `stat` per row).
