@@ -23,20 +23,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod analyse;
+mod facts;
 mod identify;
 mod record;
+mod report;
 mod scanner;
 mod shards;
 pub mod walk;
 
+pub use analyse::{Analyser, ConfigCache, IoStats, Want};
+pub use facts::{FACTS_VERSION, Facts, facts_version};
 pub use identify::{Context, Identifier};
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;
 pub use record::{
-    ComponentRecord, DatabaseRecord, FingerprintRecord, Record, ShardRecord, Summary,
+    ComponentRecord, DatabaseRecord, FingerprintRecord, ModelComponent, ModelRecord, ModelRef,
+    Record, ShardRecord, Summary,
+};
+pub use report::{
+    Classification, Component, DbMatch, DecidedBy, ErrorKind, FileError, FileReport, Finding,
+    MirId, ModelKind, ModelLink, ModelReport, Severity, ShardLink,
 };
 pub use scanner::{
-    Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry, inspect,
-    record_version,
+    BATCH, Emitted, Progress, RECORD_VERSION, ScanEnd, ScanOptions, ScanOutput, ScanStats, Scanner,
+    default_registry, inspect, record_version,
 };
 pub use walk::{Candidate, WalkError};
