@@ -135,6 +135,10 @@ pub(crate) struct ScanArgs {
     /// the README.
     #[arg(long)]
     pub(crate) json: bool,
+    /// With --json: print one record per model (a file alone, a shard set, a diffusers folder,
+    /// a Hugging Face cache snapshot) instead of one per file.
+    #[arg(long, requires = "json")]
+    pub(crate) models: bool,
     /// Worker threads (0 = one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) threads: usize,
