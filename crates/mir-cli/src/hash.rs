@@ -39,7 +39,7 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
     let mut failed = false;
     for path in &args.paths {
         // The one analysis path, asked for hashes only.
-        let report = scanner.hash_path(path);
+        let report = scanner.hash_path(path, &algos);
         let line = HashLine {
             path: path.display().to_string(),
             size: report.facts.as_ref().map(|f| f.size),

@@ -22,7 +22,17 @@ pub const FACTS_VERSION: u32 = 1;
 /// the formats (a plugin added or removed may read a file differently), never with the rules or
 /// the database.
 pub fn facts_version(registry: &FormatRegistry) -> u32 {
+    facts_version_with(registry, &[])
+}
+
+/// [`facts_version`] that also changes with each loaded plugin's content hash (e.g. the BLAKE3
+/// `mir plugins` lists), so a rebuilt plugin of the same name reads its files again.
+pub fn facts_version_with(registry: &FormatRegistry, plugin_hashes: &[&str]) -> u32 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in plugin_hashes {
+        h.update(p.as_bytes());
+        h.update(b"\0");
+    }
     h.update(&FACTS_VERSION.to_le_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     for f in registry.formats() {

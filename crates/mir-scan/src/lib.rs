@@ -33,7 +33,7 @@ mod shards;
 pub mod walk;
 
 pub use analyse::{Analyser, ConfigCache, IoStats, Want};
-pub use facts::{FACTS_VERSION, Facts, facts_version};
+pub use facts::{FACTS_VERSION, Facts, facts_version, facts_version_with};
 pub use identify::{Context, Identifier};
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;

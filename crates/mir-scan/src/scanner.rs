@@ -47,6 +47,7 @@ pub fn default_registry() -> FormatRegistry {
     let mut r = FormatRegistry::new();
     r.register(Arc::new(mir_safetensors::SafetensorsFormat));
     r.register(Arc::new(mir_gguf::GgufFormat));
+    #[cfg(feature = "ckpt")]
     r.register(Arc::new(mir_ckpt::CkptFormat));
     r
 }
@@ -404,10 +405,10 @@ impl Scanner {
         }
     }
 
-    /// Whole-file hashes of one path (`mir hash`), through the same analysis as a scan: from
+    /// Whole-file hashes `algos` of one path (`mir hash`), through the same analysis as a scan: from
     /// the index when the file's identity is unchanged and the index holds them, else computed
     /// and stored (next to any facts a scan stored).
-    pub fn hash_path(&self, path: &Path) -> FileReport {
+    pub fn hash_path(&self, path: &Path, algos: &[HashAlgo]) -> FileReport {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) => {
@@ -426,7 +427,7 @@ impl Scanner {
         };
         let want = Want {
             header: false,
-            hashes: &self.options.hashes,
+            hashes: algos,
         };
         let (mut report, changed) = self.analyser.analyse(
             path,
