@@ -38,6 +38,10 @@ impl Finding {
             "layout"
         } else if m.contains("metadata") {
             "metadata"
+        } else if m.contains("storage") || m.contains("tensor ") {
+            "storage"
+        } else if m.contains("nested") || m.contains("deeper") {
+            "depth"
         } else {
             "note"
         }
