@@ -714,15 +714,19 @@ impl<'a> Emitter<'a> {
             if *left == 0
                 && let Some(shard_group) = self.groups.get(g)
             {
-                let members: HashSet<usize> = shard_group.members.iter().copied().collect();
-                let mut refs: Vec<&mut FileReport> = self
-                    .slots
-                    .iter_mut()
-                    .enumerate()
-                    .filter(|(k, _)| members.contains(k))
-                    .filter_map(|(_, s)| s.as_mut())
+                // Take the members out and put them back: O(members), not O(files).
+                let mut taken: Vec<(usize, FileReport)> = shard_group
+                    .members
+                    .iter()
+                    .filter_map(|&m| self.slots.get_mut(m).and_then(Option::take).map(|r| (m, r)))
                     .collect();
+                let mut refs: Vec<&mut FileReport> = taken.iter_mut().map(|(_, r)| r).collect();
                 scanner.identify_group(shard_group, &mut refs);
+                for (m, r) in taken {
+                    if let Some(slot) = self.slots.get_mut(m) {
+                        *slot = Some(r);
+                    }
+                }
             }
         }
     }

@@ -357,4 +357,27 @@ mod tests {
             listing.errors
         );
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn shard_indexes_are_deduplicated_by_inode_and_diffusers_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("lib");
+        std::fs::create_dir_all(root.join("sd/unet")).unwrap();
+        let a = root.join("a.safetensors.index.json");
+        std::fs::write(&a, b"{}").unwrap();
+        std::fs::hard_link(&a, root.join("b.safetensors.index.json")).unwrap();
+        std::fs::write(root.join("c.safetensors.index.json"), b"{}").unwrap();
+        std::fs::write(root.join("sd/model_index.json"), b"{}").unwrap();
+        let listing = collect(std::slice::from_ref(&root), &sel(), 2);
+        assert_eq!(
+            listing.shard_indexes,
+            vec![a, root.join("c.safetensors.index.json")],
+            "a hard-linked index is read once"
+        );
+        assert_eq!(
+            listing.model_indexes,
+            vec![root.join("sd/model_index.json")]
+        );
+    }
 }
