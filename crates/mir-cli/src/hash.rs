@@ -10,7 +10,10 @@ use crate::output::json_line;
 
 #[derive(Serialize)]
 struct HashLine {
+    /// The path as given (lossy UTF-8 when it is not UTF-8).
     path: String,
+    /// The raw path bytes in base64 when the path is not UTF-8 (as `mir scan`'s `path_bytes`).
+    path_bytes: Option<String>,
     size: Option<u64>,
     hashes: Option<FileHashes>,
     cached: bool,
@@ -40,12 +43,17 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
     for path in &args.paths {
         // The one analysis path, asked for hashes only.
         let report = scanner.hash_path(path, &algos);
+        let (text, path_bytes) = mir_index::path_text(path);
         let line = HashLine {
-            path: path.display().to_string(),
+            path: text,
+            path_bytes,
             size: report.facts.as_ref().map(|f| f.size),
             hashes: report.hashes.clone(),
             cached: report.cached,
-            error: report.error.as_ref().map(|e| e.message.clone()),
+            error: report.error.as_ref().map(|e| {
+                let m = e.message.as_str();
+                m.strip_prefix("hashing: ").unwrap_or(m).to_owned()
+            }),
         };
         failed |= line.error.is_some();
         if args.json {

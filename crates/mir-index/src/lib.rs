@@ -43,7 +43,9 @@ use mir_hash::FileHashes;
 
 #[cfg(not(feature = "sqlite"))]
 pub use disabled::{Index, Preloaded};
-pub use dupes::{ContentGroup, DupeFile, DupeReport, ShapeGroup, ShapeMember, find_dupes};
+pub use dupes::{
+    ContentGroup, DupeFile, DupeReport, ShapeGroup, ShapeMember, find_dupes, path_text,
+};
 #[cfg(feature = "sqlite")]
 pub use schema::SCHEMA_VERSION;
 #[cfg(feature = "sqlite")]

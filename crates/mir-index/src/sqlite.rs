@@ -430,6 +430,7 @@ impl Index {
                 shape_sig: r.cached.shape_sig,
                 sha256: r.cached.hashes.sha256,
                 blake3: r.cached.hashes.blake3,
+                tensors: tensor_count(&r.cached.record_json),
             })
             .collect())
     }
@@ -499,6 +500,18 @@ impl Preloaded {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
+}
+
+/// The `tensors` count of a stored facts (or, before schema 3, scan record) text, when it has
+/// one.
+fn tensor_count(record_json: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Tensors {
+        tensors: Option<u64>,
+    }
+    serde_json::from_str::<Tensors>(record_json)
+        .ok()
+        .and_then(|t| t.tensors)
 }
 
 /// The whole-file SHA-256 of `h`, from `sha256` or its twin `file_256`.

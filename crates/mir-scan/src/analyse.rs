@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mir_classify::Classification;
 use mir_core::signature::Signatures;
-use mir_core::{FormatRegistry, Limits, Source};
+use mir_core::{FileId, FormatRegistry, Limits, Source};
 use mir_hash::{FileHashes, HashAlgo, HashOptions};
 
 use crate::facts::Facts;
@@ -87,20 +87,40 @@ impl Analyser {
         &self.stats
     }
 
-    /// The source layer: every weight file the analysis reads is opened here (and counted).
-    fn open(&self, path: &Path) -> Result<Source, mir_core::Error> {
+    /// The source layer: every weight file the analysis reads is opened here (and counted). With
+    /// `expect`, the open handle must be that (device, inode) (the file the walk accepted); a FIFO
+    /// or device is refused on the handle either way.
+    fn open(&self, path: &Path, expect: Option<FileId>) -> Result<Source, mir_core::Error> {
         self.stats.opened.fetch_add(1, Ordering::Relaxed);
-        Source::open(path)
+        match expect {
+            Some(id) => Source::open_expecting(path, id),
+            None => Source::open(path),
+        }
     }
 
-    fn hash(&self, path: &Path, algos: &[HashAlgo]) -> Result<FileHashes, FileError> {
+    fn hash(
+        &self,
+        path: &Path,
+        expect: Option<FileId>,
+        algos: &[HashAlgo],
+    ) -> Result<FileHashes, FileError> {
         self.stats.hashed.fetch_add(1, Ordering::Relaxed);
-        mir_hash::hash_file(path, algos, &self.hash_options).map_err(|e| FileError::hashing(&e))
+        mir_hash::hash_file_checked(path, expect, algos, &self.hash_options)
+            .map(|(h, _)| h)
+            .map_err(|e| FileError::hashing(&e))
     }
 
-    /// Reads the header of `path` into facts (format, index, fingerprints).
-    pub fn read_facts(&self, path: &Path) -> Result<Facts, FileError> {
-        let src = self.open(path).map_err(|e| FileError::from_core(&e))?;
+    /// Reads the header of `path` into facts (format, index, fingerprints); with `expect`, only
+    /// if the opened file is that (device, inode). On an error, the facts still hold what was
+    /// learnt before it (the size, the format that claimed the file).
+    pub fn read_facts(
+        &self,
+        path: &Path,
+        expect: Option<FileId>,
+    ) -> Result<Facts, (FileError, Facts)> {
+        let src = self
+            .open(path, expect)
+            .map_err(|e| (FileError::from_core(&e), Facts::default()))?;
         let mut facts = Facts {
             size: src.len(),
             ..Facts::default()
@@ -121,21 +141,24 @@ impl Analyser {
                 facts.signatures = Some(Signatures::of(&index));
                 // The layer string is as long as the header; its hashes are kept instead.
                 index.mir_layer_string = None;
+                index.mir_layer_hashes = None;
                 facts.index = Some(index);
                 Ok(facts)
             }
             Ok(None) => Ok(facts),
-            Err(e) => Err(FileError::from_core(&e)),
+            Err(e) => Err((FileError::from_core(&e), facts)),
         }
     }
 
     /// The one analysis function. `cached` are facts the index holds for this version of the
     /// file (then the header is not read again, and only hashes the facts lack are computed).
     /// Returns the report and whether the facts are new (to be stored).
+    #[allow(clippy::too_many_arguments)]
     pub fn analyse(
         &self,
         path: &Path,
         size: u64,
+        expect: Option<FileId>,
         cached: Option<Facts>,
         known_hashes: Option<&FileHashes>,
         want: Want<'_>,
@@ -150,13 +173,17 @@ impl Analyser {
         let mut changed = false;
         let mut facts = match cached {
             Some(f) => f,
-            None if want.header => match self.read_facts(path) {
+            None if want.header => match self.read_facts(path, expect) {
                 Ok(f) => {
                     changed = true;
                     f
                 }
-                Err(e) => {
+                Err((e, partial)) => {
                     report.error = Some(e);
+                    if partial.format.is_some() {
+                        report.size = partial.size;
+                        report.facts = Some(partial);
+                    }
                     return (report, false);
                 }
             },
@@ -176,7 +203,7 @@ impl Analyser {
             .filter(|a| facts.hashes.get(*a).is_none())
             .collect();
         if !missing.is_empty() {
-            match self.hash(path, &missing) {
+            match self.hash(path, expect, &missing) {
                 Ok(new) => {
                     facts.hashes = merge(&facts.hashes, &new);
                     changed = true;
@@ -234,6 +261,7 @@ impl Analyser {
         self.analyse(
             path,
             size,
+            None,
             None,
             None,
             Want {
@@ -315,10 +343,11 @@ impl ConfigCache {
 }
 
 fn read_model_type(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > ConfigCache::MAX_CONFIG_BYTES {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    // Opened like a weight file: a FIFO named config.json never blocks the scan.
+    let src = Source::open(path).ok()?;
+    let bytes = src
+        .read_vec(0, src.len(), "config.json", ConfigCache::MAX_CONFIG_BYTES)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v.get("model_type")?.as_str().map(str::to_owned)
 }

@@ -73,6 +73,8 @@ impl Facts {
 pub(crate) struct StoredFacts {
     format: Option<String>,
     size: u64,
+    /// The tensor count, at the top level where `mir-index` reads it for `dupes`.
+    tensors: Option<usize>,
     index: Option<StoredIndex>,
 }
 
@@ -185,6 +187,7 @@ impl StoredFacts {
         StoredFacts {
             format: f.format.clone(),
             size: f.size,
+            tensors: f.index.as_ref().map(|i| i.tensors.len()),
             index,
         }
     }

@@ -42,15 +42,15 @@ pub use identify::{Context, Identifier};
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;
 pub use record::{
-    ComponentRecord, DatabaseRecord, FingerprintRecord, ModelComponent, ModelRecord, ModelRef,
-    Record, ShardRecord, Summary,
+    ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, ModelComponent,
+    ModelRecord, ModelRef, Record, ShardRecord, Summary,
 };
 pub use report::{
     Classification, Component, DbMatch, DecidedBy, ErrorKind, FileError, FileReport, Finding,
     MirId, ModelKind, ModelLink, ModelReport, Severity, ShardLink,
 };
 pub use scanner::{
-    BATCH, Emitted, Progress, RECORD_VERSION, ScanEnd, ScanOptions, ScanOutput, ScanStats, Scanner,
-    default_registry, inspect, record_version,
+    BATCH, Emitted, MAX_THREADS, Progress, RECORD_VERSION, ScanEnd, ScanOptions, ScanOutput,
+    ScanStats, Scanner, default_registry, inspect, record_version,
 };
 pub use walk::{Candidate, WalkError};
