@@ -117,10 +117,10 @@ impl Analyser {
         &self,
         path: &Path,
         expect: Option<FileId>,
-    ) -> Result<Facts, (FileError, Facts)> {
+    ) -> Result<Facts, Box<(FileError, Facts)>> {
         let src = self
             .open(path, expect)
-            .map_err(|e| (FileError::from_core(&e), Facts::default()))?;
+            .map_err(|e| Box::new((FileError::from_core(&e), Facts::default())))?;
         let mut facts = Facts {
             size: src.len(),
             ..Facts::default()
@@ -146,7 +146,7 @@ impl Analyser {
                 Ok(facts)
             }
             Ok(None) => Ok(facts),
-            Err(e) => Err((FileError::from_core(&e), facts)),
+            Err(e) => Err(Box::new((FileError::from_core(&e), facts))),
         }
     }
 
@@ -178,7 +178,8 @@ impl Analyser {
                     changed = true;
                     f
                 }
-                Err((e, partial)) => {
+                Err(failed) => {
+                    let (e, partial) = *failed;
                     report.error = Some(e);
                     if partial.format.is_some() {
                         report.size = partial.size;
