@@ -170,3 +170,32 @@ fn analyse_and_hash_one_file() {
         Some(mir_engine::ErrorKind::NotFound)
     );
 }
+
+/// Issue 14 defect 5: the library hands out typed results, not strings to parse back: a
+/// checkpoint that would run `os.system` has an `Unsafe` finding with a code, a corrupt file an
+/// error kind, an identified file a `MirId` and a `DecidedBy`.
+#[cfg(feature = "ckpt")]
+#[test]
+fn defect5_results_are_typed() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ckpt");
+    let engine = Engine::builder().build().unwrap();
+    let payload = engine.analyse(&fixtures.join("os_system.pt"));
+    let unsafe_finding = payload
+        .findings
+        .iter()
+        .find(|f| f.severity == mir_engine::Severity::Unsafe)
+        .expect("an unsafe finding");
+    assert_eq!(unsafe_finding.code, "pickle-global");
+    assert!(unsafe_finding.message.contains("system"));
+    // Its text form keeps the record's contract (prefix added only at the output edge).
+    assert!(
+        mir_engine::Record::from_report(&payload)
+            .findings
+            .iter()
+            .any(|f| f.starts_with("unsafe: "))
+    );
+    let broken = engine.analyse(&fixtures.join("truncated_zip.pt"));
+    let kind = broken.error.as_ref().map(|e| e.kind);
+    assert!(kind.is_some(), "{broken:?}");
+    assert_ne!(kind, Some(mir_engine::ErrorKind::NotFound));
+}
