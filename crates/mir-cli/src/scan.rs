@@ -60,7 +60,11 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
 
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
-    if args.json {
+    if args.json && args.models {
+        for m in &out.models {
+            json_line(&mut w, m)?;
+        }
+    } else if args.json {
         for r in &out.records {
             json_line(&mut w, r)?;
         }
