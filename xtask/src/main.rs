@@ -86,7 +86,7 @@ pub(crate) fn build_demo(root: &Path, out: &Path) -> anyhow::Result<usize> {
     std::fs::create_dir_all(out)?;
     let mut n = 0;
     let specs = root.join("fixtures/specs");
-    let toolkit = root.join("../shared/reference/model-toolkit/components");
+    let toolkit = root.join("fixtures/reference/model-toolkit/components");
     let mut resolve = |name: &str| -> Option<String> {
         let path = match name.strip_prefix("toolkit:") {
             Some(rest) => toolkit.join(rest),

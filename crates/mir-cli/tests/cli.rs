@@ -4,11 +4,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{mir, records, safetensors, shared};
+use common::{bundled_db, mir, records, safetensors, testvec};
 
 #[test]
 fn scan_of_testvec_prints_the_published_layer_hashes() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let out = mir(&["scan", "--json", "--quiet", dir.to_str().unwrap()]);
     let vectors: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
@@ -42,7 +42,7 @@ fn scan_of_testvec_prints_the_published_layer_hashes() {
 
 #[test]
 fn every_record_has_every_documented_field() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let out = mir(&["scan", "--json", "--quiet", dir.to_str().unwrap()]);
     for r in records(&out) {
         for field in [
@@ -141,7 +141,7 @@ fn exit_code_is_one_when_nothing_failed_but_some_file_is_unrecognised() {
 
 #[test]
 fn table_output_and_summary() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let out = mir(&["scan", dir.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 4, "{text}");
@@ -159,7 +159,7 @@ fn missing_root_is_an_error_not_a_panic() {
 
 #[test]
 fn inspect_shows_metadata_and_fingerprints() {
-    let f = shared().join("mir/testvec/tv1_with_meta.safetensors");
+    let f = testvec().join("tv1_with_meta.safetensors");
     let out = mir(&["inspect", "--json", f.to_str().unwrap()]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -272,7 +272,7 @@ fn pickle_payloads_are_flagged_and_never_run() {
 #[test]
 fn classifies_gguf_fixtures_and_loads_a_mir_database() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/gguf");
-    let db = shared().join("mir/mir-2025-07.json");
+    let db = bundled_db();
     let out = mir(&[
         "scan",
         "--json",

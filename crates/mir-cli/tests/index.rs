@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{mir_in, safetensors, shared};
+use common::{mir_in, safetensors, testvec};
 
 use sha2::Digest;
 
@@ -21,7 +21,7 @@ fn lines(out: &Output) -> Vec<serde_json::Value> {
 fn hashes_match_known_answers() {
     let tmp = tempfile::tempdir().unwrap();
     let index = tmp.path().join("i.sqlite3");
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let vectors: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
     for name in ["tv1_with_meta.safetensors", "tv2_no_meta.safetensors"] {
