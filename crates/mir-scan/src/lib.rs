@@ -23,12 +23,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod explain;
 mod identify;
 mod record;
 mod scanner;
 mod shards;
 pub mod walk;
 
+pub use explain::{NotThisFormat, foreign_content};
 pub use identify::{Context, Identifier};
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;

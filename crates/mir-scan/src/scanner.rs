@@ -62,6 +62,9 @@ pub struct ScanOptions {
     pub hashes: Vec<HashAlgo>,
     /// How files are hashed (threads per file, read strategy).
     pub hash_options: HashOptions,
+    /// Follow symlinks that leave the roots (by default they are reported in
+    /// [`ScanOutput::outside_symlinks`] and not followed).
+    pub follow_symlinks: bool,
 }
 
 impl Default for ScanOptions {
@@ -72,6 +75,7 @@ impl Default for ScanOptions {
             hash_named_files: true,
             hashes: Vec::new(),
             hash_options: HashOptions::default(),
+            follow_symlinks: false,
         }
     }
 }
@@ -97,6 +101,9 @@ pub struct ScanOutput {
     pub walk_errors: Vec<WalkError>,
     /// Problems with the index (the scan went on without it).
     pub index_errors: Vec<String>,
+    /// Symlinks whose target leaves the roots, not followed (see
+    /// [`ScanOptions::follow_symlinks`]).
+    pub outside_symlinks: Vec<PathBuf>,
     /// Counts.
     pub summary: Summary,
 }
@@ -177,6 +184,7 @@ impl Scanner {
                 .flat_map(|f| f.extensions().iter().map(|e| (*e).to_owned()))
                 .collect(),
             hash_named: self.options.hash_named_files,
+            follow_outside: self.options.follow_symlinks,
         };
         let mut listing = walk::collect(roots, &selection, self.options.threads);
         let (groups, member_of) =
@@ -247,6 +255,7 @@ impl Scanner {
             records,
             walk_errors: listing.errors,
             index_errors,
+            outside_symlinks: listing.outside_symlinks,
             summary,
         }
     }
@@ -388,9 +397,17 @@ impl Scanner {
             match self.registry.detect(&head, src.len(), ext.as_deref()) {
                 Some((format, _)) => {
                     record.format = Some(format.name().to_owned());
-                    format.parse(&src, &self.options.limits).map(Some)
+                    format
+                        .parse(&src, &self.options.limits)
+                        .map(Some)
+                        .map_err(|e| crate::explain::explain(format.name(), &head, e))
                 }
-                None => Ok(None),
+                None => {
+                    if let Some(what) = crate::explain::foreign_content(&head) {
+                        record.evidence.push(format!("the file is not a weight file: {what}"));
+                    }
+                    Ok(None)
+                }
             }
         }) {
             Ok(Some(index)) => Some(index),
@@ -603,7 +620,14 @@ pub fn inspect(
     limits: &Limits,
 ) -> Result<(TensorIndex, Signatures), mir_core::Error> {
     let src = Source::open(path)?;
-    let index = registry.parse(&src, limits)?;
+    let head = src.head(FormatRegistry::SNIFF_BYTES)?;
+    let ext = src.extension();
+    let (format, _) = registry
+        .detect(&head, src.len(), ext.as_deref())
+        .ok_or(mir_core::Error::Unrecognised)?;
+    let index = format
+        .parse(&src, limits)
+        .map_err(|e| crate::explain::explain(format.name(), &head, e))?;
     let sigs = Signatures::of(&index);
     Ok((index, sigs))
 }
