@@ -7,11 +7,11 @@ use mir_index::FileKey;
 use mir_scan::{HashAlgo, ScanOptions, Scanner};
 
 use crate::cli::DupesArgs;
-use crate::output::{human_size, json_line};
+use crate::output::{human_size, json_line, term, term_path};
 
 pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
-    let identifier = crate::identifier(None)?;
+    let identifier = crate::identifier(&crate::cli::DatabaseOptions::default())?;
     let version = mir_scan::record_version(&registry, &identifier);
     // Dupes needs somewhere to keep sizes, signatures and hashes: an in-memory index without
     // --index/--no-index choices that leave none.
@@ -29,7 +29,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     }
     let out = scanner.scan(&args.paths, &|_| {});
     for e in &out.index_errors {
-        eprintln!("mir: warning: {e}");
+        eprintln!("mir: warning: {}", term(&e.to_string()));
     }
 
     let roots: Vec<PathBuf> = args
@@ -58,9 +58,9 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
             Ok((h, meta)) if FileKey::from_metadata(&meta) == key => updates.push((path, key, h)),
             Ok(_) => eprintln!(
                 "mir: {}: changed while it was hashed; skipped",
-                path.display()
+                term_path(&path)
             ),
-            Err(e) => eprintln!("mir: {}: {e}", path.display()),
+            Err(e) => eprintln!("mir: {}: {}", term_path(&path), term(&e.to_string())),
         }
     }
     index.merge_hashes(&updates)?;
@@ -89,7 +89,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
                 id.get(..16).unwrap_or(id)
             )?;
             for p in &g.paths {
-                writeln!(w, "    {}", p.display())?;
+                writeln!(w, "    {}", term_path(p))?;
             }
         }
         writeln!(
@@ -116,7 +116,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
                     human_size(f.size),
                     f.format.as_deref().unwrap_or("-"),
                     f.precision.as_deref().unwrap_or("-"),
-                    f.path.display()
+                    term_path(&f.path)
                 )?;
             }
         }

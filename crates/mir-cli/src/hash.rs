@@ -7,7 +7,7 @@ use mir_scan::{FileHashes, HashAlgo};
 use serde::Serialize;
 
 use crate::cli::HashArgs;
-use crate::output::json_line;
+use crate::output::{json_line, term};
 
 #[derive(Serialize)]
 struct HashLine {
@@ -22,7 +22,7 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
     let algos = crate::hash_list(&args.algo)?;
     let options = crate::hash_options(&args.hashing);
     // Hash rows carry no scan record; any record version works, so use the scanner's.
-    let identifier = crate::identifier(None)?;
+    let identifier = crate::identifier(&crate::cli::DatabaseOptions::default())?;
     let version = mir_scan::record_version(&mir_scan::default_registry(), &identifier);
     let mut index = crate::open_index(&args.index, version, false)?;
 
@@ -68,7 +68,7 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
                                 ..Entry::default()
                             };
                             if let Err(e) = i.store_batch(&[entry]) {
-                                eprintln!("mir: warning: cannot store hashes in the index: {e}");
+                                eprintln!("mir: warning: cannot store hashes in the index: {}", term(&e.to_string()));
                             }
                         }
                     }
@@ -82,9 +82,9 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
             json_line(&mut w, &line)?;
         } else if let Some(e) = &line.error {
             w.flush()?;
-            eprintln!("mir: {}: {e}", line.path);
+            eprintln!("mir: {}: {}", term(&line.path), term(e));
         } else if let Some(h) = &line.hashes {
-            print_text(&mut w, &line.path, h, &algos)?;
+            print_text(&mut w, &term(&line.path), h, &algos)?;
         }
     }
     w.flush()?;

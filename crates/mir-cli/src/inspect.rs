@@ -7,7 +7,7 @@ use mir_scan::{ComponentRecord, Context, DatabaseRecord, FingerprintRecord, Reco
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
-use crate::output::{human_size, json_line};
+use crate::output::{EXIT_UNREADABLE, EXIT_UNRECOGNISED, human_size, json_line, term, term_path};
 
 #[derive(Serialize)]
 struct Inspection<'a> {
@@ -61,10 +61,22 @@ fn meta_json(v: &MetaValue) -> serde_json::Value {
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, false)?;
-    let (index, sigs) = mir_scan::inspect(&args.path, &registry, &Limits::default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.path.display()))?;
+    let identifier = crate::identifier(&args.db)?;
+    let (index, sigs) = match mir_scan::inspect(&args.path, &registry, &Limits::default()) {
+        Ok(found) => found,
+        Err(mir_core::Error::Unrecognised) => {
+            eprintln!(
+                "mir: {}: no format claims this file (its first bytes match none and its extension is not one a format reads)",
+                term_path(&args.path)
+            );
+            return Ok(EXIT_UNRECOGNISED);
+        }
+        Err(e) => {
+            eprintln!("mir: {}: {}", term_path(&args.path), term(&e.to_string()));
+            return Ok(EXIT_UNREADABLE);
+        }
+    };
     let size = std::fs::metadata(&args.path).map(|m| m.len()).unwrap_or(0);
-    let identifier = crate::identifier(args.mir_db.as_deref())?;
     let mut id = Record::default();
     identifier.identify(
         &index,
@@ -134,34 +146,34 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
 }
 
 fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
-    writeln!(w, "path        {}", v.path)?;
-    writeln!(w, "format      {}", v.format)?;
+    writeln!(w, "path        {}", term(&v.path))?;
+    writeln!(w, "format      {}", term(v.format))?;
     writeln!(w, "size        {} ({} bytes)", human_size(v.size), v.size)?;
     writeln!(w, "tensors     {}", v.tensors)?;
     writeln!(w, "parameters  {}", v.parameters)?;
-    writeln!(w, "mir         {}", v.mir.as_deref().unwrap_or("(none)"))?;
+    writeln!(w, "mir         {}", term(v.mir.as_deref().unwrap_or("(none)")))?;
     if !v.candidates.is_empty() {
-        writeln!(w, "candidates  {}", v.candidates.join(", "))?;
+        writeln!(w, "candidates  {}", term(&v.candidates.join(", ")))?;
     }
     for c in &v.components {
-        writeln!(w, "component   {} under {}", c.mir, c.prefix)?;
+        writeln!(w, "component   {} under {}", term(&c.mir), term(&c.prefix))?;
     }
     if let Some(p) = &v.precision {
-        writeln!(w, "precision   {p}")?;
+        writeln!(w, "precision   {}", term(p))?;
     }
     if let (Some(k), Some(c)) = (&v.decided_by, v.confidence) {
-        writeln!(w, "decided by  {k} (confidence {c:.2})")?;
+        writeln!(w, "decided by  {} (confidence {c:.2})", term(k))?;
     }
     if let Some(db) = &v.database {
         writeln!(
             w,
             "database    {}:{} by {}{}{}",
-            db.key,
-            db.compat,
-            db.field,
+            term(&db.key),
+            term(&db.compat),
+            term(&db.field),
             db.repo
                 .as_deref()
-                .map(|r| format!(", repo {r}"))
+                .map(|r| format!(", repo {}", term(r)))
                 .unwrap_or_default(),
             if db.trusted {
                 ""
@@ -173,11 +185,13 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     if !v.evidence.is_empty() {
         writeln!(w, "evidence")?;
         for e in &v.evidence {
-            writeln!(w, "  {e}")?;
+            writeln!(w, "  {}", term(e))?;
         }
     }
     writeln!(w, "dtypes")?;
-    for d in &v.dtypes {
+    let dtypes: Vec<String> = v.dtypes.iter().map(|d| term(&d.dtype).into_owned()).collect();
+    let dwidth = column_width(dtypes.iter().map(String::as_str), 8, 24);
+    for (d, name) in v.dtypes.iter().zip(&dtypes) {
         let share = if v.parameters > 0 {
             d.parameters as f64 * 100.0 / v.parameters as f64
         } else {
@@ -185,8 +199,8 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
         };
         writeln!(
             w,
-            "  {:<12} {:>14} params  {share:5.1}%",
-            d.dtype, d.parameters
+            "  {name:<dwidth$} {:>14} params  {share:5.1}%",
+            d.parameters
         )?;
     }
     writeln!(w, "fingerprints")?;
@@ -205,7 +219,7 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     if !v.findings.is_empty() {
         writeln!(w, "findings")?;
         for f in &v.findings {
-            writeln!(w, "  {f}")?;
+            writeln!(w, "  {}", term(f))?;
         }
     }
     writeln!(
@@ -219,17 +233,10 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let one_line: String = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let shown: String = one_line.chars().take(100).collect();
-        let more = if one_line.chars().count() > 100 {
-            "…"
-        } else {
-            ""
-        };
-        writeln!(w, "  {k} = {shown}{more}")?;
+        // Long values are cut (by characters, before escaping, so an escape is never split).
+        let shown: String = text.chars().take(100).collect();
+        let more = if text.chars().count() > 100 { "…" } else { "" };
+        writeln!(w, "  {} = {}{more}", term(k), term(&shown))?;
     }
     if !v.first_tensors.is_empty() {
         writeln!(
@@ -238,9 +245,32 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
             v.first_tensors.len(),
             v.tensors
         )?;
-        for t in &v.first_tensors {
-            writeln!(w, "  {:<60} {:<8} {:?}", t.name, t.dtype, t.shape)?;
+        // The name goes last, so a long one never pushes the other columns out of line.
+        let dtypes: Vec<String> = v
+            .first_tensors
+            .iter()
+            .map(|t| term(t.dtype).into_owned())
+            .collect();
+        let shapes: Vec<String> = v
+            .first_tensors
+            .iter()
+            .map(|t| format!("{:?}", t.shape))
+            .collect();
+        let dwidth = column_width(dtypes.iter().map(String::as_str), 5, 16);
+        let swidth = column_width(shapes.iter().map(String::as_str), 5, 40);
+        writeln!(w, "  {:<dwidth$}  {:<swidth$}  NAME", "DTYPE", "SHAPE")?;
+        for ((t, dtype), shape) in v.first_tensors.iter().zip(&dtypes).zip(&shapes) {
+            writeln!(w, "  {dtype:<dwidth$}  {shape:<swidth$}  {}", term(t.name))?;
         }
     }
     Ok(())
+}
+
+/// The widest of `cells` (in characters), within `min..=max`.
+fn column_width<'a>(cells: impl Iterator<Item = &'a str>, min: usize, max: usize) -> usize {
+    cells
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(min, max)
 }
