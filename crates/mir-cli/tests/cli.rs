@@ -144,7 +144,9 @@ fn table_output_and_summary() {
     let dir = testvec();
     let out = mir(&["scan", dir.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 4, "{text}");
+    // A header row, then one line per file (the test vectors have no findings or components).
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.lines().next().unwrap().starts_with("STATUS"), "{text}");
     assert!(text.contains("tv1_with_meta.safetensors"));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("4 files"), "{err}");
@@ -311,6 +313,7 @@ fn classifies_gguf_fixtures_and_loads_a_mir_database() {
         "/no/such/mir.json",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(bad.status.code(), Some(2));
+    // A bad --mir-db is a fatal error (3), not "some file unreadable" (2).
+    assert_eq!(bad.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/mir.json"));
 }

@@ -122,7 +122,8 @@ fn a_library_with_ten_percent_corrupt_files_reads_every_good_one_and_names_every
         (
             "bad_05_text.sft",
             b"this is a readme, not a model\n".repeat(4),
-            "over the limit",
+            // Said as what it is, not as a header length read from text.
+            "safetensors: not a safetensors file: it holds text",
         ),
         ("bad_06_empty.gguf", vec![], "truncated: the magic"),
         ("bad_07_cut.gguf", valid_gguf[..40].to_vec(), "cannot fit"),

@@ -64,8 +64,9 @@ fn hashes_match_known_answers() {
             p.display()
         )
     );
+    // An unknown algorithm is a usage error (3), not an unreadable file (2).
     let bad = mir_in(&index, &["hash", "--algo", "md5", p.to_str().unwrap()]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(3));
 }
 
 #[test]

@@ -128,9 +128,11 @@ fn an_explicit_plugin_that_cannot_load_is_an_error() {
         fake.to_str().unwrap(),
         tmp.path().to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    // A --plugin that cannot be loaded is fatal (3), and the message names it once.
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("libfake.so"), "{err}");
+    assert_eq!(err.matches("libfake.so").count(), 1, "{err}");
 
     let listed = mir(&[
         "plugins",
