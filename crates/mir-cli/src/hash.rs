@@ -68,7 +68,10 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
                                 ..Entry::default()
                             };
                             if let Err(e) = i.store_batch(&[entry]) {
-                                eprintln!("mir: warning: cannot store hashes in the index: {}", term(&e.to_string()));
+                                eprintln!(
+                                    "mir: warning: cannot store hashes in the index: {}",
+                                    term(&e.to_string())
+                                );
                             }
                         }
                     }

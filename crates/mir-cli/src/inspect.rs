@@ -151,7 +151,11 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     writeln!(w, "size        {} ({} bytes)", human_size(v.size), v.size)?;
     writeln!(w, "tensors     {}", v.tensors)?;
     writeln!(w, "parameters  {}", v.parameters)?;
-    writeln!(w, "mir         {}", term(v.mir.as_deref().unwrap_or("(none)")))?;
+    writeln!(
+        w,
+        "mir         {}",
+        term(v.mir.as_deref().unwrap_or("(none)"))
+    )?;
     if !v.candidates.is_empty() {
         writeln!(w, "candidates  {}", term(&v.candidates.join(", ")))?;
     }
@@ -189,7 +193,11 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
         }
     }
     writeln!(w, "dtypes")?;
-    let dtypes: Vec<String> = v.dtypes.iter().map(|d| term(&d.dtype).into_owned()).collect();
+    let dtypes: Vec<String> = v
+        .dtypes
+        .iter()
+        .map(|d| term(&d.dtype).into_owned())
+        .collect();
     let dwidth = column_width(dtypes.iter().map(String::as_str), 8, 24);
     for (d, name) in v.dtypes.iter().zip(&dtypes) {
         let share = if v.parameters > 0 {
@@ -235,7 +243,11 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
         };
         // Long values are cut (by characters, before escaping, so an escape is never split).
         let shown: String = text.chars().take(100).collect();
-        let more = if text.chars().count() > 100 { "…" } else { "" };
+        let more = if text.chars().count() > 100 {
+            "…"
+        } else {
+            ""
+        };
         writeln!(w, "  {} = {}{more}", term(k), term(&shown))?;
     }
     if !v.first_tensors.is_empty() {

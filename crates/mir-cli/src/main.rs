@@ -106,7 +106,10 @@ pub(crate) fn open_index(
             Ok(i) => Ok(Some(i)),
             Err(e) => {
                 if !quiet {
-                    eprintln!("mir: warning: working without the index: {}", output::term(&e.to_string()));
+                    eprintln!(
+                        "mir: warning: working without the index: {}",
+                        output::term(&e.to_string())
+                    );
                 }
                 Ok(None)
             }

@@ -133,7 +133,11 @@ mod tests {
 
     #[test]
     fn plain_text_is_borrowed_unchanged() {
-        for s in ["model.diffusion_model.x.weight", "café/模型.safetensors", "C:\\models\\a"] {
+        for s in [
+            "model.diffusion_model.x.weight",
+            "café/模型.safetensors",
+            "C:\\models\\a",
+        ] {
             assert!(matches!(term(s), Cow::Borrowed(t) if t == s));
         }
     }
@@ -173,7 +177,10 @@ mod tests {
 
     #[test]
     fn error_chains_say_each_thing_once() {
-        let io = io::Error::new(io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let io = io::Error::new(
+            io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        );
         let e = anyhow::Error::new(io)
             .context("cannot read MIR database x: No such file or directory (os error 2)")
             .context("cannot load the MIR database x");

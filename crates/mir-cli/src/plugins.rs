@@ -82,16 +82,16 @@ pub(crate) fn run(args: PluginArgs) -> anyhow::Result<u8> {
         })
         .collect();
     rows.extend(set.describe().into_iter().map(|i| Listed {
-            builtin: false,
-            name: i.name,
-            version: i.version,
-            path: i.path.display().to_string(),
-            extensions: i.extensions,
-            abi_version: i.abi_version,
-            blake3: i.blake3,
-            loaded: true,
-            reason: None,
-        }));
+        builtin: false,
+        name: i.name,
+        version: i.version,
+        path: i.path.display().to_string(),
+        extensions: i.extensions,
+        abi_version: i.abi_version,
+        blake3: i.blake3,
+        loaded: true,
+        reason: None,
+    }));
     rows.extend(set.refusals().iter().map(|r| Listed {
         builtin: false,
         name: String::new(),

@@ -274,9 +274,8 @@ impl Summary {
     }
 
     fn line(&self) -> String {
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = vec![format!("{} identified", self.identified)];
         if self.ambiguous > 0 {
             parts.push(format!("{} ambiguous", self.ambiguous));
@@ -339,7 +338,10 @@ fn write_json_extras<W: Write>(
 ) -> anyhow::Result<()> {
     for e in &out.walk_errors {
         let path = e.path.clone().unwrap_or_default();
-        json_line(w, &PathLine::new("walk_error", &path, &e.message, e.is_loop))?;
+        json_line(
+            w,
+            &PathLine::new("walk_error", &path, &e.message, e.is_loop),
+        )?;
     }
     for link in &out.outside_symlinks {
         let line = PathLine::new(
@@ -462,7 +464,10 @@ mod tests {
     fn unsure_and_architecture_only_records_do_not_look_identified() {
         let tie = rec(
             Some("mir:model.dit.flux-1-dev"),
-            &["mir:model.dit.flux-1-dev", "mir:model.dit.flux-1-kontext-dev"],
+            &[
+                "mir:model.dit.flux-1-dev",
+                "mir:model.dit.flux-1-kontext-dev",
+            ],
             Some(0.6),
         );
         assert_eq!(Status::of(&tie), Status::Ambiguous);
@@ -474,7 +479,11 @@ mod tests {
         assert_eq!(Status::of(&sure), Status::Identified);
         let none = rec(None, &[], None);
         assert_eq!(Status::of(&none), Status::Unrecognised);
-        let shared = rec(None, &["mir:model.vae.kl:a", "mir:model.vae.kl:b"], Some(0.5));
+        let shared = rec(
+            None,
+            &["mir:model.vae.kl:a", "mir:model.vae.kl:b"],
+            Some(0.5),
+        );
         assert_eq!(Status::of(&shared), Status::Ambiguous);
     }
 }

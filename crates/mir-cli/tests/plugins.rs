@@ -102,15 +102,19 @@ fn scan_reads_npy_files_through_the_plugin() {
         lib.to_str().unwrap(),
     ]);
     assert!(listed.status.success());
-    let row: serde_json::Value = serde_json::from_slice(
-        String::from_utf8(listed.stdout)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The built-in formats are listed first, marked `builtin`; then the plugin.
+    let builtin: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["builtin"] == true)
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(builtin, ["safetensors", "gguf", "ckpt"]);
+    let row = rows.iter().find(|r| r["builtin"] == false).unwrap();
     assert_eq!(row["name"], "npy");
     assert_eq!(row["loaded"], true);
     assert_eq!(row["abi_version"], 1);

@@ -68,9 +68,20 @@ mod tests {
     fn names_what_a_misnamed_file_holds() {
         let lfs = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a";
         assert!(foreign_content(lfs).unwrap().contains("Git LFS pointer"));
-        assert!(foreign_content(b"lmgg\x01\0\0\0xxxx").unwrap().contains("legacy GGML"));
-        assert!(foreign_content(b"tjgg\x03\0\0\0xxxx").unwrap().contains("legacy GGML"));
-        assert_eq!(foreign_content(b"hello world, caf\xc3\xa9"), Some("it holds text"));
+        assert!(
+            foreign_content(b"lmgg\x01\0\0\0xxxx")
+                .unwrap()
+                .contains("legacy GGML")
+        );
+        assert!(
+            foreign_content(b"tjgg\x03\0\0\0xxxx")
+                .unwrap()
+                .contains("legacy GGML")
+        );
+        assert_eq!(
+            foreign_content(b"hello world, caf\xc3\xa9"),
+            Some("it holds text")
+        );
         // Weight files are not text.
         assert_eq!(foreign_content(b"GGUF\x03\0\0\0\x01\0\0\0"), None);
         assert_eq!(foreign_content(b"\xa0\0\0\0\0\0\0\0{\"a\":"), None);

@@ -404,7 +404,9 @@ impl Scanner {
                 }
                 None => {
                     if let Some(what) = crate::explain::foreign_content(&head) {
-                        record.evidence.push(format!("the file is not a weight file: {what}"));
+                        record
+                            .evidence
+                            .push(format!("the file is not a weight file: {what}"));
                     }
                     Ok(None)
                 }
