@@ -62,7 +62,12 @@ fn both_databases_load_and_drop_the_none_sentinels() {
     assert_eq!(MirDatabase::load(&db_path(EXCERPT)).unwrap().len(), 62);
     if let Some(path) = real_2025_08("the load check") {
         let db = MirDatabase::load(&path).unwrap();
-        assert!(db.len() > 60, "{}: only {} hashes", path.display(), db.len());
+        assert!(
+            db.len() > 60,
+            "{}: only {} hashes",
+            path.display(),
+            db.len()
+        );
     }
     // DB-final stores the sentinels under stable-diffusion-v1-5; they must not match anything.
     let c = classifier(EXCERPT);

@@ -91,7 +91,8 @@ fn every_fixture_gets_its_expected_id_candidates_components_and_evidence_kind() 
 
 /// The IDs (or ID prefixes, cut at `<`) named in IDS.md's tables.
 fn ids_rows() -> Vec<String> {
-    let text = std::fs::read_to_string(common::repo_root().join("crates/mir-classify/IDS.md")).unwrap();
+    let text =
+        std::fs::read_to_string(common::repo_root().join("crates/mir-classify/IDS.md")).unwrap();
     let mut ids = Vec::new();
     for line in text.lines().filter(|l| l.starts_with('|')) {
         let cells: Vec<&str> = line.split('|').collect();
