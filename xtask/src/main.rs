@@ -114,28 +114,33 @@ fn demo(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "Scanning it with `mir scan` (index: {}):\n",
         index.display()
     );
+    // Run from inside the library, so the table shows short relative paths.
     let status = Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args(["run", "--quiet", "--release", "-p", "mir-cli", "--", "scan"])
+        .current_dir(&library)
+        .arg("run")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["--quiet", "--release", "-p", "mir-cli", "--", "scan"])
         .arg("--index")
         .arg(&index)
-        .arg(&library)
+        .arg(".")
         .status()
         .context("running mir scan")?;
     let Some(code) = status.code() else {
         bail!("mir scan was killed");
     };
     println!(
-        "\nHow to read this: one row per weight file. STATUS `ok` means one MIR ID was decided \
-         (add --explain to see the evidence under each file); `ambiguous` means the evidence fits \
-         several IDs (listed after `?`) or is weak; `arch-only` means the architecture is known but \
-         not the model; `unknown` means the file was read but not identified. Indented `+` lines are \
-         the parts of an all-in-one checkpoint; `!` lines are errors and security findings \
-         (`unsafe:` is a pickle that would run code if loaded with torch.load: mir never runs it). \
-         The `error` rows under safetensors/hostile/ and the damaged ckpt/ files are broken on \
-         purpose, which is why mir exited with status {code} (2: some file could not be read; see \
-         `mir scan --help`). Next: `cargo run --release -p mir-cli -- inspect FILE` shows one \
-         header in detail, `scan --json` prints the records the README documents field by field."
+        "\nHow to read this: one row per weight file, paths relative to the library.\n\
+         STATUS `ok` means one MIR ID was decided (add --explain to see the evidence under each\n\
+         file); `ambiguous` means the evidence fits several IDs (listed after `?`) or is weak;\n\
+         `arch-only` means the architecture is known but not the model; `unknown` means the file\n\
+         was read but not identified. Indented `+` lines are the parts of an all-in-one checkpoint,\n\
+         `!` lines errors and security findings (`unsafe:` is a pickle that would run code if\n\
+         loaded with torch.load; mir never runs it). The `error` rows under safetensors/hostile/\n\
+         and the damaged ckpt/ files are broken on purpose, which is why mir exited with status\n\
+         {code} (2: some file could not be read; `mir scan --help` lists every status). Next:\n\
+         `cargo run --release -p mir-cli -- inspect FILE` shows one header in detail, and\n\
+         `scan --json` prints the records the README documents field by field."
     );
     Ok(())
 }
@@ -219,7 +224,7 @@ pub(crate) fn build_demo(root: &Path, out: &Path) -> anyhow::Result<DemoLibrary>
             let is_weight = p
                 .extension()
                 .and_then(|x| x.to_str())
-                .is_some_and(|x| !matches!(x, "py" | "json" | "md" | "txt"));
+                .is_some_and(|x| !matches!(x, "py" | "json" | "md" | "txt" | "zip"));
             if let (true, true, Some(name)) = (p.is_file(), is_weight, p.file_name()) {
                 std::fs::copy(&p, to.join(name))?;
                 match sub {
