@@ -86,7 +86,7 @@ pub(crate) fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
 
 fn demo(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let base = match args {
-        [flag, dir] if flag == "--out" => PathBuf::from(dir),
+        [flag, dir] if flag == "--out" => std::path::absolute(dir)?,
         [] => target_dir(root)?.join("demo"),
         _ => bail!("usage: cargo xtask demo [--out DIR]"),
     };
