@@ -7,7 +7,7 @@ use mir_scan::{FileHashes, HashAlgo};
 use serde::Serialize;
 
 use crate::cli::HashArgs;
-use crate::output::{json_line, term};
+use crate::output::{file_message, json_line, term};
 
 #[derive(Serialize)]
 struct HashLine {
@@ -85,7 +85,7 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
             json_line(&mut w, &line)?;
         } else if let Some(e) = &line.error {
             w.flush()?;
-            eprintln!("mir: {}: {}", term(&line.path), term(e));
+            eprintln!("mir: {}", file_message(&line.path, e));
         } else if let Some(h) = &line.hashes {
             print_text(&mut w, &term(&line.path), h, &algos)?;
         }

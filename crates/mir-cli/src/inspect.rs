@@ -7,7 +7,9 @@ use mir_scan::{ComponentRecord, Context, DatabaseRecord, FingerprintRecord, Reco
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
-use crate::output::{EXIT_UNREADABLE, EXIT_UNRECOGNISED, human_size, json_line, term, term_path};
+use crate::output::{
+    EXIT_UNREADABLE, EXIT_UNRECOGNISED, file_message, human_size, json_line, term, term_path,
+};
 
 #[derive(Serialize)]
 struct Inspection<'a> {
@@ -72,7 +74,10 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_UNRECOGNISED);
         }
         Err(e) => {
-            eprintln!("mir: {}: {}", term_path(&args.path), term(&e.to_string()));
+            eprintln!(
+                "mir: {}",
+                file_message(&args.path.to_string_lossy(), &e.to_string())
+            );
             return Ok(EXIT_UNREADABLE);
         }
     };

@@ -56,6 +56,20 @@ pub(crate) fn error_chain(e: &anyhow::Error) -> String {
     term(&text).into_owned()
 }
 
+/// `path: message` for the terminal, escaped, with the path said once: a message that already
+/// names the path (`bad: not a regular file`) is not prefixed again.
+pub(crate) fn file_message(path: &str, message: &str) -> String {
+    // Names it as `PATH: …` at the start or after a space (`IO error for operation on PATH: …`);
+    // a bare substring test would drop a short name such as `a` from any message.
+    let named = !path.is_empty()
+        && (message.starts_with(&format!("{path}:")) || message.contains(&format!(" {path}:")));
+    if named {
+        term(message).into_owned()
+    } else {
+        format!("{}: {}", term(path), term(message))
+    }
+}
+
 /// `s` made safe to print on a terminal: every character that could move the cursor, change
 /// colours, clear the screen or reorder text is written as a visible escape, so a file, tensor,
 /// metadata or pickle name cannot paint the terminal or hide a line. Escaped: C0 controls
@@ -173,6 +187,19 @@ mod tests {
             let out = term(&format!("a{c}b")).into_owned();
             assert_eq!(out, format!("a\\u{{{:x}}}b", c as u32));
         }
+    }
+
+    #[test]
+    fn a_message_that_names_its_file_is_not_prefixed_again() {
+        assert_eq!(
+            file_message("bad", "bad: not a regular file"),
+            "bad: not a regular file"
+        );
+        assert_eq!(
+            file_message("a.gguf", "gguf: truncated"),
+            "a.gguf: gguf: truncated"
+        );
+        assert_eq!(file_message("\x1b.gguf", "oops"), "\\x1b.gguf: oops");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use mir_scan::{Progress, Record, ScanOptions, ScanOutput, Scanner};
 use serde::Serialize;
 
 use crate::cli::{FailOn, ScanArgs};
-use crate::output::{self, human_size, json_line, term, term_path};
+use crate::output::{self, file_message, human_size, json_line, term, term_path};
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let options = ScanOptions {
@@ -53,16 +53,17 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         eprintln!("mir: warning: {}", term(e));
     }
     for e in &out.walk_errors {
-        let message = term(&e.message);
-        let path = e.path.as_deref().map(term_path).unwrap_or_default();
+        let path = e
+            .path
+            .as_deref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if e.is_loop {
             if !args.quiet {
-                eprintln!("mir: warning: symlink loop not followed: {path}");
+                eprintln!("mir: warning: symlink loop not followed: {}", term(&path));
             }
-        } else if path.is_empty() || message.contains(&path) {
-            eprintln!("mir: {message}");
         } else {
-            eprintln!("mir: {path}: {message}");
+            eprintln!("mir: {}", file_message(&path, &e.message));
         }
     }
     if !args.quiet {
@@ -95,9 +96,8 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
             w.flush()?;
             for r in out.records.iter().filter(|r| r.error.is_some()) {
                 eprintln!(
-                    "mir: {}: {}",
-                    term(&r.path),
-                    term(r.error.as_deref().unwrap_or_default())
+                    "mir: {}",
+                    file_message(&r.path, r.error.as_deref().unwrap_or_default())
                 );
             }
         }

@@ -172,6 +172,11 @@ fn messages_say_each_thing_once() {
     let err = stderr(&out);
     assert_eq!(err.matches(gone.to_str().unwrap()).count(), 1, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    // `mir hash` on a folder: the path once.
+    let folder = tmp.path().join("bad");
+    std::fs::create_dir(&folder).unwrap();
+    let err = stderr(&mir(&["hash", folder.to_str().unwrap()]));
+    assert_eq!(err.matches(folder.to_str().unwrap()).count(), 1, "{err}");
 }
 
 #[test]
