@@ -24,15 +24,14 @@ pub fn foreign_content(head: &[u8]) -> Option<&'static str> {
     }
     // ggml.h's magics before GGUF ('ggml', 'ggmf', 'ggjt', 'ggla', 'ggsn'), stored as a
     // little-endian u32: whisper.cpp and llama.cpp models from before August 2023.
-    if let Some(magic) = head.get(..4) {
-        if [b"lmgg", b"fmgg", b"tjgg", b"algg", b"nsgg"]
+    if let Some(magic) = head.get(..4)
+        && [b"lmgg", b"fmgg", b"tjgg", b"algg", b"nsgg"]
             .iter()
             .any(|m| m.as_slice() == magic)
-        {
-            return Some(
-                "it is a legacy GGML file (the format before GGUF, e.g. a whisper.cpp or early llama.cpp model), which mir does not read",
-            );
-        }
+    {
+        return Some(
+            "it is a legacy GGML file (the format before GGUF, e.g. a whisper.cpp or early llama.cpp model), which mir does not read",
+        );
     }
     let text = head.len() >= 8
         && std::str::from_utf8(head).map_or_else(
