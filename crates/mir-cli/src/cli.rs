@@ -9,7 +9,17 @@ use clap::{Parser, Subcommand};
 ///
 /// Only headers are read; tensor data is never loaded and nothing in a file is executed.
 #[derive(Debug, Parser)]
-#[command(name = "mir", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mir",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit status: 0 success; 1 some file read but not recognised; 2 some file or \
+                  folder could not be read (reported, the command went on); 3 usage or fatal error \
+                  (bad arguments, --index, --mir-db, --hash/--algo, --plugin); 4 `scan --fail-on` \
+                  found such a finding."
+)]
 pub(crate) struct Args {
     #[command(subcommand)]
     pub(crate) command: Command,
