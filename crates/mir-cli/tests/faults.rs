@@ -745,7 +745,8 @@ fn thread_counts_are_bounded() {
         ("--hash-threads", "17"),
     ] {
         let out = mir_with_watchdog(&["scan", "--no-index", flag, bad, d], 20);
-        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        // A usage error: its own exit status (3), apart from "some file unreadable" (2).
+        assert_eq!(out.status.code(), Some(3), "{flag} {bad}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("is not in 0..="), "{flag} {bad}: {err}");
         assert!(!err.contains("panicked"), "{err}");
