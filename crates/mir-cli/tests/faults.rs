@@ -851,10 +851,11 @@ fn an_allocation_failure_is_one_error_record_and_the_scan_goes_on() {
         assert_eq!(recs.len(), 3, "round {round}: {recs:?}");
         assert!(recs["good.safetensors"]["error"].is_null());
         assert_eq!(recs["good.safetensors"]["tensors"], 2);
-        for bomb in ["bomb.safetensors", "bomb.gguf"] {
+        for (bomb, format) in [("bomb.safetensors", "safetensors"), ("bomb.gguf", "gguf")] {
             let e = recs[bomb]["error"].as_str().unwrap_or_default();
+            // Every error of a format carries the format's name (issue 18).
             assert!(
-                e.starts_with("out of memory: cannot allocate"),
+                e.starts_with(&format!("{format}: out of memory: cannot allocate")),
                 "round {round} {bomb}: {e}"
             );
             assert!(recs[bomb]["tensors"].is_null());
