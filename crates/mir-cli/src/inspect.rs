@@ -82,6 +82,10 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
                 "mir: {}",
                 file_message(&args.path.to_string_lossy(), &e.to_string())
             );
+            // Findings made before the error (a payload before the damage) go with it.
+            for f in mir_scan::error_findings(&e) {
+                eprintln!("  ! {}", term(&f));
+            }
             return Ok(EXIT_UNREADABLE);
         }
     };

@@ -42,14 +42,26 @@ pub fn foreign_content(head: &[u8]) -> Option<&'static str> {
         && head
             .iter()
             .all(|&b| b >= 0x20 || b == b'\n' || b == b'\r' || b == b'\t');
-    text.then_some("it holds text")
+    text.then_some(TEXT)
 }
+
+/// What [`foreign_content`] says of text.
+const TEXT: &str = "it holds text";
+
+/// Built-in formats whose files never start with text: a u64 length (safetensors), a magic
+/// (GGUF).
+const BINARY_HEADED: [&str; 2] = ["safetensors", "gguf"];
 
 /// The error to report for `format` failing to read a file whose first bytes are `head`: a
 /// [`NotThisFormat`] when the file is something else altogether, else the error with the format's
 /// name in front (formats' own errors already carry it).
 pub(crate) fn explain(format: &'static str, head: &[u8], e: Error) -> Error {
-    if let Some(what) = foreign_content(head) {
+    // Text is foreign only to formats whose files start with binary bytes (a protocol-0 pickle
+    // is text); and an error that carries findings (a payload before the damage) is kept whole.
+    let foreign = foreign_content(head)
+        .filter(|what| *what != TEXT || BINARY_HEADED.contains(&format))
+        .filter(|_| mir_ckpt::findings_of(&e).is_empty());
+    if let Some(what) = foreign {
         return Error::format(format, NotThisFormat { format, what });
     }
     match e {
@@ -106,5 +118,8 @@ mod tests {
             text.to_string(),
             "safetensors: not a safetensors file: it holds text"
         );
+        // A protocol-0 pickle is text: a ckpt error stays the parser's own.
+        let p0 = explain("ckpt", b"(dp0\nVa\np1\n", Error::Unrecognised);
+        assert_eq!(p0.to_string(), "ckpt: unrecognised format");
     }
 }
