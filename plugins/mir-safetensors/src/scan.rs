@@ -717,7 +717,6 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
         layer.buf.push('{');
         let mut first = true;
         while let Some(CowStr(key)) = next.take() {
-            next = None;
             layer.nested_keys = layer.nested_keys.saturating_add(1);
             if layer.nested_keys > MAX_NESTED_KEYS || !keys.insert(xxh3_128(key.as_bytes())) {
                 layer.broken = true;
