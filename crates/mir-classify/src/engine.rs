@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use mir_core::MetaValue;
 
+use crate::coverage::{Explainer, Memo, Tally};
 use crate::rules::{Derive, Layout, MetaDef, Role, Rule, RuleSet};
 use crate::view::{AdapterView, KeyView};
 
@@ -26,16 +27,25 @@ pub(crate) struct Hit {
     pub(crate) layout: Option<(String, Vec<String>, usize)>,
     /// The filename token that matched.
     pub(crate) filename: Option<String>,
+    /// Tensors of the view that the rule's `groups` (and `benign`) leave unexplained; 0 for a
+    /// rule without groups or a hit without structure (see [`tally_rule`]).
+    pub(crate) unexplained: usize,
+    /// The tally behind `unexplained`, kept for the winner's coverage.
+    pub(crate) tally: Option<Tally>,
 }
 
 impl Hit {
     /// The ordering key: bigger is better.
-    pub(crate) fn score(&self, rules: &[Rule]) -> (bool, u8, bool, bool, usize, i32) {
+    pub(crate) fn score(
+        &self,
+        rules: &[Rule],
+    ) -> (bool, u8, bool, std::cmp::Reverse<usize>, bool, usize, i32) {
         let r = rules.get(self.rule);
         (
             self.meta.is_some(),
             r.map_or(0, |r| r.role.rank()),
             self.layout.is_some(),
+            std::cmp::Reverse(self.unexplained),
             self.filename.is_some(),
             self.layout.as_ref().map_or(0, |l| l.2),
             r.map_or(0, |r| r.priority),
@@ -176,7 +186,50 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
         meta_key,
         layout,
         filename,
+        unexplained: 0,
+        tally: None,
     })
+}
+
+/// The explainer of a rule (`None` without groups).
+pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explainer<'r>> {
+    Some(Explainer {
+        groups: rule.groups.as_deref()?,
+        benign: &set.benign,
+        adapter: rule.role == Role::Adapter,
+        memo: rule.groups_memo,
+    })
+}
+
+/// Tallies the view a rule is matched on against its groups (plus `benign`): the adapter view
+/// for adapters, else the key view without the tensors under bundle part prefixes (the same for
+/// every rule; the final coverage adds them). `None` for a rule without groups.
+pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Tally> {
+    let ex = explainer(set, rule)?;
+    let mut tally = Tally::default();
+    let mut memo = Memo::default();
+    if ex.adapter {
+        for (k, shape) in ctx
+            .adapter
+            .map(|a| &a.keys)
+            .into_iter()
+            .flat_map(KeyView::iter)
+        {
+            tally.add(k, shape, ex.explains(k), true);
+        }
+    } else {
+        for (k, shape) in ctx.keys.iter() {
+            if set
+                .bundle_parts
+                .iter()
+                .any(|b| k.starts_with(b.prefix.as_str()))
+            {
+                continue;
+            }
+            tally.add(k, shape, ex.explains_memo(k, &mut memo), false);
+        }
+    }
+    Some(tally)
 }
 
 /// Evaluates the rules of the given roles and ranks the hits, best first.
@@ -225,6 +278,19 @@ pub(crate) fn rank(
         .any(|h| set.rules.get(h.rule).is_some_and(|r| !r.fallback));
     if specific {
         hits.retain(|h| set.rules.get(h.rule).is_some_and(|r| !r.fallback));
+    }
+    // Among matching rules, the one that leaves fewer tensors unexplained ranks higher (after
+    // metadata, role and structure): a FLUX.2 rule beats FLUX.1 Canny on a FLUX.2 file.
+    // With a single structural hit there is nothing to rank: its tally is left to the caller.
+    let structural = hits.iter().filter(|h| h.layout.is_some()).count();
+    for h in hits
+        .iter_mut()
+        .filter(|h| structural > 1 && h.layout.is_some())
+    {
+        if let Some(r) = set.rules.get(h.rule) {
+            h.tally = tally_rule(set, r, ctx);
+            h.unexplained = h.tally.as_ref().map_or(0, Tally::unexplained);
+        }
     }
     hits.sort_by(|a, b| {
         b.score(&set.rules)

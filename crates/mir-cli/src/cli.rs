@@ -35,12 +35,27 @@ pub(crate) enum Command {
     /// Scans the paths (reusing the index), then hashes only the files whose size collides with
     /// another's.
     Dupes(DupesArgs),
+    /// List every MIR ID the built-in rules can emit, with the rule, the evidence that decides it
+    /// (layout keys and shapes, metadata, file-name tokens) and the family's prediction type.
+    Ids(IdsArgs),
     /// List the format plugins that would be loaded, and why any was refused.
     ///
     /// Plugins come from `--plugin PATH`, the folders in `MIR_PLUGIN_PATH` (`:`-separated), and
     /// the per-user folder `~/.config/mir/plugins`. Loading a plugin runs its code: load only
     /// libraries you trust as much as `mir` itself.
     Plugins(PluginArgs),
+}
+
+/// `mir ids` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IdsArgs {
+    /// One JSON object per rule (`mir`, `rule`, `role`, `fallback`, `candidates`, `prediction`,
+    /// `groups`, `evidence`).
+    #[arg(long, conflicts_with = "markdown")]
+    pub(crate) json: bool,
+    /// The Markdown table committed as docs/ids.md.
+    #[arg(long)]
+    pub(crate) markdown: bool,
 }
 
 /// Options that pick format plugins, shared by the commands that read files.
@@ -71,10 +86,20 @@ pub(crate) struct IndexOptions {
 /// How whole files are hashed.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct HashingOptions {
-    /// Hashing threads per file (default: cores, at most 4). Use 1 on spinning disks, together
-    /// with --threads 1, so reads stay sequential.
-    #[arg(long, value_name = "N")]
+    /// Hashing threads per file (default: cores, at most 4; at most 16, and 0 means 1). Use 1
+    /// on spinning disks, together with --threads 1, so reads stay sequential.
+    #[arg(long, value_name = "N", value_parser = thread_count(MAX_HASH_THREADS))]
     pub(crate) hash_threads: Option<usize>,
+}
+
+/// Most hashing threads per file: there are at most four expensive hashers to spread, so more
+/// threads than that have nothing to do.
+pub(crate) const MAX_HASH_THREADS: usize = 16;
+
+/// A thread count from 0 to `max`; anything larger (up to `u64::MAX`, which once made the walker
+/// panic) is a usage error naming the range.
+fn thread_count(max: usize) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=max as u64)
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,8 +128,8 @@ pub(crate) struct DupesArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Worker threads (0 = one per core; at most 64: more only adds contention).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
     pub(crate) threads: usize,
     /// No progress bar on stderr.
     #[arg(long, short)]
@@ -135,8 +160,8 @@ pub(crate) struct ScanArgs {
     /// the README.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Worker threads (0 = one per core; at most 64: more only adds contention).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
     pub(crate) threads: usize,
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
