@@ -147,9 +147,10 @@ pub fn parse(src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Err
     scan::with_scratch(|scratch| {
         let mut header = std::mem::take(&mut scratch.header);
         header.clear();
-        header.resize(len, 0);
-        let r = src
-            .read_exact_at(8, &mut header, "safetensors header")
+        // Fallible: a header within the limits that the allocator cannot provide is an
+        // out-of-memory error for this file, never an abort of the scan (issue 17 item 8).
+        let r = mir_core::grow_zeroed(&mut header, len, "safetensors header")
+            .and_then(|()| src.read_exact_at(8, &mut header, "safetensors header"))
             .and_then(|()| header_bytes(&header, file_len, limits, true, scratch).map_err(wrap));
         scratch.header = header;
         r
