@@ -82,10 +82,41 @@ pub(crate) struct Memo {
     map: HashMap<String, bool>,
 }
 
+/// A rule's groups indexed by their literal first segment, built at load time: a key is only
+/// tested against the groups of its own first segment plus those whose first segment holds a
+/// wildcard.
+#[derive(Debug, Default)]
+pub(crate) struct GroupIndex {
+    by_head: HashMap<String, Vec<usize>>,
+    general: Vec<usize>,
+}
+
+impl GroupIndex {
+    /// Indexes `groups`.
+    pub(crate) fn new(groups: &[Pattern]) -> GroupIndex {
+        let mut ix = GroupIndex::default();
+        for (i, p) in groups.iter().enumerate() {
+            let lit = p.literal_prefix();
+            let head = match lit.split_once('.') {
+                Some((h, _)) => Some(h),
+                None if lit == p.text() => Some(lit),
+                None => None,
+            };
+            match head {
+                Some(h) => ix.by_head.entry(h.to_owned()).or_default().push(i),
+                None => ix.general.push(i),
+            }
+        }
+        ix
+    }
+}
+
 /// What explains tensors for one rule.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Explainer<'r> {
     pub(crate) groups: &'r [Pattern],
+    /// `groups` indexed by first segment.
+    pub(crate) index: &'r GroupIndex,
     pub(crate) benign: &'r [Pattern],
     /// Adapter-view paths: a prefix may also end before `_`; benign patterns do not apply.
     pub(crate) adapter: bool,
@@ -117,9 +148,17 @@ impl Explainer<'_> {
     /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
     /// benign pattern).
     pub(crate) fn explains(&self, key: &str) -> bool {
-        self.groups
-            .iter()
-            .any(|p| p.matches_module(key, self.adapter))
+        let head = key.split_once('.').map_or(key, |(h, _)| h);
+        let hit = |i: &usize| {
+            self.groups
+                .get(*i)
+                .is_some_and(|p| p.matches_module(key, self.adapter))
+        };
+        self.index
+            .by_head
+            .get(head)
+            .is_some_and(|v| v.iter().any(hit))
+            || self.index.general.iter().any(hit)
             || (!self.adapter && self.benign_only(key))
     }
 
@@ -285,8 +324,10 @@ mod tests {
             Pattern::new("input_blocks.*.*.in_layers"),
             Pattern::new("out.*.weight"),
         ];
+        let index = GroupIndex::new(&groups);
         let ex = Explainer {
             groups: &groups,
+            index: &index,
             benign: &[],
             adapter: false,
             memo: true,

@@ -195,6 +195,7 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
 pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explainer<'r>> {
     Some(Explainer {
         groups: rule.groups.as_deref()?,
+        index: &rule.group_index,
         benign: &set.benign,
         adapter: rule.role == Role::Adapter,
         memo: rule.groups_memo,
@@ -218,12 +219,15 @@ pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Ta
             tally.add(k, shape, ex.explains(k), true);
         }
     } else {
-        for (k, shape) in ctx.keys.iter() {
-            if set
-                .bundle_parts
-                .iter()
-                .any(|b| k.starts_with(b.prefix.as_str()))
-            {
+        // Bundle parts are contiguous ranges of the sorted view.
+        let skip: Vec<std::ops::Range<usize>> = set
+            .bundle_parts
+            .iter()
+            .map(|b| ctx.keys.prefix_range(&b.prefix))
+            .filter(|r| !r.is_empty())
+            .collect();
+        for (i, (k, shape)) in ctx.keys.iter().enumerate() {
+            if skip.iter().any(|r| r.contains(&i)) {
                 continue;
             }
             tally.add(k, shape, ex.explains_memo(k, &mut memo), false);

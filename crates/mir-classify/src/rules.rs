@@ -365,6 +365,8 @@ pub(crate) struct Rule {
     /// The groups (and `benign`) may be evaluated once per key skeleton (see
     /// `coverage::index_blind`); decided at load time.
     pub(crate) groups_memo: bool,
+    /// `groups` indexed by first segment.
+    pub(crate) group_index: crate::coverage::GroupIndex,
     /// The family's fixed objective.
     pub(crate) prediction: Option<Prediction>,
 }
@@ -465,6 +467,7 @@ pub(crate) struct RuleSet {
 pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("unet.toml", include_str!("../rules/unet.toml")),
     ("dit.toml", include_str!("../rules/dit.toml")),
+    ("image.toml", include_str!("../rules/image.toml")),
     ("components.toml", include_str!("../rules/components.toml")),
     ("adapters.toml", include_str!("../rules/adapters.toml")),
     ("llm.toml", include_str!("../rules/llm.toml")),
@@ -701,9 +704,11 @@ fn compile(
         .flatten()
         .chain(benign_text.iter())
         .all(|p| crate::coverage::index_blind(p));
+    let group_index = crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]));
     Ok(Rule {
         groups,
         groups_memo,
+        group_index,
         prediction: d.prediction,
         id: d.id,
         mir: d.mir,
