@@ -447,3 +447,27 @@ mod differential {
         }
     }
 }
+
+#[test]
+fn numbers_are_never_taken_for_objects() {
+    // serde_json hands numbers over as one-entry maps when another crate of the build switches
+    // on its `arbitrary_precision` feature; a number entry or `__metadata__` stays what it is.
+    match err(file(br#"{"a":1.5}"#, 0)) {
+        SafetensorsError::InvalidEntry { name, reason } => {
+            assert_eq!((name.as_str(), reason), ("a", "entry is not an object"));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(matches!(
+        err(file(br#"{"__metadata__":2.5}"#, 0)),
+        SafetensorsError::MetadataNotObject
+    ));
+    // Floats in an unknown field are accepted (their repr goes into the layer string).
+    let h = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[1.5,-0.0,18446744073709551616]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#;
+    let index = parse(
+        &Source::from_bytes("f.safetensors", file(h, 2)),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(index.mir_layer_hashes.is_some());
+}
