@@ -1,0 +1,740 @@
+#!/usr/bin/env python3
+"""Generate the real tensor layouts of the video, audio and 3-D denoisers, the video/audio VAEs,
+the tiny decoders and the LoRAs of the video bases, as `fixtures/specs/<family>.<layout>.spec`.
+
+Every layout comes from the real model class instantiated on torch's `meta` device (no weights,
+no memory) with the RELEASED config values written below; each config cites the Hugging Face repo
+and file it comes from. The network cannot reach the hub, so the values were taken from the
+diffusers source (class defaults, conversion scripts, docs and tests) and from knowledge of the
+published `config.json` files; each entry says which.
+
+Original / single-file layouts (the keys ComfyUI users keep) are built by INVERTING diffusers' own
+single-file conversion (`diffusers/loaders/single_file_utils.py`), since the authors' code is not
+pip-installable; each such spec says so in its header.
+
+Run:  /work/venv-gen/bin/python xtask/layouts/gen_video.py [--only SUBSTRING]
+Self-contained on purpose (common.py belongs to the image generator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "fixtures" / "specs"
+SCRIPT = "xtask/layouts/gen_video.py"
+
+DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.bool: "BOOL",
+    torch.uint8: "U8",
+}
+
+
+def meta_state_dict(cls, config: dict, dtype=torch.bfloat16):
+    """Instantiate `cls(**config)` on the meta device and return [(name, dtype, shape)]."""
+    with torch.device("meta"):
+        model = cls(**config)
+    model = model.to(dtype)
+    return [(k, DTYPES[v.dtype], list(v.shape)) for k, v in model.state_dict().items()]
+
+
+def write_spec(name: str, expect: str, header: list[str], rows, extra: list[str] = ()):
+    lines = [f"# {h}" for h in header]
+    lines.append(f"# generator: {SCRIPT}")
+    lines.append(f"@expect {expect}")
+    lines.extend(extra)
+    for k, dt, shape in rows:
+        lines.append(f"{k} {dt} [{','.join(str(d) for d in shape)}]")
+    path = OUT / f"{name}.spec"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"{path.relative_to(ROOT)}: {len(rows)} tensors", file=sys.stderr)
+
+
+def rename_rows(rows, fn):
+    out = []
+    for k, dt, shape in rows:
+        r = fn(k, shape)
+        if r is None:
+            continue
+        if isinstance(r, list):
+            out.extend((nk, dt, ns) for nk, ns in r)
+        else:
+            out.append((r, dt, shape))
+    return out
+
+
+def merge_rows(rows, groups):
+    """Fuse row groups: groups is {new_key: ([old keys], dim)} concatenated along dim."""
+    by = {k: (dt, s) for k, dt, s in rows}
+    first = {}
+    skip = set()
+    for nk, (olds, dim) in groups.items():
+        if all(o in by for o in olds):
+            first[olds[0]] = (nk, olds, dim)
+            skip.update(olds[1:])
+    out = []
+    for k, dt, s in rows:
+        if k in skip:
+            continue
+        if k in first:
+            nk, olds, dim = first[k]
+            shape = list(by[olds[0]][1])
+            shape[dim] = sum(by[o][1][dim] for o in olds)
+            out.append((nk, dt, shape))
+            continue
+        out.append((k, dt, s))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Wan 2.1 / 2.2
+# ---------------------------------------------------------------------------------------------
+
+def wan_to_original(key: str, shape):
+    """Invert diffusers' `convert_wan_transformer_to_diffusers` (single_file_utils.py).
+
+    The forward map renames `blocks.N.modulation` -> `scale_shift_table`, `head.modulation` ->
+    `scale_shift_table`, `head.head` -> `proj_out`, swaps norm2/norm3, renames attention
+    projections and the CLIP image embedder; VACE's `before_proj`/`after_proj` become
+    `proj_in`/`proj_out`. `img_emb.emb_pos` (FLF2V) is the inverse of the diffusers conversion
+    script's `condition_embedder.image_embedder.pos_embed`.
+    """
+    k = key
+    top = {
+        "scale_shift_table": "head.modulation",
+        "proj_out.weight": "head.head.weight",
+        "proj_out.bias": "head.head.bias",
+        "condition_embedder.image_embedder.pos_embed": "img_emb.emb_pos",
+    }
+    if k in top:
+        return top[k]
+    subs = [
+        ("condition_embedder.time_embedder.linear_1", "time_embedding.0"),
+        ("condition_embedder.time_embedder.linear_2", "time_embedding.2"),
+        ("condition_embedder.text_embedder.linear_1", "text_embedding.0"),
+        ("condition_embedder.text_embedder.linear_2", "text_embedding.2"),
+        ("condition_embedder.time_proj", "time_projection.1"),
+        ("condition_embedder.image_embedder.norm1", "img_emb.proj.0"),
+        ("condition_embedder.image_embedder.ff.net.0.proj", "img_emb.proj.1"),
+        ("condition_embedder.image_embedder.ff.net.2", "img_emb.proj.3"),
+        ("condition_embedder.image_embedder.norm2", "img_emb.proj.4"),
+        (".attn1.", ".self_attn."),
+        (".attn2.", ".cross_attn."),
+        (".to_out.0.", ".o."),
+        (".to_q.", ".q."),
+        (".to_k.", ".k."),
+        (".to_v.", ".v."),
+        (".add_k_proj.", ".k_img."),
+        (".add_v_proj.", ".v_img."),
+        (".norm_added_k.", ".norm_k_img."),
+        (".ffn.net.0.proj.", ".ffn.0."),
+        (".ffn.net.2.", ".ffn.2."),
+    ]
+    for a, b in subs:
+        k = k.replace(a, b)
+    # norm2 <-> norm3 swap inside blocks
+    k = re.sub(r"\.norm2\.", ".norm__x.", k)
+    k = re.sub(r"\.norm3\.", ".norm2.", k)
+    k = k.replace(".norm__x.", ".norm3.")
+    k = re.sub(r"^(blocks\.\d+|vace_blocks\.\d+)\.scale_shift_table$", r"\1.modulation", k)
+    k = re.sub(r"^(vace_blocks\.\d+)\.proj_in\.", r"\1.before_proj.", k)
+    k = re.sub(r"^(vace_blocks\.\d+)\.proj_out\.", r"\1.after_proj.", k)
+    return k
+
+
+WAN_SRC = "config values: diffusers convert_wan_to_diffusers.py TRANSFORMER_CONFIGS / class defaults"
+
+WAN_BASE = dict(
+    patch_size=(1, 2, 2), attention_head_dim=128, text_dim=4096, freq_dim=256,
+    cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024,
+)
+WAN_1_3B = dict(WAN_BASE, num_attention_heads=12, ffn_dim=8960, num_layers=30, in_channels=16, out_channels=16)
+WAN_14B = dict(WAN_BASE, num_attention_heads=40, ffn_dim=13824, num_layers=40, in_channels=16, out_channels=16)
+WAN_14B_I2V = dict(WAN_14B, in_channels=36, image_dim=1280, added_kv_proj_dim=5120)
+WAN_5B = dict(WAN_BASE, num_attention_heads=24, ffn_dim=14336, num_layers=30, in_channels=48, out_channels=48)
+
+
+def gen_wan():
+    import diffusers as d
+
+    jobs = [
+        # (name, id, class, config, repo/file, both layouts)
+        ("wan-2-1-t2v-1-3b", "mir:model.dit.wan-2-1:t2v", d.WanTransformer3DModel, WAN_1_3B,
+         "Wan-AI/Wan2.1-T2V-1.3B-Diffusers transformer/config.json"),
+        ("wan-2-1-t2v-14b", "mir:model.dit.wan-2-1:t2v", d.WanTransformer3DModel, WAN_14B,
+         "Wan-AI/Wan2.1-T2V-14B-Diffusers transformer/config.json"),
+        ("wan-2-1-i2v-14b", "mir:model.dit.wan-2-1:i2v", d.WanTransformer3DModel, WAN_14B_I2V,
+         "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers transformer/config.json"),
+        ("wan-2-1-flf2v-14b", "mir:model.dit.wan-2-1:flf2v", d.WanTransformer3DModel,
+         dict(WAN_14B_I2V, pos_embed_seq_len=257 * 2),
+         "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers transformer/config.json"),
+        ("wan-2-1-vace-1-3b", "mir:model.dit.wan-2-1:vace", d.WanVACETransformer3DModel,
+         dict(WAN_1_3B, vace_layers=list(range(0, 30, 2)), vace_in_channels=96),
+         "Wan-AI/Wan2.1-VACE-1.3B-diffusers transformer/config.json"),
+        ("wan-2-1-vace-14b", "mir:model.dit.wan-2-1:vace", d.WanVACETransformer3DModel,
+         dict(WAN_14B, vace_layers=[0, 5, 10, 15, 20, 25, 30, 35], vace_in_channels=96),
+         "Wan-AI/Wan2.1-VACE-14B-diffusers transformer/config.json"),
+        # VideoX-Fun's Wan2.1-Fun-Control: in_dim 48 (noise 16 + control 16 + mask/ref 16),
+        # model_type i2v (CLIP image embedder).
+        ("wan-2-1-fun-control-1-3b", "mir:model.dit.wan-2-1:fun-control", d.WanTransformer3DModel,
+         dict(WAN_1_3B, in_channels=48, image_dim=1280, added_kv_proj_dim=1536),
+         "alibaba-pai/Wan2.1-Fun-1.3B-Control config.json (in_dim 48, model_type i2v)"),
+        ("wan-2-1-fun-control-14b", "mir:model.dit.wan-2-1:fun-control", d.WanTransformer3DModel,
+         dict(WAN_14B_I2V, in_channels=48),
+         "alibaba-pai/Wan2.1-Fun-14B-Control config.json (in_dim 48, model_type i2v)"),
+        ("wan-2-2-t2v-a14b", "mir:model.dit.wan-2-1:t2v", d.WanTransformer3DModel, WAN_14B,
+         "Wan-AI/Wan2.2-T2V-A14B-Diffusers transformer/config.json (and transformer_2)"),
+        ("wan-2-2-i2v-a14b", "mir:model.dit.wan-2-2:i2v", d.WanTransformer3DModel,
+         dict(WAN_14B, in_channels=36),
+         "Wan-AI/Wan2.2-I2V-A14B-Diffusers transformer/config.json (and transformer_2)"),
+        ("wan-2-2-ti2v-5b", "mir:model.dit.wan-2-2:ti2v", d.WanTransformer3DModel, WAN_5B,
+         "Wan-AI/Wan2.2-TI2V-5B-Diffusers transformer/config.json"),
+        ("wan-2-2-animate-14b", "mir:model.dit.wan-2-2:animate", d.WanAnimateTransformer3DModel,
+         dict(WAN_14B, in_channels=36, latent_channels=16, image_dim=1280, added_kv_proj_dim=5120),
+         "Wan-AI/Wan2.2-Animate-14B-Diffusers transformer/config.json"),
+    ]
+    for name, mir, cls, cfg, src in jobs:
+        rows = meta_state_dict(cls, cfg)
+        hdr = [f"{name}: real layout, diffusers {cls.__name__}",
+               f"config: {src}; {WAN_SRC}"]
+        extra = []
+        if name == "wan-2-2-t2v-a14b":
+            hdr.append("one A14B expert is shape-identical to Wan 2.1 T2V 14B: named as such, with both candidates")
+            extra = ["@expect_candidate mir:model.dit.wan-2-2:t2v"]
+        write_spec(f"{name}.diffusers", mir, hdr, rows, extra)
+        if "animate" in name:
+            continue  # original Animate keys: motion_encoder/face_adapter inversion not attempted
+        orig = rename_rows(rows, wan_to_original)
+        write_spec(f"{name}.original", mir,
+                   hdr[:2] + ["original (Wan-Video/Wan2.x, ComfyUI) key names: inverse of diffusers'"
+                              " single_file_utils.convert_wan_transformer_to_diffusers"] + hdr[2:],
+                   orig, extra)
+
+
+def gen_wan_vae():
+    import diffusers as d
+
+    rows = meta_state_dict(d.AutoencoderKLWan, dict(), torch.float32)
+    write_spec("vae-wan-2-1.diffusers", "mir:model.vae.wan",
+               ["Wan 2.1 VAE (z_dim 16): real layout, diffusers AutoencoderKLWan",
+                "config: Wan-AI/Wan2.1-T2V-14B-Diffusers vae/config.json (= class defaults)"], rows)
+    cfg = dict(base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
+               temperal_downsample=[False, True, True], is_residual=True, in_channels=12,
+               out_channels=12, patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4)
+    rows = meta_state_dict(d.AutoencoderKLWan, cfg, torch.float32)
+    write_spec("vae-wan-2-2.diffusers", "mir:model.vae.wan-2-2",
+               ["Wan 2.2 VAE (z_dim 48, 16x spatial compression): real layout, diffusers AutoencoderKLWan",
+                "config: Wan-AI/Wan2.2-TI2V-5B-Diffusers vae/config.json (values from diffusers'"
+                " convert_wan_to_diffusers.py get_vae_config for wan2.2)"], rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stable Video Diffusion
+# ---------------------------------------------------------------------------------------------
+
+def gen_svd():
+    import diffusers as d
+
+    for name, frames, repo in [("stable-video-diffusion", 14, "stabilityai/stable-video-diffusion-img2vid"),
+                               ("stable-video-diffusion-xt", 25, "stabilityai/stable-video-diffusion-img2vid-xt")]:
+        cfg = dict(sample_size=96, in_channels=8, out_channels=4, num_frames=frames)
+        rows = meta_state_dict(d.UNetSpatioTemporalConditionModel, cfg, torch.float16)
+        extra = []
+        hdr = [f"{name}: real layout, diffusers UNetSpatioTemporalConditionModel",
+               f"config: {repo} unet/config.json (class defaults; num_frames {frames})"]
+        if frames == 25:
+            hdr.append("SVD-XT is shape-identical to SVD: named without compat")
+        write_spec(f"{name}.diffusers", "mir:model.unet.stable-video-diffusion", hdr, rows, extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# LTX-Video, LTX-2
+# ---------------------------------------------------------------------------------------------
+
+def gen_ltx():
+    import diffusers as d
+
+    jobs = [
+        ("ltx-video-2b", "mir:model.dit.ltx-video", d.LTXVideoTransformer3DModel, dict(),
+         "Lightricks/LTX-Video transformer/config.json (0.9.x 2B, = class defaults)"),
+        ("ltx-video-13b", "mir:model.dit.ltx-video", d.LTXVideoTransformer3DModel,
+         dict(num_layers=48, attention_head_dim=128, cross_attention_dim=4096),
+         "Lightricks/LTX-Video ltxv-13b-0.9.7-dev config (48 layers, 32x128 heads)"),
+    ]
+    for name, mir, cls, cfg, src in jobs:
+        rows = meta_state_dict(cls, cfg)
+        hdr = [f"{name}: real layout, diffusers {cls.__name__}", f"config: {src}"]
+        write_spec(f"{name}.diffusers", mir, hdr, rows)
+
+        def inv(k, s):
+            k = k.replace("proj_in.", "patchify_proj.").replace("time_embed.", "adaln_single.")
+            return k.replace(".norm_q.", ".q_norm.").replace(".norm_k.", ".k_norm.")
+
+        write_spec(f"{name}.original", mir, hdr + [
+            "original (Lightricks/LTX-Video) key names: inverse of single_file_utils."
+            "convert_ltx_transformer_checkpoint_to_diffusers"], rename_rows(rows, inv))
+
+    cls = d.LTX2VideoTransformer3DModel
+    rows = meta_state_dict(cls, dict())
+    hdr = ["ltx-2: real layout, diffusers LTX2VideoTransformer3DModel (audio + video streams)",
+           "config: Lightricks/LTX-2 transformer/config.json (19B; = class defaults)"]
+    write_spec("ltx-2.diffusers", "mir:model.dit.ltx-2", hdr, rows)
+    rename = [
+        ("audio_proj_in", "audio_patchify_proj"),
+        ("av_cross_attn_video_scale_shift", "av_ca_video_scale_shift_adaln_single"),
+        ("av_cross_attn_video_a2v_gate", "av_ca_a2v_gate_adaln_single"),
+        ("av_cross_attn_audio_scale_shift", "av_ca_audio_scale_shift_adaln_single"),
+        ("av_cross_attn_audio_v2a_gate", "av_ca_v2a_gate_adaln_single"),
+        ("video_a2v_cross_attn_scale_shift_table", "scale_shift_table_a2v_ca_video"),
+        ("audio_a2v_cross_attn_scale_shift_table", "scale_shift_table_a2v_ca_audio"),
+        (".norm_q.", ".q_norm."),
+        (".norm_k.", ".k_norm."),
+    ]
+
+    def inv2(k, s):
+        for a, b in rename:
+            k = k.replace(a, b)
+        if k.startswith("proj_in."):
+            k = "patchify_proj." + k[len("proj_in."):]
+        if k.startswith("time_embed."):
+            k = "adaln_single." + k[len("time_embed."):]
+        if k.startswith("audio_time_embed."):
+            k = "audio_adaln_single." + k[len("audio_time_embed."):]
+        return k
+
+    write_spec("ltx-2.original", "mir:model.dit.ltx-2", hdr + [
+        "original (Lightricks/LTX-2) key names: inverse of single_file_utils."
+        "convert_ltx2_transformer_to_diffusers (its dropped *_embeddings_connector text"
+        " connectors are not reconstructed)"], rename_rows(rows, inv2))
+
+
+# ---------------------------------------------------------------------------------------------
+# HunyuanVideo (+I2V), HunyuanVideo 1.5
+# ---------------------------------------------------------------------------------------------
+
+def hunyuan_to_original(rows, hidden: int):
+    """Invert single_file_utils.convert_hunyuan_video_transformer_to_diffusers."""
+    fuse = {}
+    keys = {k for k, _, _ in rows}
+    for k in keys:
+        m = re.match(r"^transformer_blocks\.(\d+)\.attn\.to_q\.(weight|bias)$", k)
+        if m:
+            i, p = m.groups()
+            fuse[f"double_blocks.{i}.img_attn_qkv.{p}"] = (
+                [f"transformer_blocks.{i}.attn.to_{x}.{p}" for x in "qkv"], 0)
+            fuse[f"double_blocks.{i}.txt_attn_qkv.{p}"] = (
+                [f"transformer_blocks.{i}.attn.add_{x}_proj.{p}" for x in "qkv"], 0)
+        m = re.match(r"^single_transformer_blocks\.(\d+)\.attn\.to_q\.(weight|bias)$", k)
+        if m:
+            i, p = m.groups()
+            fuse[f"single_blocks.{i}.linear1.{p}"] = (
+                [f"single_transformer_blocks.{i}.attn.to_{x}.{p}" for x in "qkv"]
+                + [f"single_transformer_blocks.{i}.proj_mlp.{p}"], 0)
+        m = re.match(r"^context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.attn\.to_q\.(weight|bias)$", k)
+        if m:
+            i, p = m.groups()
+            fuse[f"txt_in.individual_token_refiner.blocks.{i}.self_attn_qkv.{p}"] = (
+                [f"context_embedder.token_refiner.refiner_blocks.{i}.attn.to_{x}.{p}" for x in "qkv"], 0)
+    rows = merge_rows(rows, fuse)
+
+    def inv(k, s):
+        if k.startswith(("double_blocks.", "single_blocks.", "txt_in.")) and (
+                "qkv" in k or "linear1" in k):
+            return k
+        if k.startswith("context_embedder."):
+            k = k.replace("context_embedder.token_refiner.refiner_blocks", "txt_in.individual_token_refiner.blocks")
+            k = k.replace("context_embedder.time_text_embed.timestep_embedder.linear_1", "txt_in.t_embedder.mlp.0")
+            k = k.replace("context_embedder.time_text_embed.timestep_embedder.linear_2", "txt_in.t_embedder.mlp.2")
+            k = k.replace("context_embedder.time_text_embed.text_embedder", "txt_in.c_embedder")
+            k = k.replace("context_embedder.", "txt_in.")
+            k = k.replace(".norm_out.linear.", ".adaLN_modulation.1.")
+            k = k.replace(".attn.to_out.0.", ".self_attn_proj.")
+            k = k.replace(".ff.net.0.proj.", ".mlp.fc1.").replace(".ff.net.2.", ".mlp.fc2.")
+            k = k.replace(".ff.", ".mlp.")
+            k = k.replace(".proj_in.", ".input_embedder.")
+            return k
+        if k.startswith("transformer_blocks."):
+            k = k.replace("transformer_blocks.", "double_blocks.", 1)
+            for a, b in [(".attn.norm_q.", ".img_attn_q_norm."), (".attn.norm_k.", ".img_attn_k_norm."),
+                         (".attn.to_out.0.", ".img_attn_proj."), (".attn.norm_added_q.", ".txt_attn_q_norm."),
+                         (".attn.norm_added_k.", ".txt_attn_k_norm."), (".attn.to_add_out.", ".txt_attn_proj."),
+                         (".norm1.linear.", ".img_mod.linear."), (".norm1_context.linear.", ".txt_mod.linear."),
+                         (".norm2_context.", ".txt_norm2."), (".norm2.", ".img_norm2."),
+                         (".ff_context.net.0.proj.", ".txt_mlp.fc1."), (".ff_context.net.2.", ".txt_mlp.fc2."),
+                         (".ff.net.0.proj.", ".img_mlp.fc1."), (".ff.net.2.", ".img_mlp.fc2.")]:
+                k = k.replace(a, b)
+            return k
+        if k.startswith("single_transformer_blocks."):
+            k = k.replace("single_transformer_blocks.", "single_blocks.", 1)
+            k = k.replace(".proj_out.", ".linear2.").replace(".attn.norm_q.", ".q_norm.")
+            k = k.replace(".attn.norm_k.", ".k_norm.").replace(".norm.linear.", ".modulation.linear.")
+            return k
+        for a, b in [("x_embedder", "img_in"),
+                     ("time_text_embed.timestep_embedder.linear_1", "time_in.mlp.0"),
+                     ("time_text_embed.timestep_embedder.linear_2", "time_in.mlp.2"),
+                     ("time_text_embed.guidance_embedder.linear_1", "guidance_in.mlp.0"),
+                     ("time_text_embed.guidance_embedder.linear_2", "guidance_in.mlp.2"),
+                     ("time_text_embed.text_embedder.linear_1", "vector_in.in_layer"),
+                     ("time_text_embed.text_embedder.linear_2", "vector_in.out_layer"),
+                     ("norm_out.linear", "final_layer.adaLN_modulation.1"),
+                     ("proj_out", "final_layer.linear")]:
+            if k.startswith(a):
+                return b + k[len(a):]
+        return k
+
+    return rename_rows(rows, inv)
+
+
+def gen_hunyuanvideo():
+    import diffusers as d
+
+    jobs = [
+        ("hunyuanvideo-t2v", "mir:model.dit.hunyuanvideo", dict(),
+         "hunyuanvideo-community/HunyuanVideo transformer/config.json (= class defaults)"),
+        ("hunyuanvideo-i2v", "mir:model.dit.hunyuanvideo:i2v",
+         dict(in_channels=33, guidance_embeds=False, image_condition_type="latent_concat"),
+         "hunyuanvideo-community/HunyuanVideo-I2V transformer/config.json"),
+    ]
+    for name, mir, cfg, src in jobs:
+        rows = meta_state_dict(d.HunyuanVideoTransformer3DModel, cfg)
+        hdr = [f"{name}: real layout, diffusers HunyuanVideoTransformer3DModel", f"config: {src}"]
+        write_spec(f"{name}.diffusers", mir, hdr, rows)
+        write_spec(f"{name}.original", mir, hdr + [
+            "original (Tencent HunyuanVideo, ComfyUI) key names: inverse of single_file_utils."
+            "convert_hunyuan_video_transformer_to_diffusers (q/k/v re-fused)"],
+            hunyuan_to_original(rows, 3072))
+
+    for name, task, src in [("hunyuanvideo-1-5-t2v", "t2v", "hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v"),
+                            ("hunyuanvideo-1-5-i2v", "i2v", "hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_i2v")]:
+        rows = meta_state_dict(d.HunyuanVideo15Transformer3DModel, dict(task_type=task))
+        write_spec(f"{name}.diffusers", "mir:model.dit.hunyuanvideo-1-5",
+                   [f"{name}: real layout, diffusers HunyuanVideo15Transformer3DModel",
+                    f"config: {src} transformer/config.json (class defaults, task_type {task})"], rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mochi, CogVideoX, Cosmos
+# ---------------------------------------------------------------------------------------------
+
+def mochi_to_original(rows):
+    fuse = {}
+    for i in range(48):
+        b = f"transformer_blocks.{i}."
+        fuse[f"blocks.{i}.attn.qkv_x.weight"] = ([b + f"attn1.to_{x}.weight" for x in "qkv"], 0)
+        fuse[f"blocks.{i}.attn.qkv_y.weight"] = ([b + f"attn1.add_{x}_proj.weight" for x in "qkv"], 0)
+    rows = merge_rows(rows, fuse)
+    table = [
+        ("patch_embed.proj.", "x_embedder.proj."),
+        ("time_embed.timestep_embedder.linear_1.", "t_embedder.mlp.0."),
+        ("time_embed.timestep_embedder.linear_2.", "t_embedder.mlp.2."),
+        ("time_embed.pooler.", "t5_y_embedder."),
+        ("time_embed.caption_proj.", "t5_yproj."),
+        ("norm_out.linear.", "final_layer.mod."),
+        ("proj_out.", "final_layer.linear."),
+    ]
+
+    def inv(k, s):
+        for a, b in table:
+            if k.startswith(a):
+                return b + k[len(a):]
+        m = re.match(r"^transformer_blocks\.(\d+)\.(.*)$", k)
+        if not m:
+            return k
+        i, rest = m.groups()
+        for a, b in [("norm1.linear.", "mod_x."), ("norm1_context.linear.", "mod_y."),
+                     ("norm1_context.linear_1.", "mod_y."), ("attn1.norm_q.", "attn.q_norm_x."),
+                     ("attn1.norm_k.", "attn.k_norm_x."), ("attn1.to_out.0.", "attn.proj_x."),
+                     ("attn1.norm_added_q.", "attn.q_norm_y."), ("attn1.norm_added_k.", "attn.k_norm_y."),
+                     ("attn1.to_add_out.", "attn.proj_y."), ("ff.net.0.proj.", "mlp_x.w1."),
+                     ("ff.net.2.", "mlp_x.w2."), ("ff_context.net.0.proj.", "mlp_y.w1."),
+                     ("ff_context.net.2.", "mlp_y.w2.")]:
+            if rest.startswith(a):
+                return f"blocks.{i}.{b}{rest[len(a):]}"
+        return f"blocks.{i}.{rest}"
+
+    return rename_rows(rows, inv)
+
+
+def gen_mochi_cog_cosmos():
+    import diffusers as d
+
+    rows = meta_state_dict(d.MochiTransformer3DModel, dict())
+    hdr = ["mochi-1: real layout, diffusers MochiTransformer3DModel",
+           "config: genmo/mochi-1-preview transformer/config.json (= class defaults)"]
+    write_spec("mochi-1.diffusers", "mir:model.dit.mochi-1", hdr, rows)
+    write_spec("mochi-1.original", "mir:model.dit.mochi-1", hdr + [
+        "original (genmo/mochi, ComfyUI) key names: inverse of single_file_utils."
+        "convert_mochi_transformer_checkpoint_to_diffusers (qkv re-fused)"], mochi_to_original(rows))
+
+    cog = [
+        ("cogvideox-2b", "mir:model.dit.cogvideox", dict(num_attention_heads=30, num_layers=30),
+         "THUDM/CogVideoX-2b transformer/config.json"),
+        ("cogvideox-5b", "mir:model.dit.cogvideox",
+         dict(num_attention_heads=48, num_layers=42, use_rotary_positional_embeddings=True),
+         "THUDM/CogVideoX-5b transformer/config.json"),
+        ("cogvideox-5b-i2v", "mir:model.dit.cogvideox:i2v",
+         dict(num_attention_heads=48, num_layers=42, in_channels=32, use_rotary_positional_embeddings=True,
+              use_learned_positional_embeddings=True),
+         "THUDM/CogVideoX-5b-I2V transformer/config.json"),
+    ]
+    for name, mir, cfg, src in cog:
+        rows = meta_state_dict(d.CogVideoXTransformer3DModel, cfg)
+        write_spec(f"{name}.diffusers", mir, [f"{name}: real layout, diffusers CogVideoXTransformer3DModel",
+                                              f"config: {src}"], rows)
+
+    cosmos = [
+        ("cosmos-1-7b-t2w", "mir:model.dit.cosmos-1", dict(),
+         "nvidia/Cosmos-1.0-Diffusion-7B-Text2World transformer/config.json (= class defaults)"),
+        ("cosmos-1-7b-v2w", "mir:model.dit.cosmos-1", dict(in_channels=17),
+         "nvidia/Cosmos-1.0-Diffusion-7B-Video2World transformer/config.json (in_channels 16+1)"),
+        ("cosmos-predict2-2b-t2i", "mir:model.dit.cosmos-predict2",
+         dict(num_attention_heads=16, rope_scale=(1.0, 4.0, 4.0), extra_pos_embed_type=None),
+         "nvidia/Cosmos-Predict2-2B-Text2Image transformer/config.json"),
+        ("cosmos-predict2-14b-v2w", "mir:model.dit.cosmos-predict2",
+         dict(in_channels=17, num_attention_heads=40, num_layers=36, rope_scale=(1.0, 3.0, 3.0),
+              extra_pos_embed_type=None),
+         "nvidia/Cosmos-Predict2-14B-Video2World transformer/config.json"),
+    ]
+    for name, mir, cfg, src in cosmos:
+        rows = meta_state_dict(d.CosmosTransformer3DModel, cfg)
+        write_spec(f"{name}.diffusers", mir, [f"{name}: real layout, diffusers CosmosTransformer3DModel",
+                                              f"config: {src}"], rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio: Stable Audio Open, ACE-Step; AnimateDiff
+# ---------------------------------------------------------------------------------------------
+
+def gen_audio_animatediff():
+    import diffusers as d
+
+    rows = meta_state_dict(d.StableAudioDiTModel, dict(), torch.float32)
+    write_spec("stable-audio-open-1.diffusers", "mir:model.dit.stable-audio-open-1",
+               ["stable-audio-open-1: real layout, diffusers StableAudioDiTModel",
+                "config: stabilityai/stable-audio-open-1.0 transformer/config.json (= class defaults)"], rows)
+    rows = meta_state_dict(d.AceStepTransformer1DModel, dict())
+    write_spec("ace-step.diffusers", "mir:model.dit.ace-step",
+               ["ace-step: real layout, diffusers AceStepTransformer1DModel (ACE-Step 1.5 DiT)",
+                "config: ACE-Step/Ace-Step1.5 transformer/config.json (= class defaults)"], rows)
+
+    def inv_motion(k, s):
+        # Inverse of single_file_utils.convert_animatediff_checkpoint_to_diffusers.
+        m = re.match(r"^(.*motion_modules\.\d+)\.(.*)$", k)
+        if not m:
+            return k
+        head, rest = m.groups()
+        rest = (rest.replace(".norm1", ".norms.0").replace(".norm2", ".norms.1")
+                .replace(".norm3", ".ff_norm").replace(".attn1", ".attention_blocks.0")
+                .replace(".attn2", ".attention_blocks.1"))
+        return f"{head}.temporal_transformer.{rest}"
+
+    for name, cfg, src in [
+        ("animatediff-sd1-v2", dict(use_motion_mid_block=True, motion_max_seq_length=32),
+         "guoyww/animatediff-motion-adapter-v1-5-2 config.json"),
+        ("animatediff-sd1-v3", dict(use_motion_mid_block=False, motion_max_seq_length=32),
+         "guoyww/animatediff-motion-adapter-v1-5-3 config.json"),
+        ("animatediff-sdxl", dict(block_out_channels=(320, 640, 1280), use_motion_mid_block=False,
+                                  motion_max_seq_length=32, motion_num_attention_heads=8),
+         "guoyww/animatediff-motion-adapter-sdxl-beta config.json"),
+    ]:
+        base = "stable-diffusion-xl" if "sdxl" in name else "stable-diffusion-v1"
+        rows = meta_state_dict(d.MotionAdapter, cfg, torch.float16)
+        hdr = [f"{name}: real layout, diffusers MotionAdapter", f"config: {src}"]
+        write_spec(f"{name}.diffusers", f"mir:model.lora.animatediff:{base}", hdr, rows)
+        orig = rename_rows(rows, inv_motion)
+        # the original checkpoints also hold the sinusoidal pos_encoder.pe buffers diffusers drops
+        pe = []
+        for k, dt, s in orig:
+            if k.endswith("attention_blocks.0.to_q.weight"):
+                dim = s[1]
+                pe.append((k.replace(".to_q.weight", ".pos_encoder.pe"), dt, [1, cfg["motion_max_seq_length"], dim]))
+                pe.append((k.replace("attention_blocks.0.to_q.weight", "attention_blocks.1.pos_encoder.pe"), dt,
+                           [1, cfg["motion_max_seq_length"], dim]))
+        write_spec(f"{name}.original", f"mir:model.lora.animatediff:{base}", hdr + [
+            "original (guoyww/AnimateDiff mm_*.ckpt) key names: inverse of single_file_utils."
+            "convert_animatediff_checkpoint_to_diffusers, plus the pos_encoder.pe buffers it drops"],
+            orig + pe)
+
+
+# ---------------------------------------------------------------------------------------------
+# VAEs and tiny decoders
+# ---------------------------------------------------------------------------------------------
+
+def gen_vaes():
+    import diffusers as d
+
+    jobs = [
+        ("vae-flux-2", "mir:model.vae.flux-2", d.AutoencoderKLFlux2, dict(),
+         "black-forest-labs/FLUX.2-dev vae/config.json (= class defaults)"),
+        ("vae-hunyuanvideo", "mir:model.vae.hunyuanvideo", d.AutoencoderKLHunyuanVideo, dict(),
+         "hunyuanvideo-community/HunyuanVideo vae/config.json (= class defaults)"),
+        ("vae-hunyuanvideo-1-5", "mir:model.vae.hunyuanvideo-1-5", d.AutoencoderKLHunyuanVideo15, dict(),
+         "hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v vae/config.json (= class defaults)"),
+        ("vae-ltx-video", "mir:model.vae.ltx-video", d.AutoencoderKLLTXVideo, dict(),
+         "Lightricks/LTX-Video vae/config.json (0.9.0; = class defaults)"),
+        ("vae-ltx-2", "mir:model.vae.ltx-2", d.AutoencoderKLLTX2Video, dict(),
+         "Lightricks/LTX-2 vae/config.json (= class defaults)"),
+        ("vae-mochi-1", "mir:model.vae.mochi-1", d.AutoencoderKLMochi, dict(),
+         "genmo/mochi-1-preview vae/config.json (= class defaults)"),
+        ("vae-cogvideox", "mir:model.vae.cogvideox", d.AutoencoderKLCogVideoX, dict(),
+         "THUDM/CogVideoX-2b vae/config.json (= class defaults)"),
+        ("vae-cosmos", "mir:model.vae.cosmos", d.AutoencoderKLCosmos, dict(),
+         "nvidia/Cosmos-1.0-Diffusion-7B-Text2World vae/config.json (CV8x8x8; = class defaults)"),
+        ("vae-oobleck", "mir:model.vae.oobleck", d.AutoencoderOobleck, dict(),
+         "stabilityai/stable-audio-open-1.0 vae/config.json (= class defaults)"),
+    ]
+    for name, mir, cls, cfg, src in jobs:
+        rows = meta_state_dict(cls, cfg, torch.float32)
+        write_spec(f"{name}.diffusers", mir, [f"{name}: real layout, diffusers {cls.__name__}",
+                                              f"config: {src}"], rows)
+
+    def tae_orig(part):
+        # madebyollin/taesd taesd.py: Encoder/Decoder are nn.Sequential; the Decoder starts with a
+        # parameter-free Clamp() that diffusers' DecoderTiny does in forward, so original decoder
+        # index = diffusers index + 1 (diffusers scripts/convert_tiny_autoencoder_to_diffusers.py).
+        def f(k, s):
+            pre = f"{part}.layers."
+            if not k.startswith(pre):
+                return None
+            rest = k[len(pre):]
+            i, tail = rest.split(".", 1)
+            if part == "decoder":
+                i = str(int(i) + 1)
+            return f"{i}.{tail}"
+        return f
+
+    for name, base, latent, src in [
+        ("tae-sd", "stable-diffusion-v1", 4, "madebyollin/taesd config.json"),
+        ("tae-sdxl", "stable-diffusion-xl", 4, "madebyollin/taesdxl config.json"),
+        ("tae-flux-1", "flux-1-dev", 16, "madebyollin/taef1 config.json"),
+    ]:
+        rows = meta_state_dict(d.AutoencoderTiny, dict(latent_channels=latent), torch.float16)
+        hdr = [f"{name}: real layout, diffusers AutoencoderTiny", f"config: {src} (latent_channels {latent})"]
+        expect = "mir:model.vae.tae" if latent == 4 else f"mir:model.vae.tae:{base}"
+        extra = []
+        if latent == 4:
+            hdr.append("TAESD and TAESDXL are shape-identical: named without compat")
+            extra = ["@expect_candidate mir:model.vae.tae:stable-diffusion-v1",
+                     "@expect_candidate mir:model.vae.tae:stable-diffusion-xl"]
+        if name == "tae-sdxl":
+            continue  # identical rows to tae-sd; the decoder-only original below covers the name case
+        write_spec(f"{name}.diffusers", expect, hdr, rows, extra)
+        write_spec(f"{name}.decoder", expect, hdr + [
+            "original decoder-only file (taesd_decoder / taef1_decoder .pth/.safetensors, the"
+            " ComfyUI vae_approx file): taesd.py Decoder indices = diffusers decoder.layers + 1"],
+            rename_rows(rows, tae_orig("decoder")), extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# LoRAs of the video bases
+# ---------------------------------------------------------------------------------------------
+
+def lora_rows(rows, targets, rank, prefix, style):
+    """Name a LoRA pair for every Linear weight whose module path matches one of `targets`.
+
+    style 'peft': `<prefix><module>.lora_A.weight` [r, in] / `.lora_B.weight` [out, r];
+    style 'kohya': `lora_unet_<module with _>.lora_down.weight` / `.lora_up.weight` / `.alpha`.
+    """
+    out = []
+    for k, dt, s in rows:
+        if not k.endswith(".weight") or len(s) != 2:
+            continue
+        mod = k[: -len(".weight")]
+        if not any(re.search(t, mod) for t in targets):
+            continue
+        o, i = s
+        if style == "peft":
+            out.append((f"{prefix}{mod}.lora_A.weight", "BF16", [rank, i]))
+            out.append((f"{prefix}{mod}.lora_B.weight", "BF16", [o, rank]))
+        else:
+            m = "lora_unet_" + mod.replace(".", "_")
+            out.append((f"{m}.lora_down.weight", "BF16", [rank, i]))
+            out.append((f"{m}.lora_up.weight", "BF16", [o, rank]))
+            out.append((f"{m}.alpha", "BF16", []))
+    return out
+
+
+def gen_loras():
+    import diffusers as d
+
+    attn = [r"\.attn1\.to_[qkv]$", r"\.attn1\.to_out\.0$", r"\.attn2\.to_[qkv]$", r"\.attn2\.to_out\.0$"]
+    ffw = [r"\.ffn\.net\.0\.proj$", r"\.ffn\.net\.2$"]
+    wan = meta_state_dict(d.WanTransformer3DModel, WAN_14B)
+    wan_o = rename_rows(wan, wan_to_original)
+    # diffusers/PEFT (diffusers training scripts: transformer.<module>.lora_A.weight)
+    write_spec("lora-wan-14b.peft", "mir:model.lora.lora:wan-2-1",
+               ["LoRA of Wan 14B T2V, diffusers/PEFT names: a LoRA pair (rank 32) on every targeted Linear"
+                " of the real WanTransformer3DModel (attn1/attn2 q,k,v,out and ffn)",
+                "config: Wan-AI/Wan2.1-T2V-14B-Diffusers transformer/config.json"],
+               lora_rows(wan, attn + ffw, 32, "transformer.", "peft"),
+               ["@expect_candidate mir:model.lora.lora:wan-2-2"])
+    # ComfyUI / musubi-tuner style on the original names (diffusion_model.blocks.N.self_attn.q)
+    ot = [r"\.self_attn\.[qkvo]$", r"\.cross_attn\.[qkvo]$", r"\.ffn\.[02]$"]
+    write_spec("lora-wan-14b.comfy", "mir:model.lora.lora:wan-2-1",
+               ["LoRA of Wan 14B T2V, ComfyUI names (diffusion_model.<original module>.lora_A/B): every"
+                " targeted Linear of the original-layout Wan (inverse of the diffusers conversion)",
+                "config: Wan-AI/Wan2.1-T2V-14B transformer config"],
+               lora_rows(wan_o, ot, 32, "diffusion_model.", "peft"),
+               ["@expect_candidate mir:model.lora.lora:wan-2-2"])
+    write_spec("lora-wan-14b.kohya", "mir:model.lora.lora:wan-2-1",
+               ["LoRA of Wan 14B T2V, kohya/musubi-tuner names (lora_unet_blocks_N_self_attn_q.lora_down)",
+                "config: Wan-AI/Wan2.1-T2V-14B transformer config"],
+               lora_rows(wan_o, ot, 32, "", "kohya"),
+               ["@expect_candidate mir:model.lora.lora:wan-2-2"])
+
+    hv = meta_state_dict(d.HunyuanVideoTransformer3DModel, dict())
+    hv_t = [r"transformer_blocks\.\d+\.attn\.(to_[qkv]|add_[qkv]_proj|to_out\.0|to_add_out)$",
+            r"single_transformer_blocks\.\d+\.attn\.to_[qkv]$", r"single_transformer_blocks\.\d+\.proj_(mlp|out)$"]
+    write_spec("lora-hunyuanvideo.peft", "mir:model.lora.lora:hunyuanvideo",
+               ["LoRA of HunyuanVideo, diffusers/PEFT names on every attention Linear of the real"
+                " HunyuanVideoTransformer3DModel", "config: hunyuanvideo-community/HunyuanVideo transformer/config.json"],
+               lora_rows(hv, hv_t, 32, "transformer.", "peft"))
+    hv_o = hunyuan_to_original(hv, 3072)
+    write_spec("lora-hunyuanvideo.kohya", "mir:model.lora.lora:hunyuanvideo",
+               ["LoRA of HunyuanVideo, musubi-tuner/kohya names on the original modules"
+                " (lora_unet_double_blocks_N_img_attn_qkv)", "config: tencent/HunyuanVideo"],
+               lora_rows(hv_o, [r"double_blocks\.\d+\.(img|txt)_attn_(qkv|proj)$",
+                                r"double_blocks\.\d+\.(img|txt)_mlp\.fc[12]$",
+                                r"single_blocks\.\d+\.linear[12]$"], 32, "", "kohya"))
+
+    ltx = meta_state_dict(d.LTXVideoTransformer3DModel, dict())
+    ltx_t = [r"\.attn[12]\.to_[qkv]$", r"\.attn[12]\.to_out\.0$"]
+    write_spec("lora-ltx-video.peft", "mir:model.lora.lora:ltx-video",
+               ["LoRA of LTX-Video 2B, diffusers/PEFT names on every attention Linear of the real"
+                " LTXVideoTransformer3DModel", "config: Lightricks/LTX-Video transformer/config.json"],
+               lora_rows(ltx, ltx_t, 32, "transformer.", "peft"))
+    write_spec("lora-ltx-video.comfy", "mir:model.lora.lora:ltx-video",
+               ["LoRA of LTX-Video 2B, ComfyUI names (diffusion_model.transformer_blocks.N.attn1.to_q.lora_A)",
+                "config: Lightricks/LTX-Video transformer/config.json"],
+               lora_rows(ltx, ltx_t, 32, "diffusion_model.", "peft"))
+
+
+GENS = {
+    "wan": gen_wan, "wan-vae": gen_wan_vae, "svd": gen_svd, "ltx": gen_ltx,
+    "hunyuanvideo": gen_hunyuanvideo, "mochi-cog-cosmos": gen_mochi_cog_cosmos,
+    "audio-animatediff": gen_audio_animatediff, "vaes": gen_vaes, "loras": gen_loras,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    for n, g in GENS.items():
+        if a.only in n:
+            g()
+
+
+if __name__ == "__main__":
+    main()
