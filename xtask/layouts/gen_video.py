@@ -621,12 +621,15 @@ def gen_vaes():
     ]:
         rows = meta_state_dict(d.AutoencoderTiny, dict(latent_channels=latent), torch.float16)
         hdr = [f"{name}: real layout, diffusers AutoencoderTiny", f"config: {src} (latent_channels {latent})"]
-        expect = "mir:model.vae.tae" if latent == 4 else f"mir:model.vae.tae:{base}"
-        extra = []
+        expect = "mir:model.vae.tae"
         if latent == 4:
             hdr.append("TAESD and TAESDXL are shape-identical: named without compat")
             extra = ["@expect_candidate mir:model.vae.tae:stable-diffusion-v1",
                      "@expect_candidate mir:model.vae.tae:stable-diffusion-xl"]
+        else:
+            hdr.append("TAEF1 and TAESD3 are shape-identical (16 latent channels): named without compat")
+            extra = ["@expect_candidate mir:model.vae.tae:flux-1-dev",
+                     "@expect_candidate mir:model.vae.tae:stable-diffusion-3"]
         if name == "tae-sdxl":
             continue  # identical rows to tae-sd; the decoder-only original below covers the name case
         write_spec(f"{name}.diffusers", expect, hdr, rows, extra)
