@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use mir_core::MetaValue;
 
+use crate::coverage::Explainer;
 use crate::rules::{Derive, Layout, MetaDef, Role, Rule, RuleSet};
 use crate::view::{AdapterView, KeyView};
 
@@ -26,16 +27,23 @@ pub(crate) struct Hit {
     pub(crate) layout: Option<(String, Vec<String>, usize)>,
     /// The filename token that matched.
     pub(crate) filename: Option<String>,
+    /// Tensors of the view that the rule's `groups` (and `benign`) leave unexplained; 0 for a
+    /// rule without groups or a hit without structure (see [`unexplained_count`]).
+    pub(crate) unexplained: usize,
 }
 
 impl Hit {
     /// The ordering key: bigger is better.
-    pub(crate) fn score(&self, rules: &[Rule]) -> (bool, u8, bool, bool, usize, i32) {
+    pub(crate) fn score(
+        &self,
+        rules: &[Rule],
+    ) -> (bool, u8, bool, std::cmp::Reverse<usize>, bool, usize, i32) {
         let r = rules.get(self.rule);
         (
             self.meta.is_some(),
             r.map_or(0, |r| r.role.rank()),
             self.layout.is_some(),
+            std::cmp::Reverse(self.unexplained),
             self.filename.is_some(),
             self.layout.as_ref().map_or(0, |l| l.2),
             r.map_or(0, |r| r.priority),
@@ -176,7 +184,37 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
         meta_key,
         layout,
         filename,
+        unexplained: 0,
     })
+}
+
+/// How many tensors of the view a rule's groups (plus `benign`) leave unexplained, for ranking.
+/// Tensors under a bundle part prefix are skipped: they are the same for every rule.
+pub(crate) fn unexplained_count(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> usize {
+    let Some(groups) = &rule.groups else {
+        return 0;
+    };
+    let adapter = rule.role == Role::Adapter;
+    let ex = Explainer {
+        groups,
+        benign: &set.benign,
+        adapter,
+    };
+    let view = match (adapter, ctx.adapter) {
+        (true, Some(a)) => &a.keys,
+        (true, None) => return 0,
+        (false, _) => ctx.keys,
+    };
+    view.iter()
+        .filter(|(k, _)| {
+            (adapter
+                || !set
+                    .bundle_parts
+                    .iter()
+                    .any(|b| k.starts_with(b.prefix.as_str())))
+                && !ex.explains(k)
+        })
+        .count()
 }
 
 /// Evaluates the rules of the given roles and ranks the hits, best first.
@@ -225,6 +263,13 @@ pub(crate) fn rank(
         .any(|h| set.rules.get(h.rule).is_some_and(|r| !r.fallback));
     if specific {
         hits.retain(|h| set.rules.get(h.rule).is_some_and(|r| !r.fallback));
+    }
+    // Among matching rules, the one that leaves fewer tensors unexplained ranks higher (after
+    // metadata, role and structure): a FLUX.2 rule beats FLUX.1 Canny on a FLUX.2 file.
+    for h in hits.iter_mut().filter(|h| h.layout.is_some()) {
+        if let Some(r) = set.rules.get(h.rule) {
+            h.unexplained = unexplained_count(set, r, ctx);
+        }
     }
     hits.sort_by(|a, b| {
         b.score(&set.rules)

@@ -73,6 +73,14 @@ impl Pattern {
         self.capture(s).is_some()
     }
 
+    /// Whether the pattern matches `s` or a prefix of `s` that ends right before a `.` (or, with
+    /// `underscore`, before a `_` too): the module-path test of `groups` and `benign`.
+    /// `double_blocks.*` covers `double_blocks.3.img_attn.qkv.weight`.
+    pub(crate) fn matches_module(&self, s: &str, underscore: bool) -> bool {
+        s.starts_with(self.literal_prefix.as_str())
+            && match_module(&self.tokens, s, if underscore { b'_' } else { b'.' })
+    }
+
     /// Matches `s` and returns the text the first `*` matched ("" when the pattern has none).
     pub(crate) fn capture<'s>(&self, s: &'s str) -> Option<&'s str> {
         let mut first = None;
@@ -80,6 +88,59 @@ impl Pattern {
             Some(first.unwrap_or(""))
         } else {
             None
+        }
+    }
+}
+
+/// Why `p` is not a well-formed module-path pattern (for `groups` and `benign`), or `None`.
+///
+/// A module path is dot-separated segments; a pattern may not be empty, hold whitespace or
+/// control characters, start or end with `.` or `/`, hold an empty segment (`..`), or a run of
+/// three or more `*`.
+pub(crate) fn module_pattern_problem(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        Some("empty pattern")
+    } else if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("whitespace or control character")
+    } else if p.starts_with(['.', '/']) || p.ends_with(['.', '/']) {
+        Some("starts or ends with `.` or `/`")
+    } else if p.contains("..") || p.contains("./") || p.contains("/.") {
+        Some("empty segment")
+    } else if p.contains("***") {
+        Some("`***` (use `*` for one segment, `**` for any run)")
+    } else if p.matches('/').count() > 1 {
+        Some("more than one `/` (adapter-view paths are `target/module`)")
+    } else {
+        None
+    }
+}
+
+/// Like [`match_at`], but the pattern may end where `s` continues with `.` (or `alt`).
+fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
+    let Some((tok, rest)) = tokens.split_first() else {
+        return s.is_empty() || s.starts_with('.') || s.as_bytes().first() == Some(&alt);
+    };
+    match tok {
+        Token::Lit(l) => s
+            .strip_prefix(l.as_str())
+            .is_some_and(|tail| match_module(rest, tail, alt)),
+        Token::Star => {
+            let limit = s.find('.').unwrap_or(s.len());
+            s.char_indices()
+                .skip(1)
+                .map(|(i, _)| i)
+                .chain(std::iter::once(s.len()))
+                .take_while(|&end| end <= limit)
+                .any(|end| match_module(rest, s.get(end..).unwrap_or(""), alt))
+        }
+        Token::DoubleStar => {
+            if rest.is_empty() {
+                return true;
+            }
+            s.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(s.len()))
+                .any(|end| match_module(rest, s.get(end..).unwrap_or(""), alt))
         }
     }
 }
@@ -162,6 +223,32 @@ mod tests {
         assert!(p.matches("guidance_in.in_layer.weight"));
         assert!(!p.matches("guidance_in.in_layer.weightx"));
         assert_eq!(p.text(), "guidance_in.in_layer.weight");
+    }
+
+    #[test]
+    fn module_prefixes_end_at_a_separator() {
+        let p = Pattern::new("double_blocks.*");
+        assert!(p.matches_module("double_blocks.3.img_attn.qkv.weight", false));
+        assert!(p.matches_module("double_blocks.3", false));
+        assert!(!p.matches_module("double_blocks", false));
+        assert!(!p.matches_module("double_blocks_x.3", false));
+        let q = Pattern::new("img_in");
+        assert!(q.matches_module("img_in.weight", false));
+        assert!(!q.matches_module("img_in_extra.weight", false));
+        assert!(q.matches_module("img_in_extra.weight", true));
+        let r = Pattern::new("double_blocks.*.img_mod");
+        assert!(r.matches_module("double_blocks.12.img_mod.lin.weight", false));
+        assert!(!r.matches_module("double_blocks.12.img_modx.lin.weight", false));
+        assert!(!r.matches_module("double_blocks.12.txt_mod.lin.weight", false));
+        let a = Pattern::new("unet/double_blocks_*_img_attn");
+        assert!(a.matches_module("unet/double_blocks_0_img_attn_qkv.down", true));
+        assert!(!a.matches_module("unet/double_blocks_0_txt_attn_qkv.down", true));
+        let d = Pattern::new("**.scale_weight");
+        assert!(d.matches_module("a.b.scale_weight", false));
+        assert!(!d.matches_module("a.b.scale_weightx", false));
+        let e = Pattern::new("x.**");
+        assert!(e.matches_module("x.a.b", false));
+        assert!(!e.matches_module("y.a", false));
     }
 
     #[test]

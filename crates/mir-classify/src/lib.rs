@@ -35,6 +35,7 @@
     clippy::panic
 )]
 
+mod coverage;
 mod db;
 mod engine;
 mod glob;
@@ -45,8 +46,9 @@ mod view;
 use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
+pub use coverage::{Coverage, UnexplainedGroup};
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
-pub use rules::RuleError;
+pub use rules::{Prediction, RuleError};
 pub use view::normalize_key;
 
 use engine::{Ctx, Hit, Meta, rank};
@@ -162,6 +164,11 @@ pub struct Classification {
     pub precision: Option<MirId>,
     /// The database entry a hash matched, if any.
     pub database: Option<DbMatch>,
+    /// How much of the file the winning rule's module groups explain; `None` when the rule
+    /// declares no groups (or no rule won).
+    pub coverage: Option<Coverage>,
+    /// The training objective, when a marker tensor, metadata or the family decides it.
+    pub prediction: Option<Prediction>,
 }
 
 /// The compiled rules and an optional MIR database.
@@ -278,8 +285,12 @@ impl Classifier {
             &usable,
         );
         let mut bundle = false;
+        let mut winner = None;
         if let Some(best) = hits.first() {
             bundle = self.apply_hit(best, &hits, &ctx, &adapter, &mut out);
+            if out.mir.is_some() {
+                winner = rs.rules.get(best.rule);
+            }
         }
         if bundle || out.mir.is_none() {
             self.find_components(input.index, &mut out);
@@ -293,8 +304,180 @@ impl Classifier {
                     .push(format!("the only part found lives under {}", only.prefix));
             }
         }
+        if let Some(rule) = winner {
+            self.open_world(rule, &keys, &adapter, input.index, &mut out);
+        }
+        self.predict(&keys, &meta, winner, &mut out);
         self.apply_database(input.hashes, &mut out);
         out
+    }
+
+    /// Measures how much of the file the winning rule's groups explain and, when something is
+    /// left unexplained, withdraws the family's ID (see "Coverage" in the crate README).
+    fn open_world(
+        &self,
+        rule: &rules::Rule,
+        keys: &KeyView<'_>,
+        adapter: &AdapterView<'_>,
+        index: &TensorIndex,
+        out: &mut Classification,
+    ) {
+        let rs = &self.rules;
+        let Some(groups) = &rule.groups else {
+            return;
+        };
+        let is_adapter = rule.role == Role::Adapter;
+        let ex = coverage::Explainer {
+            groups,
+            benign: &rs.benign,
+            adapter: is_adapter,
+        };
+        let mut tally = coverage::Tally::default();
+        if is_adapter {
+            for (k, shape) in adapter.keys.iter() {
+                tally.add(k, shape, ex.explains(k), true);
+            }
+            for t in adapter.others.iter().filter_map(|&i| index.tensors.get(i)) {
+                let k = normalize_key(&t.name, &rs.strip_prefixes).0;
+                tally.add(&k, &t.shape, ex.benign_only(&k), false);
+            }
+        } else {
+            // Bundle parts whose component was recognised explain their tensors.
+            let found: Vec<&str> = rs
+                .bundle_parts
+                .iter()
+                .map(|b| b.prefix.as_str())
+                .filter(|p| out.components.iter().any(|c| c.prefix.starts_with(p)))
+                .collect();
+            for (k, shape) in keys.iter() {
+                let explained = found.iter().any(|p| k.starts_with(p)) || ex.explains(k);
+                tally.add(k, shape, explained, false);
+            }
+        }
+        let cov = tally.finish();
+        let Some(id) = out.mir.clone() else {
+            return;
+        };
+        if cov.is_full() {
+            out.evidence.push(format!(
+                "coverage: all {} tensors are in module groups rule {} declares",
+                cov.tensors_total, rule.id
+            ));
+            out.coverage = Some(cov);
+            return;
+        }
+        let mut list: Vec<String> = cov
+            .unexplained
+            .iter()
+            .map(|g| format!("{} ({})", g.group, g.tensors))
+            .collect();
+        if cov.unexplained_more > 0 {
+            list.push(format!("and {} more", cov.unexplained_more));
+        }
+        // Strict: one module group the family does not have is enough (see the README).
+        let demoted = if is_adapter {
+            id.with_compat(None).ok()
+        } else {
+            MirId::new(Domain::Dev, id.arch(), "unknown", None).ok()
+        };
+        out.evidence.push(format!(
+            "open world: {} of {} tensors ({:.1}% of parameters) are in module groups rule {} \
+             does not declare: {}",
+            cov.tensors_unexplained,
+            cov.tensors_total,
+            (1.0 - cov.parameters) * 100.0,
+            rule.id,
+            list.join(", ")
+        ));
+        if let Some(d) = demoted
+            && d != id
+        {
+            out.evidence.push(format!(
+                "not named {id}: the file holds something that family does not have"
+            ));
+            let mut cands = vec![id];
+            for c in out.candidates.drain(..) {
+                if !cands.contains(&c) {
+                    cands.push(c);
+                }
+            }
+            out.candidates = cands;
+            out.mir = Some(d);
+        }
+        let cap = (0.5 * cov.tensors).clamp(0.05, 0.5) as f32;
+        out.confidence = out.confidence.min(cap);
+        out.coverage = Some(cov);
+    }
+
+    /// Decides the training objective: a marker tensor, then metadata, then the family's rule.
+    fn predict(
+        &self,
+        keys: &KeyView<'_>,
+        meta: &Meta<'_>,
+        winner: Option<&rules::Rule>,
+        out: &mut Classification,
+    ) {
+        let has = |k: &str| keys.first(&glob::Pattern::new(k)).is_some();
+        let mut found: Option<(Prediction, String)> = None;
+        if has("edm_vpred.*") {
+            found = Some((
+                Prediction::Edm,
+                "edm_vpred.* present: v-prediction under EDM preconditioning".to_owned(),
+            ));
+        } else if has("v_pred") {
+            found = Some((Prediction::V, "marker tensor v_pred present".to_owned()));
+        } else if has("edm_mean") && has("edm_std") {
+            found = Some((
+                Prediction::Edm,
+                "edm_mean and edm_std present (EDM latent statistics)".to_owned(),
+            ));
+        }
+        if has("ztsnr") {
+            out.evidence
+                .push("marker tensor ztsnr present: zero terminal SNR schedule".to_owned());
+        }
+        if found.is_none()
+            && let Some(v) = meta.text("modelspec.prediction_type")
+        {
+            let p = match v.trim().to_ascii_lowercase().as_str() {
+                "epsilon" | "eps" => Some(Prediction::Eps),
+                "v" | "v_prediction" | "v-prediction" | "v_pred" => Some(Prediction::V),
+                "edm" => Some(Prediction::Edm),
+                "flow" | "rectified_flow" | "flow_matching" | "flow-matching" => {
+                    Some(Prediction::Flow)
+                }
+                _ => None,
+            };
+            match p {
+                Some(p) => found = Some((p, format!("metadata modelspec.prediction_type = {v:?}"))),
+                None => out.evidence.push(format!(
+                    "metadata modelspec.prediction_type = {v:?} is not a known objective"
+                )),
+            }
+        }
+        if found.is_none()
+            && let Some(v) = meta.text("ss_v_parameterization")
+            && v.trim().eq_ignore_ascii_case("true")
+        {
+            found = Some((
+                Prediction::V,
+                format!("metadata ss_v_parameterization = {v:?}"),
+            ));
+        }
+        // The family's fixed objective applies only while the file is named as that family.
+        let named = out.coverage.as_ref().is_none_or(Coverage::is_full);
+        if found.is_none()
+            && named
+            && let Some(r) = winner
+            && let Some(p) = r.prediction
+        {
+            found = Some((p, format!("rule {} is a {} family", r.id, p.as_str())));
+        }
+        if let Some((p, ev)) = found {
+            out.evidence
+                .push(format!("prediction {}: {ev}", p.as_str()));
+            out.prediction = Some(p);
+        }
     }
 
     /// Renders a rule's ID template; `None` when a placeholder has no value.
@@ -726,6 +909,66 @@ mod tests {
                 "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\n[[rule.layout]]\nname='l'\nshape=[{key='k'}]\n"
             ),
             Err(RuleError::EmptyShape { .. })
+        ));
+        let with_groups = |g: &str, role: &str| {
+            one(&format!(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='{role}'\nfilename=['a']\ngroups={g}\n"
+            ))
+        };
+        assert!(with_groups("['img_in', 'double_blocks.*.img_attn', 'x.**']", "model").is_ok());
+        assert!(with_groups("['unet/double_blocks_*']", "adapter").is_ok());
+        assert!(matches!(
+            with_groups("[]", "model"),
+            Err(RuleError::EmptyList { .. })
+        ));
+        for bad in [
+            "''", "'a..b'", "'.a'", "'a.'", "'a b'", "'a.***'", "'unet/a'",
+        ] {
+            assert!(
+                matches!(
+                    with_groups(&format!("[{bad}]"), "model"),
+                    Err(RuleError::BadPattern { .. })
+                ),
+                "{bad} accepted"
+            );
+        }
+        // Adapter groups name adapter-view paths.
+        assert!(matches!(
+            with_groups("['double_blocks_*']", "adapter"),
+            Err(RuleError::BadPattern { .. })
+        ));
+        assert!(matches!(
+            with_groups("['a/b/c']", "adapter"),
+            Err(RuleError::BadPattern { .. })
+        ));
+        assert!(matches!(
+            one(
+                "[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\nprediction='x'\n"
+            ),
+            Err(RuleError::Parse { .. })
+        ));
+        assert!(
+            one("[[rule]]\nid='a'\nmir='mir:model.x.y'\nrole='model'\nfilename=['a']\nprediction='flow'\n")
+                .is_ok()
+        );
+        let layout_with = |b: &str| {
+            RuleSet::from_sources(
+                &[],
+                (
+                    "layout.toml",
+                    &format!("strip_prefixes = []\nbenign = {b}\n"),
+                ),
+            )
+            .map(|_| ())
+        };
+        assert!(layout_with("['scaled_fp8', '**.scale_weight']").is_ok());
+        assert!(matches!(
+            layout_with("[]"),
+            Err(RuleError::EmptyList { .. })
+        ));
+        assert!(matches!(
+            layout_with("['a..b']"),
+            Err(RuleError::BadPattern { .. })
         ));
     }
 

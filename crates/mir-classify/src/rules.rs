@@ -52,6 +52,26 @@ pub enum RuleError {
     /// A rule can never match (no layout, metadata or filename condition).
     #[error("rule {0}: has no layout, metadata or filename condition")]
     Empty(String),
+    /// A `groups` or `benign` list is present but empty.
+    #[error("{rule}: {what} is an empty list (leave the field out instead)")]
+    EmptyList {
+        /// The rule (or `layout.toml`).
+        rule: String,
+        /// Which field.
+        what: &'static str,
+    },
+    /// A `groups` or `benign` pattern is not a well-formed module path pattern.
+    #[error("{rule}: {what} pattern {pattern:?} is malformed: {reason}")]
+    BadPattern {
+        /// The rule (or `layout.toml`).
+        rule: String,
+        /// Which field.
+        what: &'static str,
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A shape constraint names neither a dimension test nor a rank.
     #[error("rule {rule}: shape constraint on {key:?} tests nothing")]
     EmptyShape {
@@ -60,6 +80,33 @@ pub enum RuleError {
         /// The key the constraint names.
         key: String,
     },
+}
+
+/// The training objective of a family (what the denoiser predicts).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Prediction {
+    /// Noise (ε) prediction.
+    Eps,
+    /// Velocity (v) prediction.
+    V,
+    /// EDM preconditioning (Karras et al.), e.g. Playground v2.5, CosXL.
+    Edm,
+    /// Rectified flow / flow matching (FLUX, SD3, Wan, …).
+    Flow,
+}
+
+impl Prediction {
+    /// Lowercase name used in output: `eps`, `v`, `edm`, `flow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prediction::Eps => "eps",
+            Prediction::V => "v",
+            Prediction::Edm => "edm",
+            Prediction::Flow => "flow",
+        }
+    }
 }
 
 /// What a rule names.
@@ -123,6 +170,12 @@ struct RuleDef {
     compat_from: Option<CompatFrom>,
     #[serde(default)]
     bundle: bool,
+    /// Module-path patterns of everything the family's layouts may contain (open-world check).
+    #[serde(default)]
+    groups: Option<Vec<String>>,
+    /// The family's fixed training objective, when it has one.
+    #[serde(default)]
+    prediction: Option<Prediction>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,6 +360,10 @@ pub(crate) struct Rule {
     pub(crate) filename_alone: bool,
     pub(crate) compat_from: Option<CompatFrom>,
     pub(crate) bundle: bool,
+    /// What the family's layouts may contain; `None` when the rule declares no groups.
+    pub(crate) groups: Option<Vec<Pattern>>,
+    /// The family's fixed objective.
+    pub(crate) prediction: Option<Prediction>,
 }
 
 /// How adapter tensors are named: which prefix names which target and how the module path is
@@ -381,6 +438,9 @@ struct LayoutFile {
     tables: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     db: DbAliases,
+    /// Packaging and marker tensors that count as explained for every family.
+    #[serde(default)]
+    benign: Option<Vec<String>>,
 }
 
 /// Everything the engine needs, compiled.
@@ -394,6 +454,8 @@ pub(crate) struct RuleSet {
     pub(crate) flavours: Vec<Flavour>,
     pub(crate) tables: BTreeMap<String, BTreeMap<String, String>>,
     pub(crate) db: DbAliases,
+    /// Patterns of tensors every family may carry (`scaled_fp8`, `v_pred`, …).
+    pub(crate) benign: Vec<Pattern>,
 }
 
 /// The embedded rule files, by name.
@@ -467,7 +529,12 @@ impl RuleSet {
         for d in defs {
             rules.push(compile(d, &by_id, &layout.tables)?);
         }
+        let benign = match &layout.benign {
+            Some(list) => compile_patterns("layout.toml", "benign", list, false)?,
+            None => Vec::new(),
+        };
         Ok(RuleSet {
+            benign,
             rules,
             strip_prefixes: layout.strip_prefixes,
             bundle_parts: layout.bundle_part,
@@ -478,6 +545,44 @@ impl RuleSet {
             db: layout.db,
         })
     }
+}
+
+/// Validates and compiles a `groups` or `benign` list. `adapter` patterns name adapter-view
+/// module paths (`target/module_path`) and must contain a `/`; the others must not.
+fn compile_patterns(
+    rule: &str,
+    what: &'static str,
+    list: &[String],
+    adapter: bool,
+) -> Result<Vec<Pattern>, RuleError> {
+    if list.is_empty() {
+        return Err(RuleError::EmptyList {
+            rule: rule.to_owned(),
+            what,
+        });
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for p in list {
+        let reason = crate::glob::module_pattern_problem(p).or_else(|| {
+            if adapter && !p.contains('/') {
+                Some("an adapter rule's groups name adapter-view paths `target/module` (e.g. `unet/double_blocks_*`)")
+            } else if !adapter && p.contains('/') {
+                Some("`/` only occurs in adapter-view paths (role = \"adapter\")")
+            } else {
+                None
+            }
+        });
+        if let Some(reason) = reason {
+            return Err(RuleError::BadPattern {
+                rule: rule.to_owned(),
+                what,
+                pattern: p.clone(),
+                reason,
+            });
+        }
+        out.push(Pattern::new(p));
+    }
+    Ok(out)
 }
 
 fn compile(
@@ -573,7 +678,18 @@ fn compile(
             derive,
         });
     }
+    let groups = match &d.groups {
+        Some(list) => Some(compile_patterns(
+            &d.id,
+            "groups",
+            list,
+            d.role == Role::Adapter,
+        )?),
+        None => None,
+    };
     Ok(Rule {
+        groups,
+        prediction: d.prediction,
         id: d.id,
         mir: d.mir,
         role: d.role,

@@ -61,6 +61,11 @@ impl<'a> KeyView<'a> {
         KeyView { entries }
     }
 
+    /// Every (name, shape), in name order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a [u64])> + '_ {
+        self.entries.iter().map(|(k, s)| (k.as_str(), *s))
+    }
+
     /// True when the view holds no names.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -94,6 +99,8 @@ pub(crate) struct AdapterView<'a> {
     pub(crate) keys: KeyView<'a>,
     /// Tensor count per adapter kind (`lora`, `loha`, `lokr`, `oft`, `dora`, …).
     pub(crate) kinds: BTreeMap<String, usize>,
+    /// Positions (in the input order) of the tensors that are not adapter tensors.
+    pub(crate) others: Vec<usize>,
 }
 
 impl<'a> AdapterView<'a> {
@@ -110,7 +117,8 @@ impl<'a> AdapterView<'a> {
     ) -> AdapterView<'a> {
         let mut entries = Vec::new();
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-        for (raw, shape) in items {
+        let mut others = Vec::new();
+        for (pos, (raw, shape)) in items.enumerate() {
             // Most tensors of a base model are not adapter tensors: test the suffix before
             // allocating anything.
             let peft_default = raw.contains(".default.");
@@ -119,6 +127,7 @@ impl<'a> AdapterView<'a> {
                     .iter()
                     .any(|s| raw.ends_with(s.suffix.as_str()) && raw.len() > s.suffix.len())
             {
+                others.push(pos);
                 continue;
             }
             let name = if peft_default {
@@ -131,6 +140,7 @@ impl<'a> AdapterView<'a> {
                 .filter(|s| name.ends_with(s.suffix.as_str()) && name.len() > s.suffix.len())
                 .max_by_key(|s| s.suffix.len())
             else {
+                others.push(pos);
                 continue;
             };
             let (target, style, rest) = match targets
@@ -161,6 +171,7 @@ impl<'a> AdapterView<'a> {
         AdapterView {
             keys: KeyView::from_entries(entries),
             kinds,
+            others,
         }
     }
 

@@ -1,0 +1,238 @@
+//! The open-world check: how much of a file the winning rule's `groups` explain.
+//!
+//! A tensor is explained when one of the rule's groups (or a `benign` pattern of `layout.toml`)
+//! matches its normalised name or a prefix of it ending right before a `.` (adapter view: before
+//! a `.` or `_`), or when it lives under a bundle part whose component was recognised. What is
+//! left is named by module group (see [`group_name`]) so the evidence can say what the family
+//! does not have.
+
+use std::collections::BTreeMap;
+
+use crate::glob::Pattern;
+
+/// At most this many unexplained groups are listed (the largest first).
+pub(crate) const MAX_LISTED: usize = 24;
+
+/// How much of a file the winning rule explains.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Coverage {
+    /// Share of tensors explained, 0.0..=1.0 (1.0 for a file without tensors).
+    pub tensors: f64,
+    /// Share of parameters (elements) explained, 0.0..=1.0.
+    pub parameters: f64,
+    /// Tensors looked at.
+    pub tensors_total: usize,
+    /// Tensors no group, benign pattern or bundle component explains.
+    pub tensors_unexplained: usize,
+    /// The unexplained module groups, most tensors first (at most 24 listed).
+    pub unexplained: Vec<UnexplainedGroup>,
+    /// How many further unexplained groups were not listed.
+    pub unexplained_more: usize,
+}
+
+impl Coverage {
+    /// True when every tensor is explained.
+    pub fn is_full(&self) -> bool {
+        self.tensors_unexplained == 0
+    }
+}
+
+/// A module group of a file that the winning rule does not declare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnexplainedGroup {
+    /// The group, e.g. `vace_blocks.*.proj_in`, `double_stream_modulation_img`,
+    /// `unet/double_blocks_*_img` (adapter view).
+    pub group: String,
+    /// Its tensors.
+    pub tensors: usize,
+    /// Its parameters (elements).
+    pub parameters: u64,
+}
+
+/// The number of elements of a shape (1 for a scalar), saturating.
+pub(crate) fn elements(shape: &[u64]) -> u64 {
+    shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
+}
+
+/// What explains tensors for one rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Explainer<'r> {
+    pub(crate) groups: &'r [Pattern],
+    pub(crate) benign: &'r [Pattern],
+    /// Adapter-view paths: a prefix may also end before `_`; benign patterns do not apply.
+    pub(crate) adapter: bool,
+}
+
+impl Explainer<'_> {
+    /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
+    /// benign pattern).
+    pub(crate) fn explains(&self, key: &str) -> bool {
+        self.groups
+            .iter()
+            .any(|p| p.matches_module(key, self.adapter))
+            || (!self.adapter && self.benign_only(key))
+    }
+
+    /// Whether a benign pattern explains a (normalised, non-adapter) key.
+    pub(crate) fn benign_only(&self, key: &str) -> bool {
+        self.benign.iter().any(|p| p.matches_module(key, false))
+    }
+}
+
+/// Accumulates explained / unexplained tensors.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    tensors: usize,
+    params: u64,
+    unexplained: usize,
+    unexplained_params: u64,
+    groups: BTreeMap<String, (usize, u64)>,
+}
+
+impl Tally {
+    /// Counts one tensor; `adapter` names unexplained adapter-view paths by `_` segments.
+    pub(crate) fn add(&mut self, key: &str, shape: &[u64], explained: bool, adapter: bool) {
+        let n = elements(shape);
+        self.tensors = self.tensors.saturating_add(1);
+        self.params = self.params.saturating_add(n);
+        if !explained {
+            self.unexplained = self.unexplained.saturating_add(1);
+            self.unexplained_params = self.unexplained_params.saturating_add(n);
+            let g = self
+                .groups
+                .entry(group_name(key, adapter))
+                .or_insert((0, 0));
+            g.0 = g.0.saturating_add(1);
+            g.1 = g.1.saturating_add(n);
+        }
+    }
+
+    /// The coverage figures.
+    pub(crate) fn finish(self) -> Coverage {
+        let share = |bad: u64, all: u64| {
+            if all == 0 {
+                1.0
+            } else {
+                1.0 - (bad as f64 / all as f64)
+            }
+        };
+        let mut groups: Vec<UnexplainedGroup> = self
+            .groups
+            .into_iter()
+            .map(|(group, (tensors, parameters))| UnexplainedGroup {
+                group,
+                tensors,
+                parameters,
+            })
+            .collect();
+        groups.sort_by(|a, b| b.tensors.cmp(&a.tensors).then(a.group.cmp(&b.group)));
+        let more = groups.len().saturating_sub(MAX_LISTED);
+        groups.truncate(MAX_LISTED);
+        Coverage {
+            tensors: share(self.unexplained as u64, self.tensors as u64),
+            parameters: share(self.unexplained_params, self.params),
+            tensors_total: self.tensors,
+            tensors_unexplained: self.unexplained,
+            unexplained: groups,
+            unexplained_more: more,
+        }
+    }
+}
+
+fn is_index(seg: &str) -> bool {
+    !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Names the module group of an unexplained key: the key cut after the first run of numeric
+/// segments (written `*`) plus one more segment, or its first segment when it has no numeric
+/// segment; the leaf (`weight`, `bias`, an adapter part) is never part of it.
+///
+/// `vace_blocks.0.proj_in.weight` → `vace_blocks.*.proj_in`;
+/// `input_blocks.1.0.time_stack.in_layers.0.weight` → `input_blocks.*.*.time_stack`;
+/// `double_stream_modulation_img.lin.weight` → `double_stream_modulation_img`;
+/// adapter view `unet/double_blocks_0_img_attn_qkv.down` → `unet/double_blocks_*_img`.
+pub(crate) fn group_name(key: &str, adapter: bool) -> String {
+    let (head, path, sep) = if adapter {
+        let (target, rest) = key.split_once('/').unwrap_or(("", key));
+        let module = rest.rsplit_once('.').map_or(rest, |(m, _)| m);
+        (format!("{target}/"), module, '_')
+    } else {
+        let path = key.rsplit_once('.').map_or(key, |(m, _)| m);
+        (String::new(), path, '.')
+    };
+    let segs: Vec<&str> = path.split(sep).collect();
+    let mut out: Vec<&str> = Vec::new();
+    match segs.iter().position(|s| is_index(s)) {
+        // Adapter module paths are one `_`-joined name: keep it whole.
+        None if adapter => out.extend(segs.iter()),
+        None => out.extend(segs.first()),
+        Some(i) => {
+            out.extend(segs.iter().take(i));
+            let mut j = i;
+            while segs.get(j).is_some_and(|s| is_index(s)) {
+                out.push("*");
+                j = j.saturating_add(1);
+            }
+            out.extend(segs.get(j));
+        }
+    }
+    let sep = sep.to_string();
+    format!("{head}{}", out.join(&sep))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_named_compactly() {
+        assert_eq!(
+            group_name("vace_blocks.0.proj_in.weight", false),
+            "vace_blocks.*.proj_in"
+        );
+        assert_eq!(
+            group_name("input_blocks.1.0.time_stack.in_layers.0.weight", false),
+            "input_blocks.*.*.time_stack"
+        );
+        assert_eq!(
+            group_name("double_stream_modulation_img.lin.weight", false),
+            "double_stream_modulation_img"
+        );
+        assert_eq!(
+            group_name("zz_future_embedder.weight", false),
+            "zz_future_embedder"
+        );
+        assert_eq!(group_name("v_pred", false), "v_pred");
+        assert_eq!(group_name("time_embed.0.weight", false), "time_embed.*");
+        assert_eq!(
+            group_name("unet/double_blocks_0_img_attn_qkv.down", true),
+            "unet/double_blocks_*_img"
+        );
+        assert_eq!(group_name("te/text_model.down", true), "te/text_model");
+    }
+
+    #[test]
+    fn tally_shares_and_lists() {
+        let mut t = Tally::default();
+        t.add("a.weight", &[10, 10], true, false);
+        t.add("b.0.x.weight", &[10, 5], false, false);
+        t.add("b.1.x.weight", &[10, 5], false, false);
+        t.add("c", &[], true, false);
+        let c = t.finish();
+        assert_eq!(c.tensors_total, 4);
+        assert_eq!(c.tensors_unexplained, 2);
+        assert!((c.tensors - 0.5).abs() < 1e-9);
+        assert!((c.parameters - 101.0 / 201.0).abs() < 1e-9);
+        assert_eq!(
+            c.unexplained,
+            vec![UnexplainedGroup {
+                group: "b.*.x".into(),
+                tensors: 2,
+                parameters: 100
+            }]
+        );
+        assert!(!c.is_full());
+        assert!(Tally::default().finish().is_full());
+    }
+}
