@@ -723,6 +723,93 @@ def gen_loras():
                lora_rows(ltx, ltx_t, 32, "diffusion_model.", "peft"))
 
 
+# ---------------------------------------------------------------------------------------------
+# `groups` for rules/video.toml, read off the generated layouts
+# ---------------------------------------------------------------------------------------------
+
+# rule id -> the fixtures whose layout the rule's groups must explain completely
+RULE_FIXTURES = {
+    "wan-vace": ["wan-2-1-vace-1-3b", "wan-2-1-vace-14b"],
+    "wan-flf2v": ["wan-2-1-flf2v-14b"],
+    "wan-fun-control": ["wan-2-1-fun-control-1-3b", "wan-2-1-fun-control-14b"],
+    "wan-animate": ["wan-2-2-animate-14b"],
+    "stable-video-diffusion": ["stable-video-diffusion", "stable-video-diffusion-xt"],
+    "ltx-2": ["ltx-2"],
+    "hunyuanvideo-i2v": ["hunyuanvideo-i2v"],
+    "hunyuanvideo-1-5": ["hunyuanvideo-1-5-t2v", "hunyuanvideo-1-5-i2v"],
+    "mochi-1": ["mochi-1"],
+    "cogvideox": ["cogvideox-2b", "cogvideox-5b"],
+    "cogvideox-i2v": ["cogvideox-5b-i2v"],
+    "cosmos-1": ["cosmos-1-7b-t2w", "cosmos-1-7b-v2w"],
+    "cosmos-predict2": ["cosmos-predict2-2b-t2i", "cosmos-predict2-14b-v2w"],
+    "stable-audio-open-1": ["stable-audio-open-1"],
+    "ace-step": ["ace-step"],
+    "animatediff-sd1": ["animatediff-sd1-v2", "animatediff-sd1-v3"],
+    "animatediff-sdxl": ["animatediff-sdxl"],
+    "vae-wan-2-2": ["vae-wan-2-2"],
+    "vae-flux-2": ["vae-flux-2"],
+    "vae-hunyuanvideo": ["vae-hunyuanvideo"],
+    "vae-hunyuanvideo-1-5": ["vae-hunyuanvideo-1-5"],
+    "vae-ltx-video": ["vae-ltx-video"],
+    "vae-ltx-2": ["vae-ltx-2"],
+    "vae-mochi-1": ["vae-mochi-1"],
+    "vae-cogvideox": ["vae-cogvideox"],
+    "vae-cosmos": ["vae-cosmos"],
+    "vae-oobleck": ["vae-oobleck"],
+    "tae-4": ["tae-sd"],
+    "tae-16": ["tae-flux-1"],
+}
+
+BLOCK_LISTS = re.compile(r"(blocks|layers|block|stack|modules|blocks_2)$")
+STRIP = ("model.diffusion_model.", "diffusion_model.", "transformer.", "unet.", "model.")
+
+
+def group_of(key: str) -> str:
+    for p in STRIP:
+        if key.startswith(p):
+            key = key[len(p):]
+            break
+    s = key.split(".")
+    num = next((i for i, x in enumerate(s) if x.isdigit()), None)
+    if num == 0:
+        return f"*.{s[1]}" if len(s) > 2 else f"*.{s[-1]}"
+    if num == 1 and BLOCK_LISTS.search(s[0]):
+        if len(s) > 3 and s[2].isdigit():  # sgm: input_blocks.1.0.time_stack...
+            return f"{s[0]}.*.*.{s[3]}"
+        return f"{s[0]}.*.{s[2]}" if len(s) >= 3 else f"{s[0]}.*"
+    if num is not None and num >= 2:
+        return ".".join(s[:2]) if num > 2 or len(s) > 3 else s[0]
+    if num is None and len(s) >= 3:
+        return ".".join(s[:2])
+    return s[0] if len(s) > 1 else key
+
+
+# Groups the (reduced, hand-written) SVD sgm fixture cannot show: the rest of sgm's VideoUNet
+# block structure, and the parts an all-in-one SVD checkpoint holds (its temporal VAE decoder and
+# its CLIP-vision / VAE-encoder conditioners, which no component rule names yet).
+EXTRA_GROUPS = {
+    "stable-video-diffusion": [
+        f"{b}.*.*.{m}" for b in ("input_blocks", "middle_block", "output_blocks")
+        for m in ("in_layers", "emb_layers", "out_layers", "skip_connection", "time_stack", "time_mixer",
+                  "time_pos_embed", "norm", "proj_in", "proj_out", "transformer_blocks", "op", "conv")
+    ] + [f"middle_block.*.{m}" for m in ("in_layers", "emb_layers", "out_layers", "time_stack", "time_mixer",
+                                          "time_pos_embed", "norm", "proj_in", "proj_out", "transformer_blocks")]
+    + ["conditioner.**", "first_stage_model.**"],
+}
+
+
+def print_groups():
+    for rule, fixtures in RULE_FIXTURES.items():
+        groups = set(EXTRA_GROUPS.get(rule, []))
+        for f in fixtures:
+            for path in sorted(OUT.glob(f"{f}.*.spec")):
+                for line in path.read_text().splitlines():
+                    if not line or line[0] in "#@":
+                        continue
+                    groups.add(group_of(line.split()[0]))
+        print(f"{rule}\t{', '.join(repr(g).replace(chr(39), chr(34)) for g in sorted(groups))}")
+
+
 GENS = {
     "wan": gen_wan, "wan-vae": gen_wan_vae, "svd": gen_svd, "ltx": gen_ltx,
     "hunyuanvideo": gen_hunyuanvideo, "mochi-cog-cosmos": gen_mochi_cog_cosmos,
@@ -733,7 +820,11 @@ GENS = {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
+    ap.add_argument("--groups", action="store_true", help="print the groups of rules/video.toml")
     a = ap.parse_args()
+    if a.groups:
+        print_groups()
+        return
     for n, g in GENS.items():
         if a.only in n:
             g()
