@@ -724,6 +724,58 @@ def gen_loras():
 
 
 # ---------------------------------------------------------------------------------------------
+# Authors' own code (pip-installable): Hunyuan3D-2 (hy3dgen), Stable Audio Open (stable-audio-tools)
+# ---------------------------------------------------------------------------------------------
+
+def gen_authors_code():
+    """Needs `pip install --no-deps hy3dgen==2.0.2 stable-audio-tools==0.0.19 einops`."""
+    # Load the DiT module file alone: hy3dgen's package __init__ pulls in mesh/texture tooling
+    # (trimesh, ...) the DiT itself does not use.
+    import importlib.util
+
+    spec = importlib.util.find_spec("hy3dgen")
+    path = Path(spec.origin).parent / "shapegen" / "models" / "denoisers" / "hunyuan3ddit.py"
+    mspec = importlib.util.spec_from_file_location("hunyuan3ddit", path)
+    mod = importlib.util.module_from_spec(mspec)
+    mspec.loader.exec_module(mod)
+    Hunyuan3DDiT = mod.Hunyuan3DDiT
+
+    base = dict(in_channels=64, context_in_dim=1536, hidden_size=1024, mlp_ratio=4.0, num_heads=16,
+                axes_dim=[64], theta=10000, qkv_bias=True, guidance_embed=False)
+    for name, cfg, src, extra in [
+        ("hunyuan3d-2", dict(base, depth=16, depth_single_blocks=32),
+         "tencent/Hunyuan3D-2 hunyuan3d-dit-v2-0/config.yaml (model.params)", []),
+        ("hunyuan3d-2-mini", dict(base, depth=8, depth_single_blocks=16),
+         "tencent/Hunyuan3D-2mini hunyuan3d-dit-v2-mini/config.yaml (model.params; depths from"
+         " knowledge of the release, 0.6B parameters)",
+         ["# mini differs only in depth: named without compat"]),
+    ]:
+        rows = meta_state_dict(Hunyuan3DDiT, cfg, torch.float16)
+        write_spec(f"{name}.original", "mir:model.dit.hunyuan3d-2",
+                   [f"{name}: real layout, the authors' hy3dgen 2.0.2 Hunyuan3DDiT (pip hy3dgen)",
+                    f"config: {src}"] + [e[2:] for e in extra], rows)
+        # ComfyUI's Hunyuan3D-2 checkpoint (model.fp16.safetensors) keeps the DiT under `model.`
+        write_spec(f"{name}.comfy", "mir:model.dit.hunyuan3d-2",
+                   [f"{name}: real layout, the authors' hy3dgen 2.0.2 Hunyuan3DDiT, under `model.` as in"
+                    " tencent/Hunyuan3D-2 model.fp16.safetensors (the released single file)",
+                    f"config: {src}"], [("model." + k, dt, sh) for k, dt, sh in rows])
+
+    from stable_audio_tools.models.dit import DiffusionTransformer
+
+    cfg = dict(io_channels=64, embed_dim=1536, depth=24, num_heads=24, cond_token_dim=768,
+               global_cond_dim=1536, project_cond_tokens=False, transformer_type="continuous_transformer")
+    rows = meta_state_dict(DiffusionTransformer, cfg, torch.float32)
+    write_spec("stable-audio-open-1.original", "mir:model.dit.stable-audio-open-1",
+               ["stable-audio-open-1: real layout, the authors' stable-audio-tools 0.0.19 DiffusionTransformer",
+                "config: stabilityai/stable-audio-open-1.0 model_config.json (model.diffusion.config)",
+                "keys under `model.model.` as in the released model.safetensors (ConditionedDiffusionModelWrapper"
+                " -> DiTWrapper -> DiffusionTransformer)"],
+               [("model.model." + k, dt, sh) for k, dt, sh in rows])
+    # The original Oobleck layout (stable_audio_tools.models.autoencoders) is not generated: that
+    # module imports torchaudio, alias_free_torch and the sampling code at import time.
+
+
+# ---------------------------------------------------------------------------------------------
 # `groups` for rules/video.toml, read off the generated layouts
 # ---------------------------------------------------------------------------------------------
 
@@ -746,7 +798,7 @@ RULE_FIXTURES = {
     "ace-step": ["ace-step"],
     "animatediff-sd1": ["animatediff-sd1-v2", "animatediff-sd1-v3"],
     "animatediff-sdxl": ["animatediff-sdxl"],
-    "vae-wan-2-2": ["vae-wan-2-2"],
+    "vae-wan-2-2": ["vae-wan-2-2"],  # + the reduced native spec (hand-written, see its header)
     "vae-flux-2": ["vae-flux-2"],
     "vae-hunyuanvideo": ["vae-hunyuanvideo"],
     "vae-hunyuanvideo-1-5": ["vae-hunyuanvideo-1-5"],
@@ -756,19 +808,27 @@ RULE_FIXTURES = {
     "vae-cogvideox": ["vae-cogvideox"],
     "vae-cosmos": ["vae-cosmos"],
     "vae-oobleck": ["vae-oobleck"],
+    "hunyuan3d-2": ["hunyuan3d-2", "hunyuan3d-2-mini"],
     "tae-4": ["tae-sd"],
     "tae-16": ["tae-flux-1"],
 }
 
 BLOCK_LISTS = re.compile(r"(blocks|layers|block|stack|modules|blocks_2)$")
-STRIP = ("model.diffusion_model.", "diffusion_model.", "transformer.", "unet.", "model.")
+# The wrapper prefixes of crates/mir-classify/rules/layout.toml `strip_prefixes` that occur in
+# these layouts, stripped repeatedly, longest first, as the classifier does.
+STRIP = sorted(("model.diffusion_model.", "diffusion_model.", "model.model.", "model.", "transformer.",
+                "unet.", "net."), key=len, reverse=True)
 
 
 def group_of(key: str) -> str:
-    for p in STRIP:
-        if key.startswith(p):
-            key = key[len(p):]
-            break
+    changed = True
+    while changed:
+        changed = False
+        for p in STRIP:
+            if key.startswith(p) and len(key) > len(p):
+                key = key[len(p):]
+                changed = True
+                break
     s = key.split(".")
     num = next((i for i, x in enumerate(s) if x.isdigit()), None)
     if num == 0:
@@ -795,10 +855,13 @@ EXTRA_GROUPS = {
     ] + [f"middle_block.*.{m}" for m in ("in_layers", "emb_layers", "out_layers", "time_stack", "time_mixer",
                                           "time_pos_embed", "norm", "proj_in", "proj_out", "transformer_blocks")]
     + ["conditioner.**", "first_stage_model.**"],
+    # Wan 2.2 VAE, original names: the sampling blocks the reduced native spec leaves out
+    "vae-wan-2-2": ["encoder.downsamples", "decoder.upsamples"],
 }
 
 
-def print_groups():
+def rule_groups() -> dict[str, list[str]]:
+    out = {}
     for rule, fixtures in RULE_FIXTURES.items():
         groups = set(EXTRA_GROUPS.get(rule, []))
         for f in fixtures:
@@ -807,23 +870,51 @@ def print_groups():
                     if not line or line[0] in "#@":
                         continue
                     groups.add(group_of(line.split()[0]))
-        print(f"{rule}\t{', '.join(repr(g).replace(chr(39), chr(34)) for g in sorted(groups))}")
+        out[rule] = sorted(groups)
+    return out
+
+
+def write_groups():
+    """Rewrite the `groups = [...]` of every rule of rules/video.toml named in RULE_FIXTURES."""
+    path = ROOT / "crates" / "mir-classify" / "rules" / "video.toml"
+    text = path.read_text()
+    text = re.sub(r"^groups = \[\n(?:  .*\n)*\]\n", "", text, flags=re.M)
+    groups = rule_groups()
+    out, cur = [], None
+    for line in text.split("\n"):
+        m = re.match(r'^id = "(.*)"$', line)
+        if m:
+            cur = m.group(1)
+        out.append(line)
+        if line.startswith("role = ") and cur in groups:
+            out.append("groups = [")
+            row = "  "
+            for g in groups[cur]:
+                item = f'"{g}", '
+                if len(row) + len(item) > 100:
+                    out.append(row.rstrip())
+                    row = "  "
+                row += item
+            out.append(row.rstrip())
+            out.append("]")
+    path.write_text("\n".join(out))
 
 
 GENS = {
     "wan": gen_wan, "wan-vae": gen_wan_vae, "svd": gen_svd, "ltx": gen_ltx,
     "hunyuanvideo": gen_hunyuanvideo, "mochi-cog-cosmos": gen_mochi_cog_cosmos,
     "audio-animatediff": gen_audio_animatediff, "vaes": gen_vaes, "loras": gen_loras,
+    "authors-code": gen_authors_code,
 }
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
-    ap.add_argument("--groups", action="store_true", help="print the groups of rules/video.toml")
+    ap.add_argument("--groups", action="store_true", help="rewrite the groups of rules/video.toml")
     a = ap.parse_args()
     if a.groups:
-        print_groups()
+        write_groups()
         return
     for n, g in GENS.items():
         if a.only in n:
