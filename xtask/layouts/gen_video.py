@@ -571,6 +571,32 @@ def gen_audio_animatediff():
 # VAEs and tiny decoders
 # ---------------------------------------------------------------------------------------------
 
+def ldm_vae_names(rows, n_up: int):
+    """Invert diffusers' single_file_utils.convert_ldm_vae_checkpoint (LDM/BFL AutoencoderKL names)."""
+    out = []
+    for k, dt, sh in rows:
+        n = k
+        m = re.match(r"^(encoder|decoder)\.mid_block\.attentions\.0\.(\w+)(?:\.0)?\.(weight|bias)$", k)
+        if m:
+            part, mod, p = m.groups()
+            mod = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out": "proj_out"}[mod]
+            if p == "weight" and len(sh) == 2:
+                sh = sh + [1, 1]  # LDM attention projections are 1x1 convolutions
+            out.append((f"{part}.mid.attn_1.{mod}.{p}", dt, sh))
+            continue
+        n = re.sub(r"^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.", r"encoder.down.\1.block.\2.", n)
+        n = re.sub(r"^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.", r"encoder.down.\1.downsample.", n)
+        n = re.sub(r"^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.",
+                   lambda m: f"decoder.up.{n_up - 1 - int(m.group(1))}.block.{m.group(2)}.", n)
+        n = re.sub(r"^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.",
+                   lambda m: f"decoder.up.{n_up - 1 - int(m.group(1))}.upsample.", n)
+        n = re.sub(r"^(encoder|decoder)\.mid_block\.resnets\.(\d+)\.",
+                   lambda m: f"{m.group(1)}.mid.block_{int(m.group(2)) + 1}.", n)
+        n = n.replace(".conv_shortcut.", ".nin_shortcut.").replace(".conv_norm_out.", ".norm_out.")
+        out.append((n, dt, sh))
+    return out
+
+
 def gen_vaes():
     import diffusers as d
 
@@ -596,8 +622,15 @@ def gen_vaes():
     ]
     for name, mir, cls, cfg, src in jobs:
         rows = meta_state_dict(cls, cfg, torch.float32)
-        write_spec(f"{name}.diffusers", mir, [f"{name}: real layout, diffusers {cls.__name__}",
-                                              f"config: {src}"], rows)
+        hdr = [f"{name}: real layout, diffusers {cls.__name__}", f"config: {src}"]
+        write_spec(f"{name}.diffusers", mir, hdr, rows)
+        if name == "vae-flux-2":
+            write_spec(f"{name}.bfl", mir, hdr + [
+                "BFL single-file (ae.safetensors) names: inverse of single_file_utils."
+                "convert_ldm_vae_checkpoint, the LDM AutoencoderKL naming FLUX.1's ae also uses;"
+                " bn.* (the latent BatchNorm) and quant_conv/post_quant_conv kept at the top level"
+                " as the diffusers class has them (their place in BFL's file is not verified)"],
+                ldm_vae_names(rows, 4))
 
     def tae_orig(part):
         # madebyollin/taesd taesd.py: Encoder/Decoder are nn.Sequential; the Decoder starts with a
@@ -857,6 +890,8 @@ EXTRA_GROUPS = {
     + ["conditioner.**", "first_stage_model.**"],
     # Wan 2.2 VAE, original names: the sampling blocks the reduced native spec leaves out
     "vae-wan-2-2": ["encoder.downsamples", "decoder.upsamples"],
+    # FLUX.2 VAE, BFL names: the quant convolutions may also sit inside encoder/decoder
+    "vae-flux-2": ["encoder.quant_conv", "decoder.post_quant_conv"],
 }
 
 
