@@ -153,6 +153,55 @@ def wan_to_original(key: str, shape):
     return k
 
 
+def wan_animate_to_original(rows):
+    """Invert convert_wan_transformer_to_diffusers' Animate branches (motion encoder, face
+    adapter/encoder), then the common Wan renames. The face adapter's k/v are fused back into
+    `linear1_kv`; the motion encoder's activation biases get back their [1, C, 1, 1] shape."""
+    fuse = {}
+    for k, _, _ in rows:
+        m = re.match(r"^face_adapter\.(\d+)\.to_k\.(weight|bias)$", k)
+        if m:
+            i, p = m.groups()
+            fuse[f"face_adapter.fuser_blocks.{i}.linear1_kv.{p}"] = (
+                [f"face_adapter.{i}.to_k.{p}", f"face_adapter.{i}.to_v.{p}"], 0)
+    rows = merge_rows(rows, fuse)
+
+    def inv(k, sh):
+        if k.startswith("face_adapter.fuser_blocks."):
+            return k
+        m = re.match(r"^face_adapter\.(\d+)\.(\w+)\.(weight|bias)$", k)
+        if m:
+            i, mod, p = m.groups()
+            mod = {"to_q": "linear1_q", "to_out": "linear2", "norm_q": "q_norm", "norm_k": "k_norm"}[mod]
+            return f"face_adapter.fuser_blocks.{i}.{mod}.{p}"
+        if k.startswith("face_encoder."):
+            return re.sub(r"^face_encoder\.(conv1_local|conv2|conv3)\.", r"face_encoder.\1.conv.", k)
+        if k.startswith("motion_encoder."):
+            fixed = {
+                "motion_encoder.motion_synthesis_weight": "motion_encoder.dec.direction.weight",
+                "motion_encoder.conv_in.weight": "motion_encoder.enc.net_app.convs.0.0.weight",
+                "motion_encoder.conv_in.act_fn.bias": "motion_encoder.enc.net_app.convs.0.1.bias",
+                "motion_encoder.conv_out.weight": "motion_encoder.enc.net_app.convs.8.weight",
+            }
+            if k in fixed:
+                n = fixed[k]
+            elif k.startswith("motion_encoder.motion_network."):
+                n = k.replace("motion_encoder.motion_network.", "motion_encoder.enc.fc.")
+            else:
+                m = re.match(r"^motion_encoder\.res_blocks\.(\d+)\.(.*)$", k)
+                i, rest = int(m.group(1)) + 1, m.group(2)
+                rest = {"conv1.weight": "conv1.0.weight", "conv1.act_fn.bias": "conv1.1.bias",
+                        "conv2.weight": "conv2.1.weight", "conv2.act_fn.bias": "conv2.2.bias",
+                        "conv_skip.weight": "skip.1.weight"}[rest]
+                n = f"motion_encoder.enc.net_app.convs.{i}.{rest}"
+            if n.startswith("motion_encoder.enc.net_app.convs.") and n.endswith(".bias"):
+                return [(n, [1, sh[0], 1, 1])]
+            return n
+        return wan_to_original(k, sh)
+
+    return rename_rows(rows, inv)
+
+
 WAN_SRC = "config values: diffusers convert_wan_to_diffusers.py TRANSFORMER_CONFIGS / class defaults"
 
 WAN_BASE = dict(
@@ -214,8 +263,9 @@ def gen_wan():
             extra = ["@expect_candidate mir:model.dit.wan-2-2:t2v"]
         write_spec(f"{name}.diffusers", mir, hdr, rows, extra)
         if "animate" in name:
-            continue  # original Animate keys: motion_encoder/face_adapter inversion not attempted
-        orig = rename_rows(rows, wan_to_original)
+            orig = wan_animate_to_original(rows)
+        else:
+            orig = rename_rows(rows, wan_to_original)
         write_spec(f"{name}.original", mir,
                    hdr[:2] + ["original (Wan-Video/Wan2.x, ComfyUI) key names: inverse of diffusers'"
                               " single_file_utils.convert_wan_transformer_to_diffusers"] + hdr[2:],
