@@ -516,6 +516,57 @@ def mochi_to_original(rows):
     return rename_rows(rows, inv)
 
 
+def cosmos_to_original(rows, version: int):
+    """Invert single_file_utils.convert_cosmos_transformer_checkpoint_to_diffusers (Cosmos 1.0 or
+    2.0 branch), keys under `net.` as NVIDIA's checkpoints keep them. The training-only buffers
+    the conversion drops (logvar.*, pos_embedder.seq, accum_* counters) are not reconstructed."""
+    def inv(k, sh):
+        if version == 1:
+            top = [("patch_embed.proj.", "x_embedder.proj.1."), ("learnable_pos_embed.", "extra_pos_embedder."),
+                   ("time_embed.t_embedder.", "t_embedder.1."), ("time_embed.norm.", "affline_norm."),
+                   ("norm_out.linear_1.", "final_layer.adaLN_modulation.1."),
+                   ("norm_out.linear_2.", "final_layer.adaLN_modulation.2."), ("proj_out.", "final_layer.linear.")]
+            blk = [("norm1.linear_1.", "blocks.0.adaLN_modulation.1."), ("norm1.linear_2.", "blocks.0.adaLN_modulation.2."),
+                   ("norm2.linear_1.", "blocks.1.adaLN_modulation.1."), ("norm2.linear_2.", "blocks.1.adaLN_modulation.2."),
+                   ("norm3.linear_1.", "blocks.2.adaLN_modulation.1."), ("norm3.linear_2.", "blocks.2.adaLN_modulation.2."),
+                   ("attn1.", "blocks.0.block.attn."), ("attn2.", "blocks.1.block.attn."),
+                   ("ff.net.0.proj.", "blocks.2.block.layer1."), ("ff.net.2.", "blocks.2.block.layer2.")]
+            att = [("to_q.", "to_q.0."), ("norm_q.", "to_q.1."), ("to_k.", "to_k.0."), ("norm_k.", "to_k.1."),
+                   ("to_v.", "to_v.0.")]
+        else:
+            top = [("patch_embed.proj.", "x_embedder.proj.1."), ("time_embed.t_embedder.", "t_embedder.1."),
+                   ("time_embed.norm.", "t_embedding_norm."),
+                   ("norm_out.linear_1.", "final_layer.adaln_modulation.1."),
+                   ("norm_out.linear_2.", "final_layer.adaln_modulation.2."), ("proj_out.", "final_layer.linear.")]
+            blk = [("norm1.linear_1.", "adaln_modulation_self_attn.1."), ("norm1.linear_2.", "adaln_modulation_self_attn.2."),
+                   ("norm2.linear_1.", "adaln_modulation_cross_attn.1."), ("norm2.linear_2.", "adaln_modulation_cross_attn.2."),
+                   ("norm3.linear_1.", "adaln_modulation_mlp.1."), ("norm3.linear_2.", "adaln_modulation_mlp.2."),
+                   ("attn1.", "self_attn."), ("attn2.", "cross_attn."),
+                   ("ff.net.0.proj.", "mlp.layer1."), ("ff.net.2.", "mlp.layer2.")]
+            att = [("to_q.", "q_proj."), ("to_k.", "k_proj."), ("to_v.", "v_proj."), ("to_out.0.", "output_proj."),
+                   ("norm_q.", "q_norm."), ("norm_k.", "k_norm.")]
+        for a, b in top:
+            if k.startswith(a):
+                return "net." + b + k[len(a):]
+        m = re.match(r"^transformer_blocks\.(\d+)\.(.*)$", k)
+        i, rest = m.groups()
+        for a, b in blk:
+            if rest.startswith(a):
+                rest = b + rest[len(a):]
+                if a.startswith("attn"):
+                    tail = rest[len(b):]
+                    for x, y in att:
+                        if tail.startswith(x):
+                            tail = y + tail[len(x):]
+                            break
+                    rest = b + tail
+                break
+        head = f"blocks.block{i}." if version == 1 else f"blocks.{i}."
+        return "net." + head + rest
+
+    return rename_rows(rows, inv)
+
+
 def gen_mochi_cog_cosmos():
     import diffusers as d
 
@@ -558,8 +609,13 @@ def gen_mochi_cog_cosmos():
     ]
     for name, mir, cfg, src in cosmos:
         rows = meta_state_dict(d.CosmosTransformer3DModel, cfg)
-        write_spec(f"{name}.diffusers", mir, [f"{name}: real layout, diffusers CosmosTransformer3DModel",
-                                              f"config: {src}"], rows)
+        hdr = [f"{name}: real layout, diffusers CosmosTransformer3DModel", f"config: {src}"]
+        write_spec(f"{name}.diffusers", mir, hdr, rows)
+        version = 1 if "cosmos-1" in name else 2
+        write_spec(f"{name}.original", mir, hdr + [
+            f"original (NVIDIA Cosmos {'1.0' if version == 1 else 'Predict2'}, ComfyUI) names under net.: inverse of"
+            " single_file_utils.convert_cosmos_transformer_checkpoint_to_diffusers"],
+            cosmos_to_original(rows, version))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -912,8 +968,11 @@ def group_of(key: str) -> str:
                 key = key[len(p):]
                 changed = True
                 break
-    s = key.split(".")
-    num = next((i for i, x in enumerate(s) if x.isdigit()), None)
+    # Cosmos 1.0 names its blocks `blocks.block0`, `blocks.block1`, ...
+    s = ["block*" if re.fullmatch(r"block\d+", x) else x for x in key.split(".")]
+    num = next((i for i, x in enumerate(s) if x.isdigit() or x == "block*"), None)
+    if num == 1 and s[1] == "block*":
+        return f"{s[0]}.block*.{s[2]}"
     if num == 0:
         return f"*.{s[1]}" if len(s) > 2 else f"*.{s[-1]}"
     if num == 1 and BLOCK_LISTS.search(s[0]):
@@ -940,6 +999,9 @@ EXTRA_GROUPS = {
     + ["conditioner.**", "first_stage_model.**"],
     # Wan 2.2 VAE, original names: the sampling blocks the reduced native spec leaves out
     "vae-wan-2-2": ["encoder.downsamples", "decoder.upsamples"],
+    # Cosmos originals: the training-time buffers diffusers' conversion drops
+    "cosmos-1": ["logvar", "pos_embedder"],
+    "cosmos-predict2": ["pos_embedder", "accum_*", "**._extra_state"],
     # FLUX.2 VAE, BFL names: the quant convolutions may also sit inside encoder/decoder
     "vae-flux-2": ["encoder.quant_conv", "decoder.post_quant_conv"],
 }
