@@ -39,6 +39,7 @@ mod coverage;
 mod db;
 mod engine;
 mod glob;
+mod ids;
 mod rules;
 pub mod testing;
 mod view;
@@ -47,6 +48,7 @@ use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
 pub use coverage::{Coverage, UnexplainedGroup};
+pub use ids::IdRow;
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
 pub use rules::{Prediction, RuleError};
 pub use view::normalize_key;
@@ -375,7 +377,7 @@ impl Classifier {
             list.push(format!("and {} more", cov.unexplained_more));
         }
         // Strict: one module group the family does not have is enough (see the README).
-        let demoted = if is_adapter {
+        let demoted = if is_adapter || id.arch() == "lora" {
             id.with_compat(None).ok()
         } else {
             MirId::new(Domain::Dev, id.arch(), "unknown", None).ok()

@@ -13,7 +13,9 @@
 //! * `@include name` inserts another spec (resolved by the caller) under the current prefix; its
 //!   expectations are ignored;
 //! * expectations, read only from the top-level spec: `@expect <id>|none`,
-//!   `@expect_candidate <id>`, `@expect_component <id> <prefix>`, `@expect_decided_by <kind>`;
+//!   `@expect_candidate <id>`, `@expect_component <id> <prefix>`, `@expect_decided_by <kind>`,
+//!   `@expect_prediction eps|v|edm|flow|none`, `@partial <reason>` (a deliberate look-alike or
+//!   negative fixture: its coverage may be below 1.0);
 //! * inputs beside the index: `@file_name name`, `@config_model_type type`,
 //!   `@hash file_256|layer_256|layer_b3 <hex>`.
 
@@ -60,6 +62,11 @@ pub struct Spec {
     pub config_model_type: Option<String>,
     /// Hashes, as (field, hex).
     pub hashes: Vec<(String, String)>,
+    /// Expected prediction (`eps`, `v`, `edm`, `flow`, `none`).
+    pub expect_prediction: Option<String>,
+    /// Why the fixture is a deliberate look-alike or negative one whose coverage may be below
+    /// 1.0 (`@partial reason`); `None` for an ordinary fixture, which must be fully explained.
+    pub partial: Option<String>,
 }
 
 fn parse_shape(s: &str) -> Option<Vec<u64>> {
@@ -119,7 +126,7 @@ fn parse_into(
                     parse_into(spec, &inc, &prefix, false, depth.saturating_add(1), resolve)?;
                 }
                 "expect" | "expect_candidate" | "expect_component" | "expect_decided_by"
-                | "file_name" | "config_model_type" | "hash" => {
+                | "expect_prediction" | "partial" | "file_name" | "config_model_type" | "hash" => {
                     if arg.is_empty() {
                         return Err(bad("no value"));
                     }
@@ -130,6 +137,8 @@ fn parse_into(
                         "expect" => spec.expect = Some(arg.to_owned()),
                         "expect_candidate" => spec.expect_candidates.push(arg.to_owned()),
                         "expect_decided_by" => spec.expect_decided_by = Some(arg.to_owned()),
+                        "expect_prediction" => spec.expect_prediction = Some(arg.to_owned()),
+                        "partial" => spec.partial = Some(arg.to_owned()),
                         "file_name" => spec.file_name = Some(arg.to_owned()),
                         "config_model_type" => spec.config_model_type = Some(arg.to_owned()),
                         "expect_component" => {

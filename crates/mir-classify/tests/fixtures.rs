@@ -45,6 +45,26 @@ fn every_fixture_gets_its_expected_id_candidates_components_and_evidence_kind() 
         if !s.expect_components.is_empty() && out.components.len() != s.expect_components.len() {
             bad.push(format!("{} components found", out.components.len()));
         }
+        if let Some(p) = &s.expect_prediction
+            && out.prediction.map_or("none", |p| p.as_str()) != p.as_str()
+        {
+            bad.push(format!("prediction {:?}, not {p}", out.prediction));
+        }
+        // Every fixture of a rule with groups is fully explained, unless it is a deliberate
+        // look-alike or negative fixture (`@partial reason`).
+        if s.partial.is_none()
+            && let Some(cov) = &out.coverage
+            && !cov.is_full()
+        {
+            bad.push(format!(
+                "coverage {:.3}: unexplained {:?}",
+                cov.tensors,
+                cov.unexplained
+                    .iter()
+                    .map(|g| format!("{} ({})", g.group, g.tensors))
+                    .collect::<Vec<_>>()
+            ));
+        }
         if let Some(kind) = &s.expect_decided_by
             && out.decided_by.map(|k| k.as_str()) != Some(kind.as_str())
         {
@@ -71,14 +91,21 @@ fn every_fixture_gets_its_expected_id_candidates_components_and_evidence_kind() 
             ));
         }
         table.push(format!(
-            "| {name} | {} | `{got}` | {} | {:.2} |",
+            "| {name} | {} | `{got}` | {} | {:.2} | {} | {} |",
             s.index.tensors.len(),
             out.decided_by.map_or("-", |k| k.as_str()),
-            out.confidence
+            out.confidence,
+            out.coverage
+                .as_ref()
+                .map_or("-".to_string(), |c| format!("{:.3}", c.tensors)),
+            out.prediction.map_or("-", |p| p.as_str()),
         ));
     }
     if std::env::var_os("MIR_PRINT_TABLE").is_some() {
-        println!("| fixture | tensors | ID | decided by | confidence |\n|---|---|---|---|---|");
+        println!(
+            "| fixture | tensors | ID | decided by | confidence | coverage | prediction |\n\
+             |---|---|---|---|---|---|---|"
+        );
         println!("{}", table.join("\n"));
     }
     assert!(
@@ -110,6 +137,49 @@ fn ids_rows() -> Vec<String> {
     ids
 }
 
+/// IDS.md rows not yet covered by fixtures in two layouts (exact; the list only shrinks).
+///
+/// Issue 13's rows (ControlNets, T2I/IP-Adapters, Redux, embeddings, image encoders, upscalers,
+/// SAM, depth) and, until the layouts work of issue 12 covers them, issue 12's rows. Remove a row
+/// when it gets covered: the test fails while a covered row is still listed.
+const KNOWN_GAPS: &[&str] = &[
+    // issue 13: control, adapters, embeddings, image encoders, upscalers, segmenters
+    "mir:model.adapter.t2i-adapter:",
+    "mir:model.adapter.ip-adapter:",
+    "mir:model.adapter.redux:flux-1-dev",
+    "mir:model.embedding.textual-inversion:",
+    "mir:model.vit.clip-vision-l",
+    "mir:model.vit.sam",
+    "mir:model.gan.",
+    // issue 12: denoisers, VAEs and LoRA bases of the second edition (the layouts helpers remove
+    // these as they cover them)
+    "mir:model.dit.flux-2-dev",
+    "mir:model.dit.flux-2-klein-4b",
+    "mir:model.dit.flux-2-klein-9b",
+    "mir:model.dit.chroma-radiance",
+    "mir:model.dit.z-image",
+    "mir:model.dit.qwen-image:edit",
+    "mir:model.dit.sana",
+    "mir:model.dit.hunyuanimage-2-1",
+    "mir:model.dit.longcat-image",
+    "mir:model.unet.ssd-1b",
+    "mir:model.unet.segmind-vega",
+    "mir:model.unet.koala",
+    "mir:model.unet.stable-video-diffusion",
+    "mir:model.lora.animatediff:",
+    "mir:model.dit.hunyuanvideo-1-5",
+    "mir:model.dit.hunyuanvideo:i2v",
+    "mir:model.dit.ltx-2",
+    "mir:model.dit.mochi-1",
+    "mir:model.dit.stable-audio-open-1",
+    "mir:model.dit.ace-step",
+    "mir:model.dit.hunyuan3d-2",
+    "mir:model.vae.wan-2-2",
+    "mir:model.vae.flux-2",
+    "mir:model.vae.oobleck",
+    "mir:model.vae.tae:",
+];
+
 #[test]
 fn every_ids_md_row_is_covered_in_two_layouts() {
     let rows = ids_rows();
@@ -132,15 +202,207 @@ fn every_ids_md_row_is_covered_in_two_layouts() {
         }
     }
     let mut missing = Vec::new();
+    let mut now_covered = Vec::new();
     for row in &rows {
         let n = by_id.get(row).map_or(0, Vec::len);
-        if n < 2 {
-            missing.push(format!("{row}: {n} fixture(s) {:?}", by_id.get(row)));
+        let listed = KNOWN_GAPS.contains(&row.as_str());
+        if n < 2 && !listed {
+            missing.push(format!("{row:?}, // {n} fixture(s) {:?}", by_id.get(row)));
+        }
+        if n >= 2 && listed {
+            now_covered.push(row.clone());
         }
     }
+    let stale: Vec<&&str> = KNOWN_GAPS
+        .iter()
+        .filter(|g| !rows.iter().any(|r| r == **g))
+        .collect();
     assert!(
-        missing.is_empty(),
-        "rows with fewer than two fixtures:\n{}",
+        missing.is_empty() && now_covered.is_empty() && stale.is_empty(),
+        "rows with fewer than two fixtures, not in KNOWN_GAPS:\n{}\n\
+         rows now covered in two layouts: remove them from KNOWN_GAPS: {now_covered:?}\n\
+         KNOWN_GAPS lists rows IDS.md does not have: {stale:?}",
         missing.join("\n")
+    );
+}
+
+#[test]
+fn every_model_component_and_adapter_rule_declares_groups() {
+    let c = Classifier::builtin().unwrap();
+    let without: Vec<String> = c
+        .id_table()
+        .into_iter()
+        .filter(|r| !r.fallback && r.groups.is_none())
+        .map(|r| format!("{} ({})", r.rule, r.mir))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "rules without `groups` (the open-world check cannot run for them):\n{}",
+        without.join("\n")
+    );
+}
+
+/// The most frequent dimension of the fixture's 2-D tensors: a plausible width for new blocks.
+fn width(s: &mir_classify::testing::Spec) -> u64 {
+    let mut n: BTreeMap<u64, usize> = BTreeMap::new();
+    for t in &s.index.tensors {
+        if let [a, b] = t.shape.as_slice() {
+            *n.entry(*a).or_default() += 1;
+            *n.entry(*b).or_default() += 1;
+        }
+    }
+    n.into_iter()
+        .max_by_key(|(d, c)| (*c, *d))
+        .map_or(64, |(d, _)| d)
+        .clamp(16, 8192)
+}
+
+fn family(id: &str) -> String {
+    id.split(':').take(2).collect::<Vec<_>>().join(":")
+}
+
+#[test]
+fn a_future_family_built_on_a_known_layout_is_never_named_with_confidence() {
+    let c = Classifier::builtin().unwrap();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for name in common::all_specs() {
+        let s = common::spec(&name);
+        let base = common::classify(&c, &s);
+        let (Some(id), Some(_)) = (&base.mir, &base.coverage) else {
+            continue;
+        };
+        if s.partial.is_some() || s.index.tensors.is_empty() {
+            continue;
+        }
+        // llama.cpp GGUF LoRAs are named by a model-role rule on their `blk.*` names.
+        let adapter = id.arch() == "lora" && s.index.format != "gguf";
+        let w = width(&s);
+        let mut f = s.clone();
+        let mut add = |n: String, shape: Vec<u64>| {
+            f.index.tensors.push(mir_core::TensorRecord::new(
+                n,
+                mir_core::Dtype::BF16,
+                shape,
+            ))
+        };
+        if adapter {
+            for b in 0..3 {
+                let m = format!("lora_unet_zz_future_blocks_{b}_attn_qkv");
+                add(format!("{m}.lora_down.weight"), vec![16, w]);
+                add(format!("{m}.lora_up.weight"), vec![w.saturating_mul(3), 16]);
+            }
+        } else {
+            for b in 0..3 {
+                add(
+                    format!("zz_future_blocks.{b}.attn.qkv.weight"),
+                    vec![w.saturating_mul(3), w],
+                );
+                add(format!("zz_future_blocks.{b}.mlp.fc1.weight"), vec![w * 4, w]);
+                add(format!("zz_future_blocks.{b}.norm.weight"), vec![w]);
+            }
+            add("zz_future_embedder.weight".into(), vec![w, 64]);
+        }
+        let out = common::classify(&c, &f);
+        checked += 1;
+        let fam = family(&id.to_string());
+        let got = out.mir.as_ref().map(|m| m.to_string()).unwrap_or_default();
+        let same_family = !got.is_empty() && family(&got) == fam;
+        let compat = out.mir.as_ref().and_then(|m| m.compat()).is_some();
+        let mut bad = Vec::new();
+        if same_family && out.confidence > 0.5 {
+            bad.push(format!("named {got} at {:.2}", out.confidence));
+        }
+        if same_family && compat && !adapter {
+            bad.push(format!("named {got} with compat"));
+        }
+        if adapter && got == id.to_string() {
+            bad.push(format!("LoRA still named {got} with its base"));
+        }
+        let named = out
+            .coverage
+            .as_ref()
+            .is_some_and(|c| c.unexplained.iter().any(|g| g.group.contains("zz_future")));
+        if !named {
+            bad.push("the future module groups are not in the coverage".into());
+        }
+        if !out.evidence.iter().any(|e| e.contains("zz_future")) {
+            bad.push("the future module groups are not in the evidence".into());
+        }
+        if !bad.is_empty() {
+            failures.push(format!("{name} (was {id}): {}\n    {:?}", bad.join("; "), out.evidence));
+        }
+    }
+    assert!(checked > 50, "only {checked} fixtures have a rule with groups");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[derive(serde::Deserialize)]
+struct Pairs {
+    pair: Vec<Pair>,
+}
+
+#[derive(serde::Deserialize)]
+struct Pair {
+    a: String,
+    b: String,
+}
+
+/// Whether `id` belongs to `family`: the same ID, or the ID plus a compat when `family` has none.
+fn is(id: &str, family: &str) -> bool {
+    id == family || (!family[4..].contains(':') && id.starts_with(&format!("{family}:")))
+}
+
+#[test]
+fn look_alike_families_are_never_named_as_each_other() {
+    let text = std::fs::read_to_string(common::repo_root().join("fixtures/lookalikes.toml")).unwrap();
+    let pairs: Pairs = toml::from_str(&text).unwrap();
+    assert!(pairs.pair.len() >= 15, "lookalikes.toml lost pairs");
+    let c = Classifier::builtin().unwrap();
+    let specs: Vec<(String, mir_classify::testing::Spec)> = common::all_specs()
+        .into_iter()
+        .map(|n| {
+            let s = common::spec(&n);
+            (n, s)
+        })
+        .collect();
+    let mut confused = Vec::new();
+    let mut report = Vec::new();
+    for p in &pairs.pair {
+        for (x, y) in [(&p.a, &p.b), (&p.b, &p.a)] {
+            let mut n = 0;
+            for (name, s) in &specs {
+                let Some(expect) = &s.expect else { continue };
+                if !is(expect, x) {
+                    continue;
+                }
+                n += 1;
+                let out = common::classify(&c, s);
+                let got = out.mir.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                if is(&got, y) {
+                    confused.push(format!("{name} (a {x}) is named {got}"));
+                }
+            }
+            if n == 0 {
+                report.push(format!("no fixture of {x} (pair with {y})"));
+            }
+        }
+    }
+    if !report.is_empty() {
+        println!("look-alike pairs not yet tested on both sides:\n{}", report.join("\n"));
+    }
+    assert!(confused.is_empty(), "{}", confused.join("\n"));
+}
+
+#[test]
+fn docs_ids_md_is_generated_from_the_rules() {
+    let c = Classifier::builtin().unwrap();
+    let want = c.id_table_markdown();
+    let path = common::repo_root().join("docs/ids.md");
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/ids.md is out of date with the rules; regenerate it with\n    \
+         cargo run -p mir-cli -- ids --markdown > docs/ids.md"
     );
 }
