@@ -948,6 +948,8 @@ RULE_FIXTURES = {
     "vae-cosmos": ["vae-cosmos"],
     "vae-oobleck": ["vae-oobleck"],
     "hunyuan3d-2": ["hunyuan3d-2", "hunyuan3d-2-mini"],
+    "lora-hunyuanvideo": [],  # adapter view: groups below
+    "lora-ltx-video": [],
     "tae-4": ["tae-sd"],
     "tae-16": ["tae-flux-1"],
 }
@@ -999,6 +1001,25 @@ EXTRA_GROUPS = {
     + ["conditioner.**", "first_stage_model.**"],
     # Wan 2.2 VAE, original names: the sampling blocks the reduced native spec leaves out
     "vae-wan-2-2": ["encoder.downsamples", "decoder.upsamples"],
+    # LoRAs (adapter view, `unet/<module path joined with _>`): every module a HunyuanVideo or
+    # LTX-Video LoRA may target, in diffusers and original naming
+    "lora-hunyuanvideo": [
+        "unet/double_blocks_*_img_attn", "unet/double_blocks_*_txt_attn", "unet/double_blocks_*_img_mlp",
+        "unet/double_blocks_*_txt_mlp", "unet/double_blocks_*_img_mod", "unet/double_blocks_*_txt_mod",
+        "unet/single_blocks_*_linear1", "unet/single_blocks_*_linear2", "unet/single_blocks_*_modulation",
+        "unet/transformer_blocks_*_attn", "unet/transformer_blocks_*_ff", "unet/transformer_blocks_*_ff_context",
+        "unet/transformer_blocks_*_norm1", "unet/transformer_blocks_*_norm1_context",
+        "unet/single_transformer_blocks_*_attn", "unet/single_transformer_blocks_*_proj_mlp",
+        "unet/single_transformer_blocks_*_proj_out", "unet/single_transformer_blocks_*_norm",
+        "unet/txt_in", "unet/context_embedder", "unet/img_in", "unet/x_embedder", "unet/time_in",
+        "unet/vector_in", "unet/guidance_in", "unet/time_text_embed", "unet/final_layer",
+        "unet/norm_out", "unet/proj_out",
+    ],
+    "lora-ltx-video": [
+        "unet/transformer_blocks_*_attn1", "unet/transformer_blocks_*_attn2", "unet/transformer_blocks_*_ff",
+        "unet/proj_in", "unet/patchify_proj", "unet/proj_out", "unet/caption_projection",
+        "unet/time_embed", "unet/adaln_single",
+    ],
     # Cosmos originals: the training-time buffers diffusers' conversion drops
     "cosmos-1": ["logvar", "pos_embedder"],
     "cosmos-predict2": ["pos_embedder", "accum_*", "**._extra_state"],
