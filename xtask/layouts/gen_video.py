@@ -446,6 +446,64 @@ def hunyuan_to_original(rows, hidden: int):
     return rename_rows(rows, inv)
 
 
+def hunyuanvideo15_to_original(rows):
+    """Invert diffusers' scripts/convert_hunyuan_video1_5_to_diffusers.py
+    (convert_hyvideo15_transformer_to_diffusers): Tencent's HunyuanVideo-1.5 names, with separate
+    img/txt q, k, v in the double blocks and a fused qkv in the token refiner."""
+    fuse = {}
+    for k, _, _ in rows:
+        m = re.match(r"^context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.attn\.to_q\.(weight|bias)$", k)
+        if m:
+            i, p = m.groups()
+            fuse[f"txt_in.individual_token_refiner.blocks.{i}.self_attn_qkv.{p}"] = (
+                [f"context_embedder.token_refiner.refiner_blocks.{i}.attn.to_{x}.{p}" for x in "qkv"], 0)
+    rows = merge_rows(rows, fuse)
+    top = [("x_embedder.proj.", "img_in.proj."), ("image_embedder.norm_in.", "vision_in.proj.0."),
+           ("image_embedder.linear_1.", "vision_in.proj.1."), ("image_embedder.linear_2.", "vision_in.proj.3."),
+           ("image_embedder.norm_out.", "vision_in.proj.4."),
+           ("context_embedder.time_text_embed.timestep_embedder.linear_1.", "txt_in.t_embedder.mlp.0."),
+           ("context_embedder.time_text_embed.timestep_embedder.linear_2.", "txt_in.t_embedder.mlp.2."),
+           ("context_embedder.time_text_embed.text_embedder.", "txt_in.c_embedder."),
+           ("context_embedder.proj_in.", "txt_in.input_embedder."),
+           ("context_embedder_2.norm.", "byt5_in.layernorm."), ("context_embedder_2.linear_1.", "byt5_in.fc1."),
+           ("context_embedder_2.linear_2.", "byt5_in.fc2."), ("context_embedder_2.linear_3.", "byt5_in.fc3."),
+           ("time_embed.timestep_embedder.linear_1.", "time_in.mlp.0."),
+           ("time_embed.timestep_embedder.linear_2.", "time_in.mlp.2."),
+           ("time_embed.timestep_embedder_r.linear_1.", "time_r_in.mlp.0."),
+           ("time_embed.timestep_embedder_r.linear_2.", "time_r_in.mlp.2."),
+           ("cond_type_embed.", "cond_type_embedding."),
+           ("norm_out.linear.", "final_layer.adaLN_modulation.1."), ("proj_out.", "final_layer.linear.")]
+    refiner = [("norm1.", "norm1."), ("norm2.", "norm2."), ("attn.to_out.0.", "self_attn_proj."),
+               ("ff.net.0.proj.", "mlp.fc1."), ("ff.net.2.", "mlp.fc2."), ("norm_out.linear.", "adaLN_modulation.1.")]
+    double = [("norm1.linear.", "img_mod.linear."), ("norm1_context.linear.", "txt_mod.linear."),
+              ("attn.to_q.", "img_attn_q."), ("attn.to_k.", "img_attn_k."), ("attn.to_v.", "img_attn_v."),
+              ("attn.norm_q.", "img_attn_q_norm."), ("attn.norm_k.", "img_attn_k_norm."),
+              ("attn.to_out.0.", "img_attn_proj."), ("attn.add_q_proj.", "txt_attn_q."),
+              ("attn.add_k_proj.", "txt_attn_k."), ("attn.add_v_proj.", "txt_attn_v."),
+              ("attn.norm_added_q.", "txt_attn_q_norm."), ("attn.norm_added_k.", "txt_attn_k_norm."),
+              ("attn.to_add_out.", "txt_attn_proj."), ("ff.net.0.proj.", "img_mlp.fc1."), ("ff.net.2.", "img_mlp.fc2."),
+              ("ff_context.net.0.proj.", "txt_mlp.fc1."), ("ff_context.net.2.", "txt_mlp.fc2.")]
+
+    def inv(k, sh):
+        if k.startswith("txt_in.individual_token_refiner."):
+            return k
+        for a, b in top:
+            if k.startswith(a):
+                return b + k[len(a):]
+        m = re.match(r"^context_embedder\.token_refiner\.refiner_blocks\.(\d+)\.(.*)$", k)
+        table, head = (refiner, f"txt_in.individual_token_refiner.blocks.{m.group(1)}.") if m else (None, None)
+        if not m:
+            m = re.match(r"^transformer_blocks\.(\d+)\.(.*)$", k)
+            table, head = double, f"double_blocks.{m.group(1)}."
+        rest = m.group(2)
+        for a, b in table:
+            if rest.startswith(a):
+                return head + b + rest[len(a):]
+        raise KeyError(k)
+
+    return rename_rows(rows, inv)
+
+
 def gen_hunyuanvideo():
     import diffusers as d
 
@@ -468,9 +526,13 @@ def gen_hunyuanvideo():
     for name, task, src in [("hunyuanvideo-1-5-t2v", "t2v", "hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v"),
                             ("hunyuanvideo-1-5-i2v", "i2v", "hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_i2v")]:
         rows = meta_state_dict(d.HunyuanVideo15Transformer3DModel, dict(task_type=task))
-        write_spec(f"{name}.diffusers", "mir:model.dit.hunyuanvideo-1-5",
-                   [f"{name}: real layout, diffusers HunyuanVideo15Transformer3DModel",
-                    f"config: {src} transformer/config.json (class defaults, task_type {task})"], rows)
+        hdr = [f"{name}: real layout, diffusers HunyuanVideo15Transformer3DModel",
+               f"config: {src} transformer/config.json (class defaults, task_type {task})"]
+        write_spec(f"{name}.diffusers", "mir:model.dit.hunyuanvideo-1-5", hdr, rows)
+        write_spec(f"{name}.original", "mir:model.dit.hunyuanvideo-1-5", hdr + [
+            "original (tencent/HunyuanVideo-1.5, ComfyUI) names: inverse of diffusers'"
+            " scripts/convert_hunyuan_video1_5_to_diffusers.py (refiner qkv re-fused)"],
+            hunyuanvideo15_to_original(rows))
 
 
 # ---------------------------------------------------------------------------------------------
