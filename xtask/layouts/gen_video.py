@@ -840,6 +840,51 @@ def gen_vaes():
             rename_rows(rows, tae_orig("decoder")), extra)
 
 
+def gen_taehv():
+    """TAEHV-family tiny video decoders, from the author's taehv.py (madebyollin/taehv; not on PyPI).
+
+    Give its path with the TAEHV_PY environment variable (a clone's taehv.py); skipped otherwise.
+    The released checkpoints carry every TGrow convolution at full width (TAEHV.patch_tgrow_layers
+    trims them when temporal upscaling is switched off), so they are built with upscaling on."""
+    import importlib.util
+    import os
+
+    src = os.environ.get("TAEHV_PY")
+    if not src:
+        print("TAEHV_PY not set: TAEHV layouts skipped", file=sys.stderr)
+        return
+    mspec = importlib.util.spec_from_file_location("taehv", src)
+    mod = importlib.util.module_from_spec(mspec)
+    mspec.loader.exec_module(mod)
+    full = (True, True, True)
+    jobs = [
+        # name, expect, candidates, kwargs, released file
+        ("tae-hv-16", "mir:model.vae.tae",
+         ["mir:model.vae.tae:hunyuanvideo", "mir:model.vae.tae:wan-2-1", "mir:model.vae.tae:cogvideox"],
+         dict(patch_size=1, latent_channels=16, encoder_time_downscale=(True, True, False)),
+         "taehv.safetensors / taew2_1.safetensors / taecvx.safetensors (16 latent channels, patch 1)"),
+        ("tae-wan-2-2", "mir:model.vae.tae:wan-2-2", [],
+         dict(patch_size=2, latent_channels=48, encoder_time_downscale=(True, True, False)),
+         "taew2_2.safetensors (48 latent channels, patch 2)"),
+        ("tae-hunyuanvideo-1-5", "mir:model.vae.tae:hunyuanvideo-1-5", [],
+         dict(patch_size=2, latent_channels=32, encoder_time_downscale=(True, True, False)),
+         "taehv1_5.safetensors (32 latent channels, patch 2)"),
+        ("tae-ltx-2", "mir:model.vae.tae:ltx-2", [],
+         dict(patch_size=4, latent_channels=128, encoder_time_downscale=(True, True, True)),
+         "taeltx_2.safetensors (128 latent channels, patch 4)"),
+    ]
+    for name, expect, cands, kw, released in jobs:
+        with torch.device("meta"):
+            m = mod.TAEHV(checkpoint_path=None, decoder_time_upscale=full, **kw)
+        m = m.to(torch.float16)
+        rows = [(k, DTYPES[v.dtype], list(v.shape)) for k, v in m.state_dict().items()]
+        hdr = [f"{name}: real layout, the author's taehv.py TAEHV (madebyollin/taehv)",
+               f"config: the TAEHV constructor values taehv.py picks for {released}"]
+        if cands:
+            hdr.append("TAEHV, TAEW2.1 and TAECVX are shape-identical: named without compat unless the file name decides")
+        write_spec(f"{name}.original", expect, hdr, rows, [f"@expect_candidate {c}" for c in cands])
+
+
 # ---------------------------------------------------------------------------------------------
 # LoRAs of the video bases
 # ---------------------------------------------------------------------------------------------
@@ -1014,9 +1059,20 @@ RULE_FIXTURES = {
     "lora-ltx-video": [],
     "tae-4": ["tae-sd"],
     "tae-16": ["tae-flux-1"],
+    "tae-sdxl": ["tae-sd"],
+    "tae-sd1": ["tae-sd"],
+    "tae-flux-1": ["tae-flux-1"],
+    "tae-sd3": ["tae-flux-1"],
+    "taehv-16": ["tae-hv-16"],
+    "taehv-hunyuanvideo": ["tae-hv-16"],
+    "taehv-wan-2-1": ["tae-hv-16"],
+    "taehv-cogvideox": ["tae-hv-16"],
+    "taehv-wan-2-2": ["tae-wan-2-2"],
+    "taehv-hunyuanvideo-1-5": ["tae-hunyuanvideo-1-5"],
+    "taehv-ltx-2": ["tae-ltx-2"],
 }
 
-BLOCK_LISTS = re.compile(r"(blocks|layers|block|stack|modules|blocks_2)$")
+BLOCK_LISTS = re.compile(r"(blocks|layers|block|stack|modules|blocks_2|^encoder|^decoder)$")
 # The wrapper prefixes of crates/mir-classify/rules/layout.toml `strip_prefixes` that occur in
 # these layouts, stripped repeatedly, longest first, as the classifier does.
 STRIP = sorted(("model.diffusion_model.", "diffusion_model.", "model.model.", "model.", "transformer.",
@@ -1134,7 +1190,7 @@ GENS = {
     "wan": gen_wan, "wan-vae": gen_wan_vae, "svd": gen_svd, "ltx": gen_ltx,
     "hunyuanvideo": gen_hunyuanvideo, "mochi-cog-cosmos": gen_mochi_cog_cosmos,
     "audio-animatediff": gen_audio_animatediff, "vaes": gen_vaes, "loras": gen_loras,
-    "authors-code": gen_authors_code,
+    "authors-code": gen_authors_code, "taehv": gen_taehv,
 }
 
 
