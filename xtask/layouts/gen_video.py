@@ -272,6 +272,59 @@ def gen_wan():
                    orig, extra)
 
 
+def wan22_vae_to_original(rows):
+    """Invert diffusers' scripts/convert_wan_to_diffusers.py convert_vae_22 (Wan2.2_VAE.pth names):
+    the resampler of down/up block X sits after its residual blocks in the same Sequential."""
+    nres = {}
+    for k, _, _ in rows:
+        m = re.match(r"^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\.resnets\.(\d+)\.", k)
+        if m:
+            key = (m.group(1), m.group(2))
+            nres[key] = max(nres.get(key, 0), int(m.group(3)) + 1)
+    res = [("norm1.gamma", "residual.0.gamma"), ("conv1.", "residual.2."), ("norm2.gamma", "residual.3.gamma"),
+           ("conv2.", "residual.6."), ("conv_shortcut.", "shortcut.")]
+
+    def resnet(rest):
+        for a, b in res:
+            if rest.startswith(a):
+                return b + rest[len(a):]
+        raise KeyError(rest)
+
+    def inv(k, sh):
+        fixed = {"quant_conv": "conv1", "post_quant_conv": "conv2"}
+        head, _, tail = k.partition(".")
+        if head in fixed:
+            return f"{fixed[head]}.{tail}"
+        for part in ("encoder", "decoder"):
+            if not k.startswith(part + "."):
+                continue
+            rest = k[len(part) + 1:]
+            if rest.startswith("conv_in."):
+                return f"{part}.conv1.{rest[len('conv_in.'):]}"
+            if rest.startswith("norm_out."):
+                return f"{part}.head.0.{rest[len('norm_out.'):]}"
+            if rest.startswith("conv_out."):
+                return f"{part}.head.2.{rest[len('conv_out.'):]}"
+            m = re.match(r"^mid_block\.resnets\.(\d+)\.(.*)$", rest)
+            if m:
+                return f"{part}.middle.{2 * int(m.group(1))}.{resnet(m.group(2))}"
+            m = re.match(r"^mid_block\.attentions\.0\.(.*)$", rest)
+            if m:
+                return f"{part}.middle.1.{m.group(1)}"
+            blocks, orig = ("down_blocks", "downsamples") if part == "encoder" else ("up_blocks", "upsamples")
+            m = re.match(rf"^{blocks}\.(\d+)\.resnets\.(\d+)\.(.*)$", rest)
+            if m:
+                x, r, t = m.groups()
+                return f"{part}.{orig}.{x}.{orig}.{r}.{resnet(t)}"
+            m = re.match(rf"^{blocks}\.(\d+)\.(downsampler|upsampler)\.(.*)$", rest)
+            if m:
+                x, _, t = m.groups()
+                return f"{part}.{orig}.{x}.{orig}.{nres[(part + '.' + blocks, x)]}.{t}"
+        raise KeyError(k)
+
+    return rename_rows(rows, inv)
+
+
 def gen_wan_vae():
     import diffusers as d
 
@@ -283,10 +336,13 @@ def gen_wan_vae():
                temperal_downsample=[False, True, True], is_residual=True, in_channels=12,
                out_channels=12, patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4)
     rows = meta_state_dict(d.AutoencoderKLWan, cfg, torch.float32)
-    write_spec("vae-wan-2-2.diffusers", "mir:model.vae.wan-2-2",
-               ["Wan 2.2 VAE (z_dim 48, 16x spatial compression): real layout, diffusers AutoencoderKLWan",
-                "config: Wan-AI/Wan2.2-TI2V-5B-Diffusers vae/config.json (values from diffusers'"
-                " convert_wan_to_diffusers.py get_vae_config for wan2.2)"], rows)
+    hdr = ["Wan 2.2 VAE (z_dim 48, 16x spatial compression): real layout, diffusers AutoencoderKLWan",
+           "config: Wan-AI/Wan2.2-TI2V-5B-Diffusers vae/config.json (values from diffusers'"
+           " convert_wan_to_diffusers.py get_vae_config for wan2.2)"]
+    write_spec("vae-wan-2-2.diffusers", "mir:model.vae.wan-2-2", hdr, rows)
+    write_spec("vae-wan-2-2.native", "mir:model.vae.wan-2-2", hdr + [
+        "original (Wan-AI/Wan2.2-TI2V-5B Wan2.2_VAE.pth, ComfyUI wan2.2_vae) names: inverse of"
+        " diffusers' scripts/convert_wan_to_diffusers.py convert_vae_22"], wan22_vae_to_original(rows))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1044,7 +1100,7 @@ RULE_FIXTURES = {
     "ace-step": ["ace-step"],
     "animatediff-sd1": ["animatediff-sd1-v2", "animatediff-sd1-v3"],
     "animatediff-sdxl": ["animatediff-sdxl"],
-    "vae-wan-2-2": ["vae-wan-2-2"],  # + the reduced native spec (hand-written, see its header)
+    "vae-wan-2-2": ["vae-wan-2-2"],
     "vae-flux-2": ["vae-flux-2"],
     "vae-hunyuanvideo": ["vae-hunyuanvideo"],
     "vae-hunyuanvideo-1-5": ["vae-hunyuanvideo-1-5"],
@@ -1117,8 +1173,6 @@ EXTRA_GROUPS = {
     ] + [f"middle_block.*.{m}" for m in ("in_layers", "emb_layers", "out_layers", "time_stack", "time_mixer",
                                           "time_pos_embed", "norm", "proj_in", "proj_out", "transformer_blocks")]
     + ["conditioner.**", "first_stage_model.**"],
-    # Wan 2.2 VAE, original names: the sampling blocks the reduced native spec leaves out
-    "vae-wan-2-2": ["encoder.downsamples", "decoder.upsamples"],
     # LoRAs (adapter view, `unet/<module path joined with _>`): every module a HunyuanVideo or
     # LTX-Video LoRA may target, in diffusers and original naming
     "lora-hunyuanvideo": [
