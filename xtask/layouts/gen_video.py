@@ -349,6 +349,72 @@ def gen_wan_vae():
 # Stable Video Diffusion
 # ---------------------------------------------------------------------------------------------
 
+def svd_to_sgm(rows, layers_per_block=2):
+    """Invert diffusers' scripts/convert_svd_to_diffusers.py (convert_ldm_unet_checkpoint for the
+    VideoUNet of Stability's generative-models): sgm names under `model.diffusion_model.`."""
+    res = [("norm1.", "in_layers.0."), ("conv1.", "in_layers.2."), ("norm2.", "out_layers.0."),
+           ("conv2.", "out_layers.3."), ("time_emb_proj.", "emb_layers.1."), ("conv_shortcut.", "skip_connection.")]
+
+    def resnet(rest):
+        for a, b in res:
+            if rest.startswith(a):
+                return b + rest[len(a):]
+        raise KeyError(rest)
+
+    def attn(rest):
+        rest = rest.replace("temporal_transformer_blocks.", "time_stack.")
+        return rest.replace("time_pos_embed.linear_1.", "time_pos_embed.0.").replace(
+            "time_pos_embed.linear_2.", "time_pos_embed.2.")
+
+    up_has_attn = {int(m.group(1)) for k, _, _ in rows
+                   if (m := re.match(r"^up_blocks\.(\d+)\.attentions\.", k))}
+
+    def resnet_part(rest):
+        # spatial_res_block.X -> X, temporal_res_block.X -> time_stack.X, time_mixer.* kept
+        if rest.startswith("spatial_res_block."):
+            return resnet(rest[len("spatial_res_block."):])
+        if rest.startswith("temporal_res_block."):
+            return "time_stack." + resnet(rest[len("temporal_res_block."):])
+        return rest
+
+    def inv(k, sh):
+        pre = "model.diffusion_model."
+        for a, b in [("conv_in.", "input_blocks.0.0."), ("time_embedding.linear_1.", "time_embed.0."),
+                     ("time_embedding.linear_2.", "time_embed.2."), ("add_embedding.linear_1.", "label_emb.0.0."),
+                     ("add_embedding.linear_2.", "label_emb.0.2."), ("conv_norm_out.", "out.0."),
+                     ("conv_out.", "out.2.")]:
+            if k.startswith(a):
+                return pre + b + k[len(a):]
+        m = re.match(r"^down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)$", k)
+        if m:
+            b, kind, l, rest = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+            i = 1 + b * (layers_per_block + 1) + l
+            return pre + (f"input_blocks.{i}.0.{resnet_part(rest)}" if kind == "resnets"
+                          else f"input_blocks.{i}.1.{attn(rest)}")
+        m = re.match(r"^down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)$", k)
+        if m:
+            return pre + f"input_blocks.{(int(m.group(1)) + 1) * (layers_per_block + 1)}.0.op.{m.group(2)}"
+        m = re.match(r"^mid_block\.(resnets|attentions)\.(\d+)\.(.*)$", k)
+        if m:
+            kind, l, rest = m.group(1), int(m.group(2)), m.group(3)
+            return pre + (f"middle_block.{2 * l}.{resnet_part(rest)}" if kind == "resnets"
+                          else f"middle_block.1.{attn(rest)}")
+        m = re.match(r"^up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)$", k)
+        if m:
+            b, kind, l, rest = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+            i = b * (layers_per_block + 1) + l
+            return pre + (f"output_blocks.{i}.0.{resnet_part(rest)}" if kind == "resnets"
+                          else f"output_blocks.{i}.1.{attn(rest)}")
+        m = re.match(r"^up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$", k)
+        if m:
+            b = int(m.group(1))
+            i = b * (layers_per_block + 1) + layers_per_block
+            return pre + f"output_blocks.{i}.{2 if b in up_has_attn else 1}.conv.{m.group(2)}"
+        raise KeyError(k)
+
+    return rename_rows(rows, inv)
+
+
 def gen_svd():
     import diffusers as d
 
@@ -362,6 +428,11 @@ def gen_svd():
         if frames == 25:
             hdr.append("SVD-XT is shape-identical to SVD: named without compat")
         write_spec(f"{name}.diffusers", "mir:model.unet.stable-video-diffusion", hdr, rows, extra)
+        if frames == 14:
+            write_spec(f"{name}.sgm", "mir:model.unet.stable-video-diffusion", hdr + [
+                "original sgm (Stability generative-models VideoUNet; svd.safetensors as ComfyUI loads it)"
+                " names under model.diffusion_model.: inverse of diffusers' scripts/convert_svd_to_diffusers.py"],
+                svd_to_sgm(rows))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1162,17 +1233,11 @@ def group_of(key: str) -> str:
     return s[0] if len(s) > 1 else key
 
 
-# Groups the (reduced, hand-written) SVD sgm fixture cannot show: the rest of sgm's VideoUNet
-# block structure, and the parts an all-in-one SVD checkpoint holds (its temporal VAE decoder and
-# its CLIP-vision / VAE-encoder conditioners, which no component rule names yet).
+# Groups no generated layout shows: the parts an all-in-one SVD checkpoint holds besides the UNet
+# (its temporal VAE decoder and its CLIP-vision / VAE-encoder conditioners, which no component
+# rule names yet).
 EXTRA_GROUPS = {
-    "stable-video-diffusion": [
-        f"{b}.*.*.{m}" for b in ("input_blocks", "middle_block", "output_blocks")
-        for m in ("in_layers", "emb_layers", "out_layers", "skip_connection", "time_stack", "time_mixer",
-                  "time_pos_embed", "norm", "proj_in", "proj_out", "transformer_blocks", "op", "conv")
-    ] + [f"middle_block.*.{m}" for m in ("in_layers", "emb_layers", "out_layers", "time_stack", "time_mixer",
-                                          "time_pos_embed", "norm", "proj_in", "proj_out", "transformer_blocks")]
-    + ["conditioner.**", "first_stage_model.**"],
+    "stable-video-diffusion": ["conditioner.**", "first_stage_model.**"],
     # LoRAs (adapter view, `unet/<module path joined with _>`): every module a HunyuanVideo or
     # LTX-Video LoRA may target, in diffusers and original naming
     "lora-hunyuanvideo": [
