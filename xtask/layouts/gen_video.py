@@ -1144,8 +1144,36 @@ def gen_authors_code():
                 "keys under `model.model.` as in the released model.safetensors (ConditionedDiffusionModelWrapper"
                 " -> DiTWrapper -> DiffusionTransformer)"],
                [("model.model." + k, dt, sh) for k, dt, sh in rows])
-    # The original Oobleck layout (stable_audio_tools.models.autoencoders) is not generated: that
-    # module imports torchaudio, alias_free_torch and the sampling code at import time.
+    # stable_audio_tools.models.autoencoders imports torchaudio, alias_free_torch and the sampling
+    # code at import time; only the Oobleck classes are needed, so their definitions are taken
+    # from the installed module's source and run with what they use.
+    import ast
+    import importlib.util
+    from typing import Literal
+
+    from stable_audio_tools.models.blocks import SnakeBeta
+    from torch import nn
+    from torch.nn.utils import weight_norm
+
+    src = Path(importlib.util.find_spec("stable_audio_tools").origin).parent / "models" / "autoencoders.py"
+    tree = ast.parse(src.read_text())
+    wanted = {"WNConv1d", "WNConvTranspose1d", "checkpoint", "get_activation", "ResidualUnit",
+              "EncoderBlock", "DecoderBlock", "OobleckEncoder", "OobleckDecoder"}
+    body = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in wanted]
+    ns = {"torch": torch, "nn": nn, "weight_norm": weight_norm, "SnakeBeta": SnakeBeta,
+          "Literal": Literal, "Activation1d": None, "math": __import__("math")}
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(src), "exec"), ns)
+    enc = dict(in_channels=2, channels=128, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8],
+               latent_dim=128, use_snake=True)
+    dec = dict(out_channels=2, channels=128, c_mults=[1, 2, 4, 8, 16], strides=[2, 4, 4, 8, 8],
+               latent_dim=64, use_snake=True, final_tanh=False)
+    rows = ([("encoder." + k, dt, sh) for k, dt, sh in meta_state_dict(ns["OobleckEncoder"], enc, torch.float32)]
+            + [("decoder." + k, dt, sh) for k, dt, sh in meta_state_dict(ns["OobleckDecoder"], dec, torch.float32)])
+    write_spec("vae-oobleck.original", "mir:model.vae.oobleck",
+               ["vae-oobleck: real layout, the authors' stable-audio-tools 0.0.19 OobleckEncoder/OobleckDecoder"
+                " (AudioAutoencoder.encoder/.decoder; in the released model.safetensors under pretransform.model.)",
+                "config: stabilityai/stable-audio-open-1.0 model_config.json (model.pretransform.config; the VAE"
+                " bottleneck doubles the encoder's latent_dim to 128)"], rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -166,7 +166,6 @@ const KNOWN_GAPS: &[&str] = &[
     "mir:model.unet.segmind-vega",
     "mir:model.unet.koala",
     "mir:model.dit.ace-step",
-    "mir:model.vae.oobleck",
 ];
 
 #[test]
