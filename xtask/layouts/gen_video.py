@@ -819,9 +819,34 @@ def gen_audio_animatediff():
                ["stable-audio-open-1: real layout, diffusers StableAudioDiTModel",
                 "config: stabilityai/stable-audio-open-1.0 transformer/config.json (= class defaults)"], rows)
     rows = meta_state_dict(d.AceStepTransformer1DModel, dict())
-    write_spec("ace-step.diffusers", "mir:model.dit.ace-step",
-               ["ace-step: real layout, diffusers AceStepTransformer1DModel (ACE-Step 1.5 DiT)",
-                "config: ACE-Step/Ace-Step1.5 transformer/config.json (= class defaults)"], rows)
+    hdr = ["ace-step: real layout, diffusers AceStepTransformer1DModel (ACE-Step 1.5 DiT)",
+           "config: ACE-Step/Ace-Step1.5 transformer/config.json (= class defaults)"]
+    write_spec("ace-step.diffusers", "mir:model.dit.ace-step", hdr, rows)
+    # The released ACE-Step 1.5 checkpoint holds the DiT under `decoder.` and its condition
+    # encoder / audio tokenizer / detokenizer beside it: inverse of diffusers'
+    # scripts/convert_ace_step_to_diffusers.py (attention q_proj/k_proj/v_proj/o_proj/q_norm/k_norm,
+    # proj_in/proj_out as index 1 of an nn.Sequential).
+    attn = [(".to_q.", ".q_proj."), (".to_k.", ".k_proj."), (".to_v.", ".v_proj."), (".to_out.0.", ".o_proj."),
+            (".norm_q.", ".q_norm."), (".norm_k.", ".k_norm.")]
+
+    def ace(prefix):
+        def f(k, sh):
+            k = k.replace("proj_in_conv.", "proj_in.1.").replace("proj_out_conv.", "proj_out.1.")
+            for a, b in attn:
+                k = k.replace(a, b)
+            return prefix + k
+        return f
+
+    orig = rename_rows(rows, ace("decoder."))
+    for cls, prefix in [(d.AceStepConditionEncoder, "encoder."), (d.AceStepAudioTokenizer, "tokenizer."),
+                        (d.AceStepAudioTokenDetokenizer, "detokenizer.")]:
+        orig += rename_rows(meta_state_dict(cls, dict()), ace(prefix))
+    write_spec("ace-step.original", "mir:model.dit.ace-step", hdr + [
+        "original ACE-Step 1.5 checkpoint names: the DiT under decoder., with the condition encoder,"
+        " audio tokenizer and detokenizer (diffusers AceStepConditionEncoder / AceStepAudioTokenizer /"
+        " AceStepAudioTokenDetokenizer, class defaults) under encoder., tokenizer., detokenizer.; inverse of"
+        " diffusers' scripts/convert_ace_step_to_diffusers.py (null_condition_emb left out: its shape is"
+        " not in the conversion)"], orig)
 
     def inv_motion(k, s):
         # Inverse of single_file_utils.convert_animatediff_checkpoint_to_diffusers.
@@ -1287,6 +1312,7 @@ EXTRA_GROUPS = {
     ],
     # Cosmos originals: the training-time buffers diffusers' conversion drops
     "cosmos-1": ["logvar", "pos_embedder"],
+    "ace-step": ["null_condition_emb"],
     "cosmos-predict2": ["pos_embedder", "accum_*", "**._extra_state"],
     # FLUX.2 VAE, BFL names: the quant convolutions may also sit inside encoder/decoder
     "vae-flux-2": ["encoder.quant_conv", "decoder.post_quant_conv"],

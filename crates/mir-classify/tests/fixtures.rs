@@ -165,7 +165,6 @@ const KNOWN_GAPS: &[&str] = &[
     "mir:model.unet.ssd-1b",
     "mir:model.unet.segmind-vega",
     "mir:model.unet.koala",
-    "mir:model.dit.ace-step",
 ];
 
 #[test]
