@@ -6,7 +6,7 @@
 //! left is named by module group (see [`group_name`]) so the evidence can say what the family
 //! does not have.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::glob::Pattern;
 
@@ -54,6 +54,35 @@ pub(crate) fn elements(shape: &[u64]) -> u64 {
     shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
 }
 
+/// Whether a pattern's result is the same for every key that differs only in its all-digit
+/// segments (block indices): true when every run of digits in the pattern directly follows a
+/// letter or `_`, so that only wildcards can meet an all-digit key segment (validation already
+/// forbids `***`, so two wildcards never touch). Then the engine can cache results per key
+/// skeleton (`input_blocks.0.0.in_layers.0` for every `input_blocks.N.M.in_layers.K`).
+pub(crate) fn index_blind(p: &str) -> bool {
+    let b = p.as_bytes();
+    b.iter().enumerate().all(|(i, c)| {
+        !c.is_ascii_digit() || {
+            // Walk back over the digit run to the character before it.
+            let mut j = i;
+            while j > 0 && b.get(j.saturating_sub(1)).is_some_and(u8::is_ascii_digit) {
+                j = j.saturating_sub(1);
+            }
+            j > 0
+                && b
+                    .get(j.saturating_sub(1))
+                    .is_some_and(|x| x.is_ascii_alphabetic() || *x == b'_')
+        }
+    })
+}
+
+/// Per-pass cache of explained-ness by key skeleton (all-digit segments written as `0`).
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    buf: String,
+    map: HashMap<String, bool>,
+}
+
 /// What explains tensors for one rule.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Explainer<'r> {
@@ -61,9 +90,31 @@ pub(crate) struct Explainer<'r> {
     pub(crate) benign: &'r [Pattern],
     /// Adapter-view paths: a prefix may also end before `_`; benign patterns do not apply.
     pub(crate) adapter: bool,
+    /// Every pattern is [`index_blind`]: results may be cached per key skeleton.
+    pub(crate) memo: bool,
 }
 
 impl Explainer<'_> {
+    /// [`Explainer::explains`], cached per key skeleton when the patterns allow it.
+    pub(crate) fn explains_memo(&self, key: &str, memo: &mut Memo) -> bool {
+        if !self.memo {
+            return self.explains(key);
+        }
+        memo.buf.clear();
+        for (i, seg) in key.split('.').enumerate() {
+            if i > 0 {
+                memo.buf.push('.');
+            }
+            memo.buf.push_str(if is_index(seg) { "0" } else { seg });
+        }
+        if let Some(&v) = memo.map.get(memo.buf.as_str()) {
+            return v;
+        }
+        let v = self.explains(key);
+        memo.map.insert(memo.buf.clone(), v);
+        v
+    }
+
     /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
     /// benign pattern).
     pub(crate) fn explains(&self, key: &str) -> bool {
@@ -80,7 +131,7 @@ impl Explainer<'_> {
 }
 
 /// Accumulates explained / unexplained tensors.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tally {
     tensors: usize,
     params: u64,
@@ -105,6 +156,11 @@ impl Tally {
             g.0 = g.0.saturating_add(1);
             g.1 = g.1.saturating_add(n);
         }
+    }
+
+    /// Tensors counted as unexplained so far.
+    pub(crate) fn unexplained(&self) -> usize {
+        self.unexplained
     }
 
     /// The coverage figures.
@@ -210,6 +266,30 @@ mod tests {
             "unet/double_blocks_*_img"
         );
         assert_eq!(group_name("te/text_model.down", true), "te/text_model");
+    }
+
+    #[test]
+    fn index_blind_patterns() {
+        for p in ["input_blocks.*.*.in_layers", "time_embedding.linear_1", "unet/double_blocks_*", "x.**"] {
+            assert!(index_blind(p), "{p}");
+        }
+        for p in ["input_blocks.0.0", "blocks.*1", "a.**2", "1x"] {
+            assert!(!index_blind(p), "{p}");
+        }
+        // The cache gives the same answers as the patterns.
+        let groups = vec![Pattern::new("input_blocks.*.*.in_layers"), Pattern::new("out.*.weight")];
+        let ex = Explainer { groups: &groups, benign: &[], adapter: false, memo: true };
+        let mut m = Memo::default();
+        for (k, want) in [
+            ("input_blocks.1.0.in_layers.0.weight", true),
+            ("input_blocks.4.0.in_layers.2.bias", true),
+            ("input_blocks.4.0.time_stack.0.weight", false),
+            ("out.2.weight", true),
+            ("out.2.bias", false),
+        ] {
+            assert_eq!(ex.explains_memo(k, &mut m), want, "{k}");
+            assert_eq!(ex.explains_memo(k, &mut m), want, "{k} (cached)");
+        }
     }
 
     #[test]

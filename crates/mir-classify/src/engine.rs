@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use mir_core::MetaValue;
 
-use crate::coverage::Explainer;
+use crate::coverage::{Explainer, Memo, Tally};
 use crate::rules::{Derive, Layout, MetaDef, Role, Rule, RuleSet};
 use crate::view::{AdapterView, KeyView};
 
@@ -28,8 +28,10 @@ pub(crate) struct Hit {
     /// The filename token that matched.
     pub(crate) filename: Option<String>,
     /// Tensors of the view that the rule's `groups` (and `benign`) leave unexplained; 0 for a
-    /// rule without groups or a hit without structure (see [`unexplained_count`]).
+    /// rule without groups or a hit without structure (see [`tally_rule`]).
     pub(crate) unexplained: usize,
+    /// The tally behind `unexplained`, kept for the winner's coverage.
+    pub(crate) tally: Option<Tally>,
 }
 
 impl Hit {
@@ -185,36 +187,44 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
         layout,
         filename,
         unexplained: 0,
+        tally: None,
     })
 }
 
-/// How many tensors of the view a rule's groups (plus `benign`) leave unexplained, for ranking.
-/// Tensors under a bundle part prefix are skipped: they are the same for every rule.
-pub(crate) fn unexplained_count(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> usize {
-    let Some(groups) = &rule.groups else {
-        return 0;
-    };
-    let adapter = rule.role == Role::Adapter;
-    let ex = Explainer {
-        groups,
+/// The explainer of a rule (`None` without groups).
+pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explainer<'r>> {
+    Some(Explainer {
+        groups: rule.groups.as_deref()?,
         benign: &set.benign,
-        adapter,
-    };
-    let view = match (adapter, ctx.adapter) {
-        (true, Some(a)) => &a.keys,
-        (true, None) => return 0,
-        (false, _) => ctx.keys,
-    };
-    view.iter()
-        .filter(|(k, _)| {
-            (adapter
-                || !set
-                    .bundle_parts
-                    .iter()
-                    .any(|b| k.starts_with(b.prefix.as_str())))
-                && !ex.explains(k)
-        })
-        .count()
+        adapter: rule.role == Role::Adapter,
+        memo: rule.groups_memo,
+    })
+}
+
+/// Tallies the view a rule is matched on against its groups (plus `benign`): the adapter view
+/// for adapters, else the key view without the tensors under bundle part prefixes (the same for
+/// every rule; the final coverage adds them). `None` for a rule without groups.
+pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Tally> {
+    let ex = explainer(set, rule)?;
+    let mut tally = Tally::default();
+    let mut memo = Memo::default();
+    if ex.adapter {
+        for (k, shape) in ctx.adapter.map(|a| &a.keys).into_iter().flat_map(KeyView::iter) {
+            tally.add(k, shape, ex.explains(k), true);
+        }
+    } else {
+        for (k, shape) in ctx.keys.iter() {
+            if set
+                .bundle_parts
+                .iter()
+                .any(|b| k.starts_with(b.prefix.as_str()))
+            {
+                continue;
+            }
+            tally.add(k, shape, ex.explains_memo(k, &mut memo), false);
+        }
+    }
+    Some(tally)
 }
 
 /// Evaluates the rules of the given roles and ranks the hits, best first.
@@ -266,9 +276,12 @@ pub(crate) fn rank(
     }
     // Among matching rules, the one that leaves fewer tensors unexplained ranks higher (after
     // metadata, role and structure): a FLUX.2 rule beats FLUX.1 Canny on a FLUX.2 file.
-    for h in hits.iter_mut().filter(|h| h.layout.is_some()) {
+    // With a single structural hit there is nothing to rank: its tally is left to the caller.
+    let structural = hits.iter().filter(|h| h.layout.is_some()).count();
+    for h in hits.iter_mut().filter(|h| structural > 1 && h.layout.is_some()) {
         if let Some(r) = set.rules.get(h.rule) {
-            h.unexplained = unexplained_count(set, r, ctx);
+            h.tally = tally_rule(set, r, ctx);
+            h.unexplained = h.tally.as_ref().map_or(0, Tally::unexplained);
         }
     }
     hits.sort_by(|a, b| {

@@ -288,10 +288,12 @@ impl Classifier {
         );
         let mut bundle = false;
         let mut winner = None;
+        let mut tally = None;
         if let Some(best) = hits.first() {
             bundle = self.apply_hit(best, &hits, &ctx, &adapter, &mut out);
             if out.mir.is_some() {
                 winner = rs.rules.get(best.rule);
+                tally = best.tally.clone();
             }
         }
         if bundle || out.mir.is_none() {
@@ -307,7 +309,7 @@ impl Classifier {
             }
         }
         if let Some(rule) = winner {
-            self.open_world(rule, &keys, &adapter, input.index, &mut out);
+            self.open_world(rule, tally, &ctx, &keys, &adapter, input.index, &mut out);
         }
         self.predict(&keys, &meta, winner, &mut out);
         self.apply_database(input.hashes, &mut out);
@@ -316,29 +318,30 @@ impl Classifier {
 
     /// Measures how much of the file the winning rule's groups explain and, when something is
     /// left unexplained, withdraws the family's ID (see "Coverage" in the crate README).
+    #[allow(clippy::too_many_arguments)]
     fn open_world(
         &self,
         rule: &rules::Rule,
+        tally: Option<coverage::Tally>,
+        ctx: &Ctx<'_>,
         keys: &KeyView<'_>,
         adapter: &AdapterView<'_>,
         index: &TensorIndex,
         out: &mut Classification,
     ) {
         let rs = &self.rules;
-        let Some(groups) = &rule.groups else {
+        let Some(ex) = engine::explainer(rs, rule) else {
             return;
         };
-        let is_adapter = rule.role == Role::Adapter;
-        let ex = coverage::Explainer {
-            groups,
-            benign: &rs.benign,
-            adapter: is_adapter,
+        let mut tally = match tally {
+            Some(t) => t,
+            None => match engine::tally_rule(rs, rule, ctx) {
+                Some(t) => t,
+                None => return,
+            },
         };
-        let mut tally = coverage::Tally::default();
-        if is_adapter {
-            for (k, shape) in adapter.keys.iter() {
-                tally.add(k, shape, ex.explains(k), true);
-            }
+        if ex.adapter {
+            // Tensors outside the adapter view (kohya `.alpha`, stray base weights).
             for t in adapter.others.iter().filter_map(|&i| index.tensors.get(i)) {
                 let k = normalize_key(&t.name, &rs.strip_prefixes).0;
                 tally.add(&k, &t.shape, ex.benign_only(&k), false);
@@ -352,7 +355,14 @@ impl Classifier {
                 .filter(|p| out.components.iter().any(|c| c.prefix.starts_with(p)))
                 .collect();
             for (k, shape) in keys.iter() {
-                let explained = found.iter().any(|p| k.starts_with(p)) || ex.explains(k);
+                let Some(part) = rs
+                    .bundle_parts
+                    .iter()
+                    .find(|b| k.starts_with(b.prefix.as_str()))
+                else {
+                    continue;
+                };
+                let explained = found.contains(&part.prefix.as_str());
                 tally.add(k, shape, explained, false);
             }
         }
@@ -377,7 +387,7 @@ impl Classifier {
             list.push(format!("and {} more", cov.unexplained_more));
         }
         // Strict: one module group the family does not have is enough (see the README).
-        let demoted = if is_adapter || id.arch() == "lora" {
+        let demoted = if ex.adapter || id.arch() == "lora" {
             id.with_compat(None).ok()
         } else {
             MirId::new(Domain::Dev, id.arch(), "unknown", None).ok()

@@ -362,6 +362,9 @@ pub(crate) struct Rule {
     pub(crate) bundle: bool,
     /// What the family's layouts may contain; `None` when the rule declares no groups.
     pub(crate) groups: Option<Vec<Pattern>>,
+    /// The groups (and `benign`) may be evaluated once per key skeleton (see
+    /// `coverage::index_blind`); decided at load time.
+    pub(crate) groups_memo: bool,
     /// The family's fixed objective.
     pub(crate) prediction: Option<Prediction>,
 }
@@ -527,7 +530,12 @@ impl RuleSet {
         }
         let mut rules = Vec::with_capacity(defs.len());
         for d in defs {
-            rules.push(compile(d, &by_id, &layout.tables)?);
+            rules.push(compile(
+                d,
+                &by_id,
+                &layout.tables,
+                layout.benign.as_deref().unwrap_or(&[]),
+            )?);
         }
         let benign = match &layout.benign {
             Some(list) => compile_patterns("layout.toml", "benign", list, false)?,
@@ -589,6 +597,7 @@ fn compile(
     d: RuleDef,
     by_id: &HashMap<String, usize>,
     tables: &BTreeMap<String, BTreeMap<String, String>>,
+    benign_text: &[String],
 ) -> Result<Rule, RuleError> {
     let bad = |what: &'static str, value: &str, source| RuleError::BadId {
         rule: d.id.clone(),
@@ -687,8 +696,15 @@ fn compile(
         )?),
         None => None,
     };
+    let groups_memo = d
+        .groups
+        .iter()
+        .flatten()
+        .chain(benign_text.iter())
+        .all(|p| crate::coverage::index_blind(p));
     Ok(Rule {
         groups,
+        groups_memo,
         prediction: d.prediction,
         id: d.id,
         mir: d.mir,

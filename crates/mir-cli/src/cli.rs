@@ -35,12 +35,27 @@ pub(crate) enum Command {
     /// Scans the paths (reusing the index), then hashes only the files whose size collides with
     /// another's.
     Dupes(DupesArgs),
+    /// List every MIR ID the built-in rules can emit, with the rule, the evidence that decides it
+    /// (layout keys and shapes, metadata, file-name tokens) and the family's prediction type.
+    Ids(IdsArgs),
     /// List the format plugins that would be loaded, and why any was refused.
     ///
     /// Plugins come from `--plugin PATH`, the folders in `MIR_PLUGIN_PATH` (`:`-separated), and
     /// the per-user folder `~/.config/mir/plugins`. Loading a plugin runs its code: load only
     /// libraries you trust as much as `mir` itself.
     Plugins(PluginArgs),
+}
+
+/// `mir ids` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IdsArgs {
+    /// One JSON object per rule (`mir`, `rule`, `role`, `fallback`, `candidates`, `prediction`,
+    /// `groups`, `evidence`).
+    #[arg(long, conflicts_with = "markdown")]
+    pub(crate) json: bool,
+    /// The Markdown table committed as docs/ids.md.
+    #[arg(long)]
+    pub(crate) markdown: bool,
 }
 
 /// Options that pick format plugins, shared by the commands that read files.

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use mir_core::{Limits, MetaValue};
-use mir_scan::{ComponentRecord, Context, DatabaseRecord, FingerprintRecord, Record};
+use mir_scan::{
+    ComponentRecord, Context, CoverageRecord, DatabaseRecord, FingerprintRecord, Record,
+};
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
@@ -29,6 +31,8 @@ struct Inspection<'a> {
     decided_by: Option<String>,
     precision: Option<String>,
     database: Option<DatabaseRecord>,
+    coverage: Option<CoverageRecord>,
+    prediction: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -120,6 +124,8 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
         decided_by: id.decided_by,
         precision: id.precision,
         database: id.database,
+        coverage: id.coverage,
+        prediction: id.prediction,
     };
 
     let stdout = std::io::stdout();
@@ -151,6 +157,22 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     }
     if let (Some(k), Some(c)) = (&v.decided_by, v.confidence) {
         writeln!(w, "decided by  {k} (confidence {c:.2})")?;
+    }
+    if let Some(p) = &v.prediction {
+        writeln!(w, "prediction  {p}")?;
+    }
+    if let Some(c) = &v.coverage {
+        writeln!(
+            w,
+            "coverage    {:.1}% of tensors, {:.1}% of parameters explained{}",
+            c.tensors * 100.0,
+            c.parameters * 100.0,
+            if c.unexplained.is_empty() {
+                String::new()
+            } else {
+                format!("; not in the family: {}", c.unexplained.join(", "))
+            }
+        )?;
     }
     if let Some(db) = &v.database {
         writeln!(

@@ -5,6 +5,7 @@
 mod cli;
 mod dupes;
 mod hash;
+mod ids;
 mod inspect;
 mod output;
 mod plugins;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Plugins(a) => plugins::run(a),
         cli::Command::Hash(a) => hash::run(a),
         cli::Command::Dupes(a) => dupes::run(a),
+        cli::Command::Ids(a) => ids::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -100,6 +100,12 @@ pub(crate) fn apply(c: Classification, record: &mut Record) {
         })
         .collect();
     record.evidence = c.evidence;
+    record.coverage = c.coverage.map(|v| crate::record::CoverageRecord {
+        tensors: v.tensors,
+        parameters: v.parameters,
+        unexplained: v.unexplained.into_iter().map(|g| g.group).collect(),
+    });
+    record.prediction = c.prediction.map(|p| p.as_str().to_owned());
     record.confidence = c.mir.as_ref().map(|_| c.confidence);
     record.decided_by = c.decided_by.map(|k| k.as_str().to_owned());
     record.precision = c.precision.map(|p| p.to_string());

@@ -33,7 +33,8 @@ pub use identify::{Context, Identifier};
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;
 pub use record::{
-    ComponentRecord, DatabaseRecord, FingerprintRecord, Record, ShardRecord, Summary,
+    ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, Record, ShardRecord,
+    Summary,
 };
 pub use scanner::{
     Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry, inspect,

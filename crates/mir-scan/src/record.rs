@@ -54,6 +54,26 @@ pub struct Record {
     /// True when this record came from the index (the file is unchanged since it was read).
     #[serde(default)]
     pub cached: bool,
+    /// How much of the file the module groups of the family that matched explain; `null` when no
+    /// rule with module groups matched. Below 1.0 the family's ID is withheld (the open-world
+    /// check, see crates/mir-classify/README.md).
+    #[serde(default)]
+    pub coverage: Option<CoverageRecord>,
+    /// The training objective: `eps`, `v`, `edm` or `flow`; `null` when nothing decides it.
+    #[serde(default)]
+    pub prediction: Option<String>,
+}
+
+/// The open-world coverage of a file by the family that matched.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoverageRecord {
+    /// Share of tensors explained, 0 to 1.
+    pub tensors: f64,
+    /// Share of parameters (elements) explained, 0 to 1.
+    pub parameters: f64,
+    /// The module groups the family does not have, most tensors first (e.g.
+    /// `vace_blocks.*.proj_in`, `double_stream_modulation_img`).
+    pub unexplained: Vec<String>,
 }
 
 /// A MIR database entry matched by an exact hash.

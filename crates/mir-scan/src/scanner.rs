@@ -514,6 +514,8 @@ impl Scanner {
                     record.confidence = model.confidence;
                     record.decided_by = model.decided_by.clone();
                     record.database = model.database.clone();
+                    record.coverage = model.coverage.clone();
+                    record.prediction = model.prediction.clone();
                 }
             }
         }
