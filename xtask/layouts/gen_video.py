@@ -345,6 +345,65 @@ def gen_wan_vae():
         " diffusers' scripts/convert_wan_to_diffusers.py convert_vae_22"], wan22_vae_to_original(rows))
 
 
+def gen_wan_authors():
+    """Wan 2.2 S2V from the authors' code (github.com/Wan-Video/Wan2.2; not on PyPI), and a check of
+    the inverted Wan layouts above against the authors' WanModel / WanAnimateModel.
+
+    Give a checkout with the WAN22_REPO environment variable; skipped otherwise. Only the model
+    modules are imported (the package __init__ pulls in the whole pipeline)."""
+    import importlib
+    import os
+    import types
+
+    repo = os.environ.get("WAN22_REPO")
+    if not repo:
+        print("WAN22_REPO not set: Wan S2V layout and the authors'-code check skipped", file=sys.stderr)
+        return
+    root = Path(repo) / "wan"
+    for name, sub in [("wan", ""), ("wan.modules", "modules"), ("wan.distributed", "distributed"),
+                      ("wan.modules.s2v", "modules/s2v"), ("wan.modules.animate", "modules/animate")]:
+        m = types.ModuleType(name)
+        m.__path__ = [str(root / sub)]
+        sys.modules[name] = m
+    model = importlib.import_module("wan.modules.model")
+    s2v = importlib.import_module("wan.modules.s2v.model_s2v")
+
+    def authors(cls, cfg):
+        return meta_state_dict(cls, cfg)
+
+    # 1. the inverted original layouts must equal the authors' state dicts
+    for spec, cfg in [
+        ("wan-2-1-t2v-14b.original", dict(model_type="t2v", in_dim=16, dim=5120, ffn_dim=13824, num_heads=40, num_layers=40)),
+        ("wan-2-1-t2v-1-3b.original", dict(model_type="t2v", in_dim=16, dim=1536, ffn_dim=8960, num_heads=12, num_layers=30)),
+        ("wan-2-2-i2v-a14b.original", dict(model_type="i2v", in_dim=36, dim=5120, ffn_dim=13824, num_heads=40, num_layers=40)),
+        ("wan-2-2-ti2v-5b.original", dict(model_type="ti2v", in_dim=48, out_dim=48, dim=3072, ffn_dim=14336,
+                                          num_heads=24, num_layers=30)),
+    ]:
+        got = {k: sh for k, _, sh in authors(model.WanModel, cfg)}
+        mine = {}
+        for line in (OUT / f"{spec}.spec").read_text().splitlines():
+            if line and line[0] not in "#@":
+                n, _, sh = line.split()
+                mine[n] = [int(x) for x in sh.strip("[]").split(",") if x]
+        if got != mine:
+            raise SystemExit(f"{spec}: differs from the authors' WanModel: "
+                             f"{sorted(set(got) ^ set(mine))[:8]}")
+        print(f"{spec}: equal to the authors' WanModel", file=sys.stderr)
+
+    # 2. Wan 2.2 S2V 14B (wan/configs/wan_s2v_14B.py, the values of Wan-AI/Wan2.2-S2V-14B config.json)
+    cfg = dict(cond_dim=16, audio_dim=1024, num_audio_token=4, enable_adain=True, adain_mode="attn_norm",
+               audio_inject_layers=[0, 4, 8, 12, 16, 20, 24, 27, 30, 33, 36, 39], zero_init=True,
+               zero_timestep=True, enable_motioner=False, add_last_motion=True, enable_tsm=False,
+               trainable_token_pos_emb=False, enable_framepack=True, framepack_drop_mode="padd",
+               patch_size=(1, 2, 2), in_dim=16, dim=5120, ffn_dim=13824, freq_dim=256, text_dim=4096,
+               out_dim=16, num_heads=40, num_layers=40, window_size=(-1, -1), qk_norm=True,
+               cross_attn_norm=True, eps=1e-6)
+    write_spec("wan-2-2-s2v-14b.original", "mir:model.dit.wan-2-2:s2v",
+               ["wan-2-2-s2v-14b: real layout, the authors' WanModel_S2V (Wan-Video/Wan2.2 wan/modules/s2v/model_s2v.py)",
+                "config: Wan-AI/Wan2.2-S2V-14B (wan/configs/wan_s2v_14B.py transformer values; diffusers has no S2V class)"],
+               authors(s2v.WanModel_S2V, cfg))
+
+
 # ---------------------------------------------------------------------------------------------
 # Stable Video Diffusion
 # ---------------------------------------------------------------------------------------------
@@ -1211,6 +1270,7 @@ RULE_FIXTURES = {
     "wan-flf2v": ["wan-2-1-flf2v-14b"],
     "wan-fun-control": ["wan-2-1-fun-control-1-3b", "wan-2-1-fun-control-14b"],
     "wan-animate": ["wan-2-2-animate-14b"],
+    "wan-s2v": ["wan-2-2-s2v-14b"],
     "stable-video-diffusion": ["stable-video-diffusion", "stable-video-diffusion-xt"],
     "ltx-2": ["ltx-2"],
     "hunyuanvideo-i2v": ["hunyuanvideo-i2v"],
@@ -1363,7 +1423,7 @@ GENS = {
     "wan": gen_wan, "wan-vae": gen_wan_vae, "svd": gen_svd, "ltx": gen_ltx,
     "hunyuanvideo": gen_hunyuanvideo, "mochi-cog-cosmos": gen_mochi_cog_cosmos,
     "audio-animatediff": gen_audio_animatediff, "vaes": gen_vaes, "loras": gen_loras,
-    "authors-code": gen_authors_code, "taehv": gen_taehv,
+    "authors-code": gen_authors_code, "taehv": gen_taehv, "wan-authors": gen_wan_authors,
 }
 
 
