@@ -390,7 +390,17 @@ def gen_wan_authors():
                              f"{sorted(set(got) ^ set(mine))[:8]}")
         print(f"{spec}: equal to the authors' WanModel", file=sys.stderr)
 
-    # 2. Wan 2.2 S2V 14B (wan/configs/wan_s2v_14B.py, the values of Wan-AI/Wan2.2-S2V-14B config.json)
+    # 2. Wan 2.2 Animate 14B: the authors' state dict also holds the motion encoder's blur kernels
+    # (persistent buffers diffusers drops), so it replaces the inverted layout.
+    animate = importlib.import_module("wan.modules.animate.model_animate")
+    write_spec("wan-2-2-animate-14b.original", "mir:model.dit.wan-2-2:animate",
+               ["wan-2-2-animate-14b: real layout, the authors' WanAnimateModel (Wan-Video/Wan2.2"
+                " wan/modules/animate/model_animate.py)",
+                "config: Wan-AI/Wan2.2-Animate-14B (wan/configs/wan_animate_14B.py; equal to the class defaults)",
+                "equal to the inverse of the diffusers conversion plus the motion encoder's 14 blur `kernel` buffers"],
+               authors(animate.WanAnimateModel, dict()))
+
+    # 3. Wan 2.2 S2V 14B (wan/configs/wan_s2v_14B.py, the values of Wan-AI/Wan2.2-S2V-14B config.json)
     cfg = dict(cond_dim=16, audio_dim=1024, num_audio_token=4, enable_adain=True, adain_mode="attn_norm",
                audio_inject_layers=[0, 4, 8, 12, 16, 20, 24, 27, 30, 33, 36, 39], zero_init=True,
                zero_timestep=True, enable_motioner=False, add_last_motion=True, enable_tsm=False,
