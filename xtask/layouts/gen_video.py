@@ -1163,6 +1163,19 @@ def gen_loras():
                lora_rows(wan_o, ot, 32, "", "kohya"),
                ["@expect_candidate mir:model.lora.lora:wan-2-2"])
 
+    # Wan 2.1 1.3B and Wan 2.2 TI2V 5B LoRAs (the existing width rules of adapters.toml)
+    for name, cfg, mir, src in [
+        ("lora-wan-2-1-1-3b", WAN_1_3B, "mir:model.lora.lora:wan-2-1", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"),
+        ("lora-wan-2-2-5b", WAN_5B, "mir:model.lora.lora:wan-2-2", "Wan-AI/Wan2.2-TI2V-5B-Diffusers"),
+    ]:
+        rows = meta_state_dict(d.WanTransformer3DModel, cfg)
+        write_spec(f"{name}.peft", mir, [f"LoRA of {src}, diffusers/PEFT names on every targeted Linear of the real"
+                                         " WanTransformer3DModel", f"config: {src} transformer/config.json"],
+                   lora_rows(rows, attn + ffw, 32, "transformer.", "peft"))
+        write_spec(f"{name}.comfy", mir, [f"LoRA of {src}, ComfyUI names (diffusion_model.<original module>)",
+                                          f"config: {src} transformer/config.json"],
+                   lora_rows(rename_rows(rows, wan_to_original), ot, 32, "diffusion_model.", "peft"))
+
     hv = meta_state_dict(d.HunyuanVideoTransformer3DModel, dict())
     hv_t = [r"transformer_blocks\.\d+\.attn\.(to_[qkv]|add_[qkv]_proj|to_out\.0|to_add_out)$",
             r"single_transformer_blocks\.\d+\.attn\.to_[qkv]$", r"single_transformer_blocks\.\d+\.proj_(mlp|out)$"]
