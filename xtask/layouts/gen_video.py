@@ -1127,6 +1127,14 @@ def lora_rows(rows, targets, rank, prefix, style):
         if style == "peft":
             out.append((f"{prefix}{mod}.lora_A.weight", "BF16", [rank, i]))
             out.append((f"{prefix}{mod}.lora_B.weight", "BF16", [o, rank]))
+        elif style == "loha":
+            # LyCORIS LoHa (lycoris_<module with _>): two Hadamard factor pairs per module
+            m = "lycoris_" + mod.replace(".", "_")
+            out.append((f"{m}.hada_w1_a", "BF16", [o, rank]))
+            out.append((f"{m}.hada_w1_b", "BF16", [rank, i]))
+            out.append((f"{m}.hada_w2_a", "BF16", [o, rank]))
+            out.append((f"{m}.hada_w2_b", "BF16", [rank, i]))
+            out.append((f"{m}.alpha", "BF16", []))
         else:
             m = "lora_unet_" + mod.replace(".", "_")
             out.append((f"{m}.lora_down.weight", "BF16", [rank, i]))
@@ -1176,6 +1184,11 @@ def gen_loras():
                                           f"config: {src} transformer/config.json"],
                    lora_rows(rename_rows(rows, wan_to_original), ot, 32, "diffusion_model.", "peft"))
 
+    write_spec("loha-wan-14b.lycoris", "mir:model.lora.loha:wan-2-1",
+               ["LyCORIS LoHa of Wan 14B T2V (lycoris_blocks_N_self_attn_q.hada_w1_a ...), rank 16, on every"
+                " targeted Linear of the original-layout Wan", "config: Wan-AI/Wan2.1-T2V-14B transformer config"],
+               lora_rows(wan_o, ot, 16, "", "loha"), ["@expect_candidate mir:model.lora.loha:wan-2-2"])
+
     hv = meta_state_dict(d.HunyuanVideoTransformer3DModel, dict())
     hv_t = [r"transformer_blocks\.\d+\.attn\.(to_[qkv]|add_[qkv]_proj|to_out\.0|to_add_out)$",
             r"single_transformer_blocks\.\d+\.attn\.to_[qkv]$", r"single_transformer_blocks\.\d+\.proj_(mlp|out)$"]
@@ -1190,6 +1203,12 @@ def gen_loras():
                lora_rows(hv_o, [r"double_blocks\.\d+\.(img|txt)_attn_(qkv|proj)$",
                                 r"double_blocks\.\d+\.(img|txt)_mlp\.fc[12]$",
                                 r"single_blocks\.\d+\.linear[12]$"], 32, "", "kohya"))
+
+    write_spec("loha-hunyuanvideo.lycoris", "mir:model.lora.loha:hunyuanvideo",
+               ["LyCORIS LoHa of HunyuanVideo on the original modules (lycoris_double_blocks_N_img_attn_qkv.hada_w1_a ...)",
+                "config: tencent/HunyuanVideo"],
+               lora_rows(hv_o, [r"double_blocks\.\d+\.(img|txt)_attn_(qkv|proj)$", r"single_blocks\.\d+\.linear[12]$"],
+                         16, "", "loha"))
 
     ltx = meta_state_dict(d.LTXVideoTransformer3DModel, dict())
     ltx_t = [r"\.attn[12]\.to_[qkv]$", r"\.attn[12]\.to_out\.0$"]
