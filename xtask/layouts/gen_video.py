@@ -1247,14 +1247,15 @@ def gen_authors_code():
         ("hunyuan3d-2-mini", dict(base, depth=8, depth_single_blocks=16),
          "tencent/Hunyuan3D-2mini hunyuan3d-dit-v2-mini/config.yaml (model.params; depths from"
          " knowledge of the release, 0.6B parameters)",
-         ["# mini differs only in depth: named without compat"]),
+         ["# mini differs only in depth (8 double blocks): compat mini"]),
     ]:
         rows = meta_state_dict(Hunyuan3DDiT, cfg, torch.float16)
-        write_spec(f"{name}.original", "mir:model.dit.hunyuan3d-2",
+        mir = "mir:model.dit.hunyuan3d-2" + (":mini" if "mini" in name else "")
+        write_spec(f"{name}.original", mir,
                    [f"{name}: real layout, the authors' hy3dgen 2.0.2 Hunyuan3DDiT (pip hy3dgen)",
                     f"config: {src}"] + [e[2:] for e in extra], rows)
         # ComfyUI's Hunyuan3D-2 checkpoint (model.fp16.safetensors) keeps the DiT under `model.`
-        write_spec(f"{name}.comfy", "mir:model.dit.hunyuan3d-2",
+        write_spec(f"{name}.comfy", mir,
                    [f"{name}: real layout, the authors' hy3dgen 2.0.2 Hunyuan3DDiT, under `model.` as in"
                     " tencent/Hunyuan3D-2 model.fp16.safetensors (the released single file)",
                     f"config: {src}"], [("model." + k, dt, sh) for k, dt, sh in rows])
@@ -1336,7 +1337,8 @@ RULE_FIXTURES = {
     "vae-cogvideox": ["vae-cogvideox"],
     "vae-cosmos": ["vae-cosmos"],
     "vae-oobleck": ["vae-oobleck"],
-    "hunyuan3d-2": ["hunyuan3d-2", "hunyuan3d-2-mini"],
+    "hunyuan3d-2": ["hunyuan3d-2"],
+    "hunyuan3d-2-mini": ["hunyuan3d-2-mini"],
     "lora-hunyuanvideo": [],  # adapter view: groups below
     "lora-ltx-video": [],
     "tae-4": ["tae-sd"],
