@@ -35,6 +35,42 @@ fn parse_safetensors(c: &mut Criterion) {
                 black_box(index.tensors.len())
             })
         });
+        // Before/after in the same run: the parser this one replaced (`baseline`: JSON trees for
+        // metadata and unknown fields, a layer string built whole), plus hashing that string as
+        // `Signatures::of` then did, against the single-pass scanner, whose layer hashes come out
+        // of the parse. Both sides include the layer hashes.
+        let header_bytes = {
+            let mut n = [0u8; 8];
+            src.read_exact_at(0, &mut n, "len").expect("read");
+            src.read_vec(8, u64::from_le_bytes(n), "hdr", u64::MAX)
+                .expect("read")
+        };
+        g.bench_function(format!("{label}_before_parse_and_layer_hashes"), |b| {
+            b.iter(|| {
+                let index = mir_safetensors::baseline::parse_header_bytes(
+                    black_box(&header_bytes),
+                    src.len(),
+                    &limits,
+                )
+                .expect("parses");
+                let h = index
+                    .mir_layer_string
+                    .as_deref()
+                    .map(mir_core::signature::mir_layer_hashes);
+                black_box((index.tensors.len(), h))
+            })
+        });
+        g.bench_function(format!("{label}_after_parse_and_layer_hashes"), |b| {
+            b.iter(|| {
+                let index = mir_safetensors::parse_header_bytes(
+                    black_box(&header_bytes),
+                    src.len(),
+                    &limits,
+                )
+                .expect("parses");
+                black_box((index.tensors.len(), index.mir_layer_hashes))
+            })
+        });
         // Baseline in the same run: tokenising the header JSON alone (serde_json, no values kept).
         let header = {
             let mut n = [0u8; 8];

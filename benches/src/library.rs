@@ -61,6 +61,13 @@ pub enum Kind {
     GgufDiffusion,
     /// A `model.safetensors.index.json` (not counted in `n`).
     ShardIndex,
+    /// Real-layout library: an all-in-one checkpoint written from a `fixtures/specs` bundle
+    /// (SD 1.5, SDXL, SD3 medium, FLUX.1-dev with VAE and text encoders).
+    Bundle,
+    /// Real-layout library: a kohya or diffusers/PEFT LoRA from `fixtures/specs`.
+    Lora,
+    /// Real-layout library: one shard of a diffusers UNet/transformer split in two.
+    DiffusersShard,
 }
 
 impl Kind {
@@ -78,6 +85,9 @@ impl Kind {
             Kind::GgufLlm => "gguf-llm",
             Kind::GgufDiffusion => "gguf-diffusion",
             Kind::ShardIndex => "shard-index",
+            Kind::Bundle => "bundle",
+            Kind::Lora => "lora",
+            Kind::DiffusersShard => "diffusers-shard",
         }
     }
 }
@@ -215,6 +225,9 @@ const ALL_KINDS: &[Kind] = &[
     Kind::GgufLlm,
     Kind::GgufDiffusion,
     Kind::ShardIndex,
+    Kind::Bundle,
+    Kind::Lora,
+    Kind::DiffusersShard,
 ];
 
 /// A header template: the bytes up to the end of the header, where the placeholder sits, the
@@ -479,7 +492,7 @@ fn generate_kind(
                 ),
             ],
         ),
-        Kind::ShardIndex => return Ok(()),
+        Kind::ShardIndex | Kind::Bundle | Kind::Lora | Kind::DiffusersShard => return Ok(()),
     };
     // The 152k-vocabulary GGUF is big to build: only made when a library has 20 GGUF LLMs.
     let big_vocab = if kind == Kind::GgufLlm && count >= 20 {
@@ -570,9 +583,295 @@ fn generate_shards(
     Ok(())
 }
 
+/// The real-layout library (issue 19): only safetensors, laid out like real releases, per
+/// mille of `n`: all-in-one checkpoints, LoRAs of 500–3,000 tensors, diffusers shards, LLM shards.
+pub const REAL_MIX: &[(Kind, u32)] = &[
+    (Kind::Bundle, 200),
+    (Kind::Lora, 450),
+    (Kind::DiffusersShard, 150),
+    (Kind::LlmShard, 200),
+];
+
+/// Specs of the real-layout library, by kind (file `i` of a kind uses spec `i % len`).
+const REAL_SPECS: &[(Kind, &[&str])] = &[
+    (
+        Kind::Bundle,
+        &[
+            "sd1.bundle",
+            "sdxl.bundle",
+            "sd3-medium.bundle",
+            "flux-1-dev.bundle",
+        ],
+    ),
+    (
+        Kind::Lora,
+        &[
+            "lora-sdxl.kohya",
+            "lora-sdxl.peft",
+            "lora-flux.kohya",
+            "lora-flux.peft",
+            "lora-sd3.kohya",
+            "lora-sd1.kohya",
+        ],
+    ),
+    (
+        Kind::DiffusersShard,
+        &[
+            "sdxl.diffusers",
+            "flux-1-dev.diffusers",
+            "sd3-5-large.diffusers",
+        ],
+    ),
+];
+
+fn specs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/specs")
+}
+
+/// The text of a spec or of what it includes: `fixtures/specs/NAME`, or a model-toolkit list
+/// for `toolkit:NAME` (through [`layouts::component_text`]).
+fn resolve_spec(name: &str) -> Option<String> {
+    match name.strip_prefix("toolkit:") {
+        Some(list) => Some(layouts::component_text(list)),
+        None => fs::read_to_string(specs_dir().join(name)).ok(),
+    }
+}
+
+/// The tensors and metadata of `fixtures/specs/<name>.spec`.
+/// A spec's tensors and string metadata.
+type LoadedSpec = (Vec<SpecTensor>, Vec<(String, String)>);
+
+fn load_real_spec(name: &str) -> io::Result<LoadedSpec> {
+    let text = resolve_spec(&format!("{name}.spec"))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("spec {name}")))?;
+    let spec = mir_classify::testing::load_spec(&text, &mut resolve_spec)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))?;
+    let tensors = spec
+        .index
+        .tensors
+        .iter()
+        .map(|t| SpecTensor {
+            name: t.name.clone(),
+            dtype: t.dtype.clone(),
+            shape: t.shape.clone(),
+        })
+        .collect();
+    let meta = spec
+        .index
+        .metadata
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .collect();
+    Ok((tensors, meta))
+}
+
+/// How many files of each kind the real-layout library of `n` files holds.
+pub fn real_counts(n: usize) -> Vec<(Kind, usize)> {
+    let mut out: Vec<(Kind, usize)> = REAL_MIX
+        .iter()
+        .map(|&(k, pm)| (k, n * pm as usize / 1000))
+        .collect();
+    let given: usize = out.iter().map(|(_, c)| c).sum();
+    if let Some(lora) = out.iter_mut().find(|(k, _)| *k == Kind::Lora) {
+        lora.1 += n - given;
+    }
+    out
+}
+
+/// The plan hash of the real-layout library (generator version, `n`, every spec it reads).
+pub fn real_plan_hash(n: usize) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(b"real-layout");
+    h.update(&GENERATOR_VERSION.to_le_bytes());
+    h.update(&(n as u64).to_le_bytes());
+    for (_, names) in REAL_SPECS {
+        for name in *names {
+            h.update(
+                resolve_spec(&format!("{name}.spec"))
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+        }
+    }
+    for list in LISTS {
+        h.update(layouts::component_text(list).as_bytes());
+    }
+    format!("{:032x}", h.digest128())
+}
+
+/// Generates the real-layout library of `n` safetensors files in `dir/safetensors/` (cleared
+/// first), with `manifest.tsv` and `library.json` as [`generate`] writes them.
+pub fn generate_real(dir: &Path, n: usize, progress: &dyn Fn(&str)) -> io::Result<Summary> {
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::create_dir_all(dir)?;
+    let hash = real_plan_hash(n);
+    let mut entries = Vec::new();
+    let mut number = 0usize;
+    for (kind, count) in real_counts(n) {
+        progress(&format!("{count} × {}", kind.as_str()));
+        if kind == Kind::LlmShard {
+            generate_shards(dir, count, &mut number, &mut entries)?;
+            continue;
+        }
+        let names = REAL_SPECS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+            .unwrap_or_default();
+        let specs: Vec<(&str, LoadedSpec)> = names
+            .iter()
+            .map(|name| load_real_spec(name).map(|l| (*name, l)))
+            .collect::<io::Result<_>>()?;
+        if kind == Kind::DiffusersShard {
+            generate_diffusers_shards(dir, count, &specs, &mut number, &mut entries)?;
+            continue;
+        }
+        let folder = PathBuf::from("safetensors").join(kind.as_str());
+        fs::create_dir_all(dir.join(&folder))?;
+        let templates: Vec<(&str, Template)> = specs
+            .iter()
+            .map(|(name, (t, m))| (*name, Template::safetensors(t, m)))
+            .collect();
+        for i in 0..count {
+            let (label, t) = &templates[i % templates.len()];
+            let rel = folder.join(format!("{:05}-{label}.safetensors", number));
+            t.write(&dir.join(&rel), number)?;
+            entries.push(Entry {
+                kind,
+                rel,
+                header_bytes: t.header_bytes,
+                len: t.len,
+            });
+            number += 1;
+        }
+    }
+    let mut manifest = String::new();
+    let (mut disk_bytes, mut apparent_bytes) = (0u64, 0u64);
+    for e in &entries {
+        manifest.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            e.kind.as_str(),
+            e.rel.display(),
+            e.header_bytes,
+            e.len
+        ));
+        let meta = fs::metadata(dir.join(&e.rel))?;
+        disk_bytes += meta.blocks() * 512;
+        apparent_bytes += meta.len();
+    }
+    fs::write(dir.join("manifest.tsv"), manifest)?;
+    let files = entries
+        .iter()
+        .filter(|e| e.kind != Kind::ShardIndex)
+        .count();
+    let json = serde_json::json!({
+        "generator_version": GENERATOR_VERSION,
+        "layout": "real",
+        "n": n,
+        "files": files,
+        "hash": hash,
+        "disk_bytes": disk_bytes,
+        "apparent_bytes": apparent_bytes,
+    });
+    fs::write(
+        dir.join("library.json"),
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )?;
+    Ok(Summary {
+        files,
+        entries,
+        disk_bytes,
+        apparent_bytes,
+        hash,
+    })
+}
+
+/// Diffusers models split in two shards (`diffusion_pytorch_model-0000i-of-00002.safetensors`
+/// with their `.index.json`), in `safetensors/diffusers/<number>-<spec>/`.
+fn generate_diffusers_shards(
+    dir: &Path,
+    count: usize,
+    specs: &[(&str, LoadedSpec)],
+    number: &mut usize,
+    entries: &mut Vec<Entry>,
+) -> io::Result<()> {
+    let mut left = count;
+    let mut model = 0usize;
+    while left > 0 && !specs.is_empty() {
+        let (label, (tensors, _)) = &specs[model % specs.len()];
+        let parts = 2.min(left);
+        let folder = PathBuf::from("safetensors/diffusers").join(format!("{:05}-{label}", *number));
+        fs::create_dir_all(dir.join(&folder))?;
+        let per = tensors.len().div_ceil(parts).max(1);
+        let mut weight_map = serde_json::Map::new();
+        let mut total_size = 0u64;
+        for (p, chunk) in tensors.chunks(per).enumerate() {
+            let name = format!(
+                "diffusion_pytorch_model-{:05}-of-{parts:05}.safetensors",
+                p + 1
+            );
+            for t in chunk {
+                weight_map.insert(t.name.clone(), name.clone().into());
+            }
+            let t = Template::safetensors(chunk, &[("format".into(), "pt".into())]);
+            let rel = folder.join(&name);
+            t.write(&dir.join(&rel), *number)?;
+            total_size += t.len - t.header_bytes;
+            entries.push(Entry {
+                kind: Kind::DiffusersShard,
+                rel,
+                header_bytes: t.header_bytes,
+                len: t.len,
+            });
+            *number += 1;
+        }
+        let index = serde_json::json!({
+            "metadata": {"total_size": total_size},
+            "weight_map": weight_map,
+        });
+        let text = serde_json::to_vec_pretty(&index).unwrap_or_default();
+        let rel = folder.join("diffusion_pytorch_model.safetensors.index.json");
+        fs::write(dir.join(&rel), &text)?;
+        entries.push(Entry {
+            kind: Kind::ShardIndex,
+            rel,
+            header_bytes: text.len() as u64,
+            len: text.len() as u64,
+        });
+        left -= parts;
+        model += 1;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_layout_library_parses_and_has_large_loras() {
+        let dir = std::env::temp_dir().join(format!("mir-bench-real-{}", std::process::id()));
+        let s = generate_real(&dir, 40, &|_| {}).unwrap();
+        assert_eq!(s.files, 40);
+        assert_eq!(existing_hash(&dir), Some(real_plan_hash(40)));
+        assert_eq!(read_manifest(&dir).unwrap(), s.entries);
+        let limits = mir_core::Limits::default();
+        let mut max_lora = 0;
+        for e in s.entries.iter().filter(|e| e.kind != Kind::ShardIndex) {
+            use mir_core::Format;
+            let src = mir_core::Source::open(dir.join(&e.rel)).unwrap();
+            let index = mir_safetensors::SafetensorsFormat
+                .parse(&src, &limits)
+                .unwrap_or_else(|err| panic!("{}: {err}", e.rel.display()));
+            if e.kind == Kind::Lora {
+                max_lora = max_lora.max(index.tensors.len());
+            }
+        }
+        assert!(max_lora >= 2_000, "largest LoRA has {max_lora} tensors");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn counts_add_up() {

@@ -2,8 +2,8 @@
 
 usage: peers.py safetensors|gguf DIR
 
-* safetensors: `safe_open(path, "np")`, its keys, and `get_slice(k).get_shape()` for every key
-  (how ComfyUI and InvokeAI probe a file without loading it).
+* safetensors: `safe_open(path, "np")`, its metadata, its keys, and `get_slice(k).get_shape()`
+  for every key (how ComfyUI and InvokeAI probe a file without loading it).
 * gguf: `gguf.GGUFReader(path)` and every tensor's name and shape (what ComfyUI-GGUF and
   InvokeAI use).
 
@@ -30,6 +30,7 @@ def read_safetensors(path):
 
     n = 0
     with safe_open(path, "np") as f:
+        f.metadata()
         for k in f.keys():
             f.get_slice(k).get_shape()
             n += 1

@@ -69,8 +69,7 @@ pub(crate) fn index_blind(p: &str) -> bool {
                 j = j.saturating_sub(1);
             }
             j > 0
-                && b
-                    .get(j.saturating_sub(1))
+                && b.get(j.saturating_sub(1))
                     .is_some_and(|x| x.is_ascii_alphabetic() || *x == b'_')
         }
     })
@@ -83,10 +82,41 @@ pub(crate) struct Memo {
     map: HashMap<String, bool>,
 }
 
+/// A rule's groups indexed by their literal first segment, built at load time: a key is only
+/// tested against the groups of its own first segment plus those whose first segment holds a
+/// wildcard.
+#[derive(Debug, Default)]
+pub(crate) struct GroupIndex {
+    by_head: HashMap<String, Vec<usize>>,
+    general: Vec<usize>,
+}
+
+impl GroupIndex {
+    /// Indexes `groups`.
+    pub(crate) fn new(groups: &[Pattern]) -> GroupIndex {
+        let mut ix = GroupIndex::default();
+        for (i, p) in groups.iter().enumerate() {
+            let lit = p.literal_prefix();
+            let head = match lit.split_once('.') {
+                Some((h, _)) => Some(h),
+                None if lit == p.text() => Some(lit),
+                None => None,
+            };
+            match head {
+                Some(h) => ix.by_head.entry(h.to_owned()).or_default().push(i),
+                None => ix.general.push(i),
+            }
+        }
+        ix
+    }
+}
+
 /// What explains tensors for one rule.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Explainer<'r> {
     pub(crate) groups: &'r [Pattern],
+    /// `groups` indexed by first segment.
+    pub(crate) index: &'r GroupIndex,
     pub(crate) benign: &'r [Pattern],
     /// Adapter-view paths: a prefix may also end before `_`; benign patterns do not apply.
     pub(crate) adapter: bool,
@@ -118,9 +148,17 @@ impl Explainer<'_> {
     /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
     /// benign pattern).
     pub(crate) fn explains(&self, key: &str) -> bool {
-        self.groups
-            .iter()
-            .any(|p| p.matches_module(key, self.adapter))
+        let head = key.split_once('.').map_or(key, |(h, _)| h);
+        let hit = |i: &usize| {
+            self.groups
+                .get(*i)
+                .is_some_and(|p| p.matches_module(key, self.adapter))
+        };
+        self.index
+            .by_head
+            .get(head)
+            .is_some_and(|v| v.iter().any(hit))
+            || self.index.general.iter().any(hit)
             || (!self.adapter && self.benign_only(key))
     }
 
@@ -270,15 +308,30 @@ mod tests {
 
     #[test]
     fn index_blind_patterns() {
-        for p in ["input_blocks.*.*.in_layers", "time_embedding.linear_1", "unet/double_blocks_*", "x.**"] {
+        for p in [
+            "input_blocks.*.*.in_layers",
+            "time_embedding.linear_1",
+            "unet/double_blocks_*",
+            "x.**",
+        ] {
             assert!(index_blind(p), "{p}");
         }
         for p in ["input_blocks.0.0", "blocks.*1", "a.**2", "1x"] {
             assert!(!index_blind(p), "{p}");
         }
         // The cache gives the same answers as the patterns.
-        let groups = vec![Pattern::new("input_blocks.*.*.in_layers"), Pattern::new("out.*.weight")];
-        let ex = Explainer { groups: &groups, benign: &[], adapter: false, memo: true };
+        let groups = vec![
+            Pattern::new("input_blocks.*.*.in_layers"),
+            Pattern::new("out.*.weight"),
+        ];
+        let index = GroupIndex::new(&groups);
+        let ex = Explainer {
+            groups: &groups,
+            index: &index,
+            benign: &[],
+            adapter: false,
+            memo: true,
+        };
         let mut m = Memo::default();
         for (k, want) in [
             ("input_blocks.1.0.in_layers.0.weight", true),

@@ -195,6 +195,7 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
 pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explainer<'r>> {
     Some(Explainer {
         groups: rule.groups.as_deref()?,
+        index: &rule.group_index,
         benign: &set.benign,
         adapter: rule.role == Role::Adapter,
         memo: rule.groups_memo,
@@ -209,16 +210,24 @@ pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Ta
     let mut tally = Tally::default();
     let mut memo = Memo::default();
     if ex.adapter {
-        for (k, shape) in ctx.adapter.map(|a| &a.keys).into_iter().flat_map(KeyView::iter) {
+        for (k, shape) in ctx
+            .adapter
+            .map(|a| &a.keys)
+            .into_iter()
+            .flat_map(KeyView::iter)
+        {
             tally.add(k, shape, ex.explains(k), true);
         }
     } else {
-        for (k, shape) in ctx.keys.iter() {
-            if set
-                .bundle_parts
-                .iter()
-                .any(|b| k.starts_with(b.prefix.as_str()))
-            {
+        // Bundle parts are contiguous ranges of the sorted view.
+        let skip: Vec<std::ops::Range<usize>> = set
+            .bundle_parts
+            .iter()
+            .map(|b| ctx.keys.prefix_range(&b.prefix))
+            .filter(|r| !r.is_empty())
+            .collect();
+        for (i, (k, shape)) in ctx.keys.iter().enumerate() {
+            if skip.iter().any(|r| r.contains(&i)) {
                 continue;
             }
             tally.add(k, shape, ex.explains_memo(k, &mut memo), false);
@@ -278,7 +287,10 @@ pub(crate) fn rank(
     // metadata, role and structure): a FLUX.2 rule beats FLUX.1 Canny on a FLUX.2 file.
     // With a single structural hit there is nothing to rank: its tally is left to the caller.
     let structural = hits.iter().filter(|h| h.layout.is_some()).count();
-    for h in hits.iter_mut().filter(|h| structural > 1 && h.layout.is_some()) {
+    for h in hits
+        .iter_mut()
+        .filter(|h| structural > 1 && h.layout.is_some())
+    {
         if let Some(r) = set.rules.get(h.rule) {
             h.tally = tally_rule(set, r, ctx);
             h.unexplained = h.tally.as_ref().map_or(0, Tally::unexplained);

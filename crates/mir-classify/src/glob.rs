@@ -137,6 +137,12 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
             if rest.is_empty() {
                 return true;
             }
+            // `**lit…`: only the places where the literal occurs can continue the match.
+            if let Some(Token::Lit(l)) = rest.first() {
+                return s
+                    .match_indices(l.as_str())
+                    .any(|(i, _)| match_module(rest, s.get(i..).unwrap_or(""), alt));
+            }
             s.char_indices()
                 .map(|(i, _)| i)
                 .chain(std::iter::once(s.len()))

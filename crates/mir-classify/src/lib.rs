@@ -44,12 +44,14 @@ mod rules;
 pub mod testing;
 mod view;
 
+use std::collections::BTreeMap;
+
 use mir_core::TensorIndex;
 use mir_id::{Domain, MirId};
 
 pub use coverage::{Coverage, UnexplainedGroup};
-pub use ids::IdRow;
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
+pub use ids::IdRow;
 pub use rules::{Prediction, RuleError};
 pub use view::normalize_key;
 
@@ -258,9 +260,19 @@ impl Classifier {
             &rs.adapter_suffixes,
             &rs.strip_prefixes,
         );
+        // A file without tensors holds no weights (llama.cpp's vocabulary-only GGUFs, a
+        // metadata-only safetensors): what its metadata claims (`general.architecture`,
+        // `general.file_type` = F16) describes a model it does not contain, so no metadata rule
+        // may name it. Only its file name or an exact hash still can.
+        let no_weights = tensors.is_empty();
+        let no_metadata = BTreeMap::new();
         let meta = Meta {
-            map: &input.index.metadata,
-            config_model_type: input.config_model_type,
+            map: if no_weights {
+                &no_metadata
+            } else {
+                &input.index.metadata
+            },
+            config_model_type: input.config_model_type.filter(|_| !no_weights),
         };
         let base_name = input
             .file_name
@@ -313,6 +325,11 @@ impl Classifier {
         }
         self.predict(&keys, &meta, winner, &mut out);
         self.apply_database(input.hashes, &mut out);
+        if no_weights {
+            out.evidence.push(
+                "the file holds no tensors (no weights): its metadata names no model".to_owned(),
+            );
+        }
         out
     }
 
@@ -354,16 +371,12 @@ impl Classifier {
                 .map(|b| b.prefix.as_str())
                 .filter(|p| out.components.iter().any(|c| c.prefix.starts_with(p)))
                 .collect();
-            for (k, shape) in keys.iter() {
-                let Some(part) = rs
-                    .bundle_parts
-                    .iter()
-                    .find(|b| k.starts_with(b.prefix.as_str()))
-                else {
-                    continue;
-                };
+            for part in &rs.bundle_parts {
                 let explained = found.contains(&part.prefix.as_str());
-                tally.add(k, shape, explained, false);
+                let range = keys.prefix_range(&part.prefix);
+                for (k, shape) in keys.iter().skip(range.start).take(range.len()) {
+                    tally.add(k, shape, explained, false);
+                }
             }
         }
         let cov = tally.finish();
@@ -1070,6 +1083,169 @@ require_any = ["a.weight", "b.weight", "c.weight"]
         let out = run(&c, &[("c.weight", &[1])]);
         assert_eq!(out.mir.unwrap().to_string(), "mir:dev.dit.unknown");
         assert!(out.confidence <= 0.5);
+    }
+
+    const OPEN_LAYOUT: &str = r#"
+strip_prefixes = ["model."]
+benign = ["scaled_fp8", "v_pred", "**.scale_weight"]
+[[adapter_target]]
+prefix = "lora_unet_"
+target = "unet"
+style = "kohya"
+[[adapter_suffix]]
+suffix = ".lora_down.weight"
+kind = "lora"
+part = "down"
+"#;
+
+    const OPEN_RULES: &str = r#"
+[[rule]]
+id = "fam-a"
+mir = "mir:model.dit.fam-a:v1"
+role = "model"
+priority = 5
+groups = ["a", "blk.*.x"]
+prediction = "flow"
+[[rule.layout]]
+name = "l"
+require = ["a.weight"]
+
+[[rule]]
+id = "fam-b"
+mir = "mir:model.dit.fam-b"
+role = "model"
+groups = ["a", "blk.*.x", "blk.*.y"]
+[[rule.layout]]
+name = "l"
+require = ["a.weight"]
+
+[[rule]]
+id = "lora-a"
+mir = "mir:model.lora.{adapter}:fam-a"
+role = "adapter"
+groups = ["unet/blk_*_x"]
+[[rule.layout]]
+name = "l"
+require_any = ["unet/blk_**"]
+"#;
+
+    fn open_engine() -> Classifier {
+        Classifier::from_sources(&[("t.toml", OPEN_RULES)], ("layout.toml", OPEN_LAYOUT)).unwrap()
+    }
+
+    #[test]
+    fn coverage_ranks_rules_and_withholds_the_family_when_something_is_unexplained() {
+        let c = open_engine();
+        // Both rules explain everything: fam-a wins on priority, fully covered, with its
+        // objective.
+        let out = run(&c, &[("model.a.weight", &[4, 4]), ("blk.0.x.weight", &[4])]);
+        assert_eq!(
+            out.mir.as_ref().unwrap().to_string(),
+            "mir:model.dit.fam-a:v1"
+        );
+        let cov = out.coverage.clone().unwrap();
+        assert!(cov.is_full() && cov.tensors == 1.0 && cov.parameters == 1.0);
+        assert_eq!(out.prediction, Some(Prediction::Flow));
+        assert!(out.confidence > 0.9);
+        // `blk.N.y` is only in fam-b's groups: fewer unexplained tensors beats priority.
+        let out = run(&c, &[("a.weight", &[4, 4]), ("blk.0.y.weight", &[4])]);
+        assert_eq!(out.mir.as_ref().unwrap().to_string(), "mir:model.dit.fam-b");
+        assert!(out.coverage.unwrap().is_full());
+        // A module group neither family has: not named, the family is a candidate.
+        let out = run(
+            &c,
+            &[
+                ("a.weight", &[4, 4]),
+                ("blk.0.x.weight", &[4]),
+                ("zz_new.3.proj.weight", &[8, 4]),
+                ("zz_new.4.proj.weight", &[8, 4]),
+            ],
+        );
+        assert_eq!(out.mir.as_ref().unwrap().to_string(), "mir:dev.dit.unknown");
+        assert!(
+            out.candidates
+                .iter()
+                .any(|m| m.to_string() == "mir:model.dit.fam-a:v1"),
+            "{:?}",
+            out.candidates
+        );
+        assert!(out.confidence <= 0.5 * 0.5 + 1e-6, "{}", out.confidence);
+        assert_eq!(out.prediction, None, "no family objective once withheld");
+        let cov = out.coverage.unwrap();
+        assert_eq!(cov.tensors_unexplained, 2);
+        assert_eq!(cov.unexplained.len(), 1);
+        assert_eq!(cov.unexplained[0].group, "zz_new.*.proj");
+        assert_eq!(cov.unexplained[0].tensors, 2);
+        assert!(
+            (cov.parameters - 20.0 / 84.0).abs() < 1e-9,
+            "{}",
+            cov.parameters
+        );
+        assert!(
+            out.evidence
+                .iter()
+                .any(|e| e.contains("open world") && e.contains("zz_new.*.proj (2)"))
+        );
+        // One unexplained tensor is enough (the threshold is "everything explained").
+        let out = run(&c, &[("a.weight", &[4096, 4096]), ("x_tiny", &[1])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:dev.dit.unknown");
+        // Benign markers count as explained; the marker decides the objective over the family.
+        let out = run(
+            &c,
+            &[
+                ("a.weight", &[4, 4]),
+                ("scaled_fp8", &[]),
+                ("v_pred", &[]),
+                ("a.scale_weight", &[1]),
+            ],
+        );
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.dit.fam-a:v1");
+        assert!(out.coverage.unwrap().is_full());
+        assert_eq!(out.prediction, Some(Prediction::V));
+    }
+
+    #[test]
+    fn adapter_groups_match_the_adapter_view_and_partial_loras_stay_named() {
+        let c = open_engine();
+        let out = run(&c, &[("lora_unet_blk_3_x_proj.lora_down.weight", &[4, 8])]);
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.lora.lora:fam-a");
+        assert!(out.coverage.unwrap().is_full());
+        let out = run(
+            &c,
+            &[
+                ("lora_unet_blk_3_x_proj.lora_down.weight", &[4, 8]),
+                ("lora_unet_blk_3_q_proj.lora_down.weight", &[4, 8]),
+            ],
+        );
+        assert_eq!(out.mir.unwrap().to_string(), "mir:model.lora.lora");
+        assert!(
+            out.candidates
+                .iter()
+                .any(|m| m.to_string() == "mir:model.lora.lora:fam-a")
+        );
+        assert_eq!(out.coverage.unwrap().unexplained[0].group, "unet/blk_*_q");
+    }
+
+    #[test]
+    fn metadata_decides_the_prediction_over_the_family() {
+        let c = open_engine();
+        let mut idx = TensorIndex::new("t");
+        idx.tensors.push(mir_core::TensorRecord::new(
+            "a.weight",
+            mir_core::Dtype::BF16,
+            vec![2],
+        ));
+        idx.metadata.insert(
+            "modelspec.prediction_type".into(),
+            mir_core::MetaValue::Str("epsilon".into()),
+        );
+        let out = c.classify(&Input::new(&idx));
+        assert_eq!(out.prediction, Some(Prediction::Eps));
+        assert!(
+            out.evidence
+                .iter()
+                .any(|e| e.contains("prediction eps: metadata"))
+        );
     }
 
     #[test]

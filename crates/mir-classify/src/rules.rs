@@ -365,6 +365,8 @@ pub(crate) struct Rule {
     /// The groups (and `benign`) may be evaluated once per key skeleton (see
     /// `coverage::index_blind`); decided at load time.
     pub(crate) groups_memo: bool,
+    /// `groups` indexed by first segment.
+    pub(crate) group_index: crate::coverage::GroupIndex,
     /// The family's fixed objective.
     pub(crate) prediction: Option<Prediction>,
 }
@@ -702,9 +704,11 @@ fn compile(
         .flatten()
         .chain(benign_text.iter())
         .all(|p| crate::coverage::index_blind(p));
+    let group_index = crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]));
     Ok(Rule {
         groups,
         groups_memo,
+        group_index,
         prediction: d.prediction,
         id: d.id,
         mir: d.mir,

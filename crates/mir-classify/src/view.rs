@@ -66,6 +66,17 @@ impl<'a> KeyView<'a> {
         self.entries.iter().map(|(k, s)| (k.as_str(), *s))
     }
 
+    /// The positions of the names that start with `prefix` (contiguous: the view is sorted).
+    pub(crate) fn prefix_range(&self, prefix: &str) -> std::ops::Range<usize> {
+        let start = self.entries.partition_point(|(k, _)| k.as_str() < prefix);
+        let len = self
+            .entries
+            .get(start..)
+            .unwrap_or(&[])
+            .partition_point(|(k, _)| k.starts_with(prefix));
+        start..start.saturating_add(len)
+    }
+
     /// True when the view holds no names.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()

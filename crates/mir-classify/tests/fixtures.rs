@@ -267,11 +267,9 @@ fn a_future_family_built_on_a_known_layout_is_never_named_with_confidence() {
         let w = width(&s);
         let mut f = s.clone();
         let mut add = |n: String, shape: Vec<u64>| {
-            f.index.tensors.push(mir_core::TensorRecord::new(
-                n,
-                mir_core::Dtype::BF16,
-                shape,
-            ))
+            f.index
+                .tensors
+                .push(mir_core::TensorRecord::new(n, mir_core::Dtype::BF16, shape))
         };
         if adapter {
             for b in 0..3 {
@@ -285,7 +283,10 @@ fn a_future_family_built_on_a_known_layout_is_never_named_with_confidence() {
                     format!("zz_future_blocks.{b}.attn.qkv.weight"),
                     vec![w.saturating_mul(3), w],
                 );
-                add(format!("zz_future_blocks.{b}.mlp.fc1.weight"), vec![w * 4, w]);
+                add(
+                    format!("zz_future_blocks.{b}.mlp.fc1.weight"),
+                    vec![w * 4, w],
+                );
                 add(format!("zz_future_blocks.{b}.norm.weight"), vec![w]);
             }
             add("zz_future_embedder.weight".into(), vec![w, 64]);
@@ -317,10 +318,17 @@ fn a_future_family_built_on_a_known_layout_is_never_named_with_confidence() {
             bad.push("the future module groups are not in the evidence".into());
         }
         if !bad.is_empty() {
-            failures.push(format!("{name} (was {id}): {}\n    {:?}", bad.join("; "), out.evidence));
+            failures.push(format!(
+                "{name} (was {id}): {}\n    {:?}",
+                bad.join("; "),
+                out.evidence
+            ));
         }
     }
-    assert!(checked > 50, "only {checked} fixtures have a rule with groups");
+    assert!(
+        checked > 50,
+        "only {checked} fixtures have a rule with groups"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -342,7 +350,8 @@ fn is(id: &str, family: &str) -> bool {
 
 #[test]
 fn look_alike_families_are_never_named_as_each_other() {
-    let text = std::fs::read_to_string(common::repo_root().join("fixtures/lookalikes.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(common::repo_root().join("fixtures/lookalikes.toml")).unwrap();
     let pairs: Pairs = toml::from_str(&text).unwrap();
     assert!(pairs.pair.len() >= 15, "lookalikes.toml lost pairs");
     let c = Classifier::builtin().unwrap();
@@ -376,7 +385,10 @@ fn look_alike_families_are_never_named_as_each_other() {
         }
     }
     if !report.is_empty() {
-        println!("look-alike pairs not yet tested on both sides:\n{}", report.join("\n"));
+        println!(
+            "look-alike pairs not yet tested on both sides:\n{}",
+            report.join("\n")
+        );
     }
     assert!(confused.is_empty(), "{}", confused.join("\n"));
 }

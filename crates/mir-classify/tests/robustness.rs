@@ -117,6 +117,12 @@ fn unknown_file_type_is_reported_not_guessed() {
     );
     idx.metadata
         .insert("general.file_type".into(), MetaValue::UInt(4));
+    // A file with weights (a tensor-less GGUF's metadata names nothing).
+    idx.tensors.push(TensorRecord::new(
+        "blk.0.attn_q.weight",
+        Dtype::Quant("Q4_K".into()),
+        vec![8, 8],
+    ));
     let out = classify(&c, &idx);
     assert_eq!(out.mir.unwrap().to_string(), "mir:model.art.llama");
     assert!(

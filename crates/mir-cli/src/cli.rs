@@ -86,10 +86,20 @@ pub(crate) struct IndexOptions {
 /// How whole files are hashed.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct HashingOptions {
-    /// Hashing threads per file (default: cores, at most 4). Use 1 on spinning disks, together
-    /// with --threads 1, so reads stay sequential.
-    #[arg(long, value_name = "N")]
+    /// Hashing threads per file (default: cores, at most 4; at most 16, and 0 means 1). Use 1
+    /// on spinning disks, together with --threads 1, so reads stay sequential.
+    #[arg(long, value_name = "N", value_parser = thread_count(MAX_HASH_THREADS))]
     pub(crate) hash_threads: Option<usize>,
+}
+
+/// Most hashing threads per file: there are at most four expensive hashers to spread, so more
+/// threads than that have nothing to do.
+pub(crate) const MAX_HASH_THREADS: usize = 16;
+
+/// A thread count from 0 to `max`; anything larger (up to `u64::MAX`, which once made the walker
+/// panic) is a usage error naming the range.
+fn thread_count(max: usize) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=max as u64)
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,8 +128,8 @@ pub(crate) struct DupesArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Worker threads (0 = one per core; at most 64: more only adds contention).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
     pub(crate) threads: usize,
     /// No progress bar on stderr.
     #[arg(long, short)]
@@ -150,8 +160,8 @@ pub(crate) struct ScanArgs {
     /// the README.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Worker threads (0 = one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Worker threads (0 = one per core; at most 64: more only adds contention).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
     pub(crate) threads: usize,
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]

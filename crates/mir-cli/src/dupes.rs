@@ -50,8 +50,15 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     let options = crate::hash_options(&args.hashing);
     let mut updates = Vec::new();
     for (path, key) in to_hash {
-        match mir_hash::hash_file_with_metadata(
+        // Only the file the scan recorded is read: a path swapped (or a symlink retargeted)
+        // since is refused on the open handle, before any byte is hashed.
+        let expected = (key.dev != 0 || key.ino != 0).then_some(mir_core::FileId {
+            dev: key.dev,
+            ino: key.ino,
+        });
+        match mir_hash::hash_file_checked(
             &path,
+            expected,
             &[HashAlgo::Sha256, HashAlgo::Blake3],
             &options,
         ) {
@@ -92,9 +99,12 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
                 writeln!(w, "    {}", p.display())?;
             }
         }
+        // A layout match is not a copy (two LoRAs of one base share a layout): these groups are
+        // reported, never offered for deletion. Only proven copies (above) are.
         writeln!(
             w,
-            "same tensors in another precision or container: {} group{}",
+            "same architecture (same tensor names and shapes, another precision or container; \
+             not proven copies): {} group{}",
             report.same_shape.len(),
             if report.same_shape.len() == 1 {
                 ""
@@ -103,11 +113,22 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
             }
         )?;
         for g in &report.same_shape {
+            let note = if g.reclaimable_bytes > 0 {
+                format!(
+                    ", of which {} are proven copies (listed above)",
+                    human_size(g.reclaimable_bytes)
+                )
+            } else if g.proven_different {
+                ", contents proven different".to_owned()
+            } else {
+                String::new()
+            };
             writeln!(
                 w,
-                "  shape_sig {}: keeping only the smallest frees {}",
+                "  shape_sig {}: {} files, {}{note}",
                 g.shape_sig,
-                human_size(g.reclaimable_bytes)
+                g.files.len(),
+                human_size(g.total_bytes)
             )?;
             for f in &g.files {
                 writeln!(

@@ -11,7 +11,10 @@ use crate::output::json_line;
 
 #[derive(Serialize)]
 struct HashLine {
+    /// The path as given (lossy UTF-8 when it is not UTF-8).
     path: String,
+    /// The raw path bytes in base64 when the path is not UTF-8 (as `mir scan`'s `path_bytes`).
+    path_bytes: Option<String>,
     size: Option<u64>,
     hashes: Option<FileHashes>,
     cached: bool,
@@ -31,8 +34,10 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
     let mut failed = false;
     for path in &args.paths {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        let (text, path_bytes) = mir_index::path_text(path);
         let mut line = HashLine {
-            path: path.display().to_string(),
+            path: text,
+            path_bytes,
             size: None,
             hashes: None,
             cached: false,

@@ -314,3 +314,89 @@ fn classifies_gguf_fixtures_and_loads_a_mir_database() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/mir.json"));
 }
+
+/// A FLUX.1-shaped file (`img_in` [1,64]: 128 bytes of F16) plus the named tensors, each one F16.
+fn flux_like(extra: &[&str]) -> Vec<u8> {
+    let mut names = vec![
+        "double_blocks.0.img_attn.qkv.weight",
+        "guidance_in.in_layer.weight",
+        "single_blocks.0.linear1.weight",
+    ];
+    names.extend_from_slice(extra);
+    let mut header =
+        String::from(r#"{"img_in.weight":{"dtype":"F16","shape":[1,64],"data_offsets":[0,128]}"#);
+    let mut off = 128;
+    for n in &names {
+        header.push_str(&format!(
+            r#","{n}":{{"dtype":"F16","shape":[1],"data_offsets":[{off},{}]}}"#,
+            off + 2
+        ));
+        off += 2;
+    }
+    header.push('}');
+    safetensors(&header, &vec![0u8; off])
+}
+
+#[test]
+fn inspect_and_scan_report_coverage_and_prediction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let known = tmp.path().join("known.safetensors");
+    std::fs::write(&known, flux_like(&[])).unwrap();
+    let out = mir(&["inspect", "--json", known.to_str().unwrap()]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mir"], "mir:model.dit.flux-1-dev");
+    assert_eq!(v["prediction"], "flow");
+    assert_eq!(v["coverage"]["tensors"], 1.0);
+    assert_eq!(v["coverage"]["unexplained"], serde_json::json!([]));
+    // A file with a module group FLUX.1 does not have is not named FLUX.1.
+    let new = tmp.path().join("new.safetensors");
+    std::fs::write(
+        &new,
+        flux_like(&["double_stream_modulation_img.lin.weight"]),
+    )
+    .unwrap();
+    let out = mir(&["scan", "--json", "--quiet", new.to_str().unwrap()]);
+    let r = &records(&out)[0];
+    assert_eq!(r["mir"], "mir:dev.dit.unknown", "{r}");
+    assert!(r["confidence"].as_f64().unwrap() <= 0.5);
+    assert!(r["prediction"].is_null());
+    assert_eq!(
+        r["coverage"]["unexplained"],
+        serde_json::json!(["double_stream_modulation_img"])
+    );
+    assert!(r["coverage"]["tensors"].as_f64().unwrap() < 1.0);
+    let text = mir(&["inspect", new.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("coverage") && text.contains("double_stream_modulation_img"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ids_lists_every_rule_with_its_evidence() {
+    let out = mir(&["ids", "--json"]);
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() > 50, "{}", rows.len());
+    let flux = rows.iter().find(|r| r["rule"] == "flux-1-dev").unwrap();
+    assert_eq!(flux["mir"], "mir:model.dit.flux-1-dev");
+    assert_eq!(flux["prediction"], "flow");
+    assert!(flux["groups"].as_u64().unwrap() > 10);
+    assert!(
+        flux["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("guidance_in.in_layer.weight"))
+    );
+    let md = mir(&["ids", "--markdown"]);
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ids.md"))
+            .unwrap();
+    assert_eq!(String::from_utf8_lossy(&md.stdout), committed);
+}

@@ -209,3 +209,146 @@ fn dupes_finds_copies_links_and_other_precisions() {
     let text = mir_in(&index, &["dupes", "--quiet", lib.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("identical content: 1 group"));
 }
+
+/// Issue 17 item 19: `mir dupes` must advise deleting only what is proven a copy. Two different
+/// LoRAs with one layout (in two precisions) are the same architecture, not duplicates, even
+/// after their hashes prove them different; files without tensors are never grouped by layout;
+/// a non-UTF-8 path gives complete JSON (exit 0) with its raw bytes beside it.
+#[cfg(unix)]
+#[test]
+fn dupes_offers_only_proven_copies_and_reports_paths_losslessly() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("i.sqlite3");
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let lora = |dtype: &str, fill: u8| {
+        let n = if dtype == "F32" { 64 } else { 32 };
+        safetensors(
+            &format!(
+                r#"{{"lora_unet_a.lora_down.weight":{{"dtype":"{dtype}","shape":[4,4],"data_offsets":[0,{n}]}}}}"#
+            ),
+            &vec![fill; n],
+        )
+    };
+    std::fs::write(lib.join("style_a.safetensors"), lora("F16", 1)).unwrap();
+    std::fs::write(lib.join("style_b.safetensors"), lora("F32", 2)).unwrap();
+    // A third LoRA of the same layout and size as style_b, but different bytes: hashed (size
+    // collision) and proven different.
+    std::fs::write(lib.join("style_c.safetensors"), lora("F32", 3)).unwrap();
+    // Tensorless files of two formats: metadata-only safetensors and a vocabulary-only GGUF.
+    let meta_only = |v: &str| safetensors(&format!(r#"{{"__metadata__":{{"v":"{v}"}}}}"#), &[]);
+    std::fs::write(lib.join("meta_a.safetensors"), meta_only("a")).unwrap();
+    std::fs::write(lib.join("meta_b.safetensors"), meta_only("bb")).unwrap();
+    let vocab = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/hostile/gguf/vocab_only.gguf");
+    std::fs::copy(vocab, lib.join("vocab.gguf")).unwrap();
+    // An exact copy under a non-UTF-8 name.
+    let raw = std::ffi::OsStr::from_bytes(b"caf\xe9.safetensors");
+    std::fs::write(lib.join(raw), lora("F16", 1)).unwrap();
+
+    let out = mir_in(
+        &index,
+        &["dupes", "--json", "--quiet", lib.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "truncated JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    // The only proven copy: style_a and its non-UTF-8 twin.
+    let identical = report["identical"].as_array().unwrap();
+    assert_eq!(identical.len(), 1, "{report}");
+    let paths: Vec<&str> = identical[0]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("caf\u{fffd}.safetensors")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.ends_with("style_a.safetensors")),
+        "{paths:?}"
+    );
+    use base64::Engine as _;
+    let raw_path = lib.join(raw);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(raw_path.as_os_str().as_bytes());
+    assert!(
+        identical[0]["paths_bytes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b == b64.as_str()),
+        "{report}"
+    );
+    assert_eq!(report["wasted_bytes"], lora("F16", 1).len() as u64);
+    // One layout group (the LoRAs), with nothing reclaimable beyond the proven copy.
+    let shape = report["same_shape"].as_array().unwrap();
+    assert_eq!(
+        shape.len(),
+        1,
+        "tensorless files must not be grouped: {report}"
+    );
+    let g = &shape[0];
+    assert_eq!(g["relation"], "same_architecture");
+    assert_eq!(g["proven_different"], true, "{g}");
+    assert_eq!(g["reclaimable_bytes"], lora("F16", 1).len() as u64, "{g}");
+    let names: Vec<String> = g["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("meta_") || n.starts_with("vocab")),
+        "{names:?}"
+    );
+
+    let text = mir_in(&index, &["dupes", "--quiet", lib.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("same architecture"), "{text}");
+    assert!(
+        !text.contains("frees"),
+        "no deletion advice for a layout match: {text}"
+    );
+    assert!(
+        text.contains("contents proven different") || text.contains("proven copies"),
+        "{text}"
+    );
+
+    // `mir hash` carries the raw path too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mir"))
+        .args(["hash", "--json", "--no-index", "--algo", "crc32"])
+        .arg(&raw_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["path_bytes"], b64.as_str(), "{line}");
+    assert!(
+        line["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("caf\u{fffd}.safetensors")
+    );
+}

@@ -33,6 +33,40 @@ pub enum Error {
         /// The limit in force.
         limit: u64,
     },
+    /// The path is not a regular file (a FIFO, socket, device or directory). It is refused from
+    /// the open handle, before any read: reading a FIFO or a device could block forever or never
+    /// end. `kind` says what it is (`fifo`, `socket`, `character device`, `block device`,
+    /// `directory`).
+    #[error("not a regular file: it is a {kind}")]
+    NotRegularFile {
+        /// What the path turned out to be.
+        kind: &'static str,
+    },
+    /// The file opened is not the one that was listed (its device and inode differ): a path, or a
+    /// symlink on it, was changed between the listing and the open. Nothing was read from it.
+    #[error(
+        "the file changed identity between listing and opening (device/inode {found_dev}:{found_ino}, \
+         expected {expected_dev}:{expected_ino}): not read"
+    )]
+    Replaced {
+        /// Device of the file listed.
+        expected_dev: u64,
+        /// Inode of the file listed.
+        expected_ino: u64,
+        /// Device of the file opened.
+        found_dev: u64,
+        /// Inode of the file opened.
+        found_ino: u64,
+    },
+    /// Memory for a buffer whose size the file declared (within the limits) could not be
+    /// allocated. The file is reported and the scan goes on.
+    #[error("out of memory: cannot allocate {bytes} bytes for the {what}")]
+    OutOfMemory {
+        /// What the buffer was for.
+        what: &'static str,
+        /// The size asked for.
+        bytes: u64,
+    },
     /// No registered format recognised the file's first bytes.
     #[error("unrecognised format")]
     Unrecognised,

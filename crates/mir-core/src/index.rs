@@ -139,6 +139,10 @@ pub struct TensorIndex {
     /// The string the MIR project hashes into `layer_256`/`layer_b3` for this file, for the
     /// formats where it can be reproduced byte for byte (safetensors; SPEC-notes §2.1).
     pub mir_layer_string: Option<String>,
+    /// The MIR layer hashes, when the format computed them while parsing instead of building
+    /// [`TensorIndex::mir_layer_string`] (safetensors streams its layer string straight into the
+    /// hashers). [`crate::signature::Signatures::of`] prefers these over hashing the string.
+    pub mir_layer_hashes: Option<crate::signature::LayerHashes>,
 }
 
 impl TensorIndex {

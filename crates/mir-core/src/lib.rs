@@ -39,4 +39,4 @@ pub use error::Error;
 pub use format::{Format, FormatRegistry, Sniff};
 pub use index::{Finding, MetaValue, Severity, TensorIndex, TensorRecord};
 pub use limits::Limits;
-pub use source::{Source, SourceReader};
+pub use source::{FileId, Source, SourceReader, grow_zeroed, open_regular, zeroed};

@@ -69,12 +69,13 @@ impl Signatures {
                 shapes.extend_from_slice(&d.to_le_bytes());
             }
         }
-        let (layer_256, layer_b3) = match &index.mir_layer_string {
-            Some(s) => {
+        let (layer_256, layer_b3) = match (&index.mir_layer_hashes, &index.mir_layer_string) {
+            (Some(h), _) => (Some(h.layer_256.clone()), Some(h.layer_b3.clone())),
+            (None, Some(s)) => {
                 let (a, b) = mir_layer_hashes(s);
                 (Some(a), Some(b))
             }
-            None => (None, None),
+            (None, None) => (None, None),
         };
         Signatures {
             key_sig: xxh3_128(&keys),
@@ -102,6 +103,50 @@ pub fn mir_layer_hashes(layer_string: &str) -> (String, String) {
     (to_hex(&sha), b3.to_hex().to_string())
 }
 
+/// The MIR layer hashes of one file, lowercase hex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerHashes {
+    /// SHA-256 of the layer string.
+    pub layer_256: String,
+    /// BLAKE3 of the layer string.
+    pub layer_b3: String,
+}
+
+/// SHA-256 and BLAKE3 fed together, for a layer string produced piece by piece (so it never has
+/// to exist whole in memory). Same result as [`mir_layer_hashes`] on the concatenation.
+#[derive(Clone, Default)]
+pub struct LayerHasher {
+    sha: sha2::Sha256,
+    b3: blake3::Hasher,
+}
+
+impl LayerHasher {
+    /// A hasher that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next bytes of the layer string.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.sha.update(bytes);
+        self.b3.update(bytes);
+    }
+
+    /// The two hashes of everything fed.
+    pub fn finish(self) -> LayerHashes {
+        LayerHashes {
+            layer_256: to_hex(&self.sha.finalize()),
+            layer_b3: self.b3.finalize().to_hex().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for LayerHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LayerHasher")
+    }
+}
+
 /// Lowercase hex of bytes.
 pub fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -124,6 +169,34 @@ mod tests {
             i.tensors.push(TensorRecord::new(*n, d.clone(), s.to_vec()));
         }
         i
+    }
+
+    #[test]
+    fn layer_hasher_in_pieces_equals_the_whole_string() {
+        let s = "{'a': {'dtype': 'F16', 'shape': [1], 'data_offsets': [0, 2]}}";
+        let mut h = LayerHasher::new();
+        for piece in s.as_bytes().chunks(7) {
+            h.update(piece);
+        }
+        let (a, b) = mir_layer_hashes(s);
+        assert_eq!(
+            h.finish(),
+            LayerHashes {
+                layer_256: a,
+                layer_b3: b
+            }
+        );
+        let mut i = TensorIndex::new("t");
+        i.mir_layer_string = Some("ignored".into());
+        i.mir_layer_hashes = Some(LayerHashes {
+            layer_256: "x".into(),
+            layer_b3: "y".into(),
+        });
+        let sigs = Signatures::of(&i);
+        assert_eq!(
+            (sigs.layer_256.as_deref(), sigs.layer_b3.as_deref()),
+            (Some("x"), Some("y"))
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ mod algo;
 mod engine;
 mod error;
 
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -205,17 +205,35 @@ pub fn hash_file_with_metadata(
     algos: &[HashAlgo],
     opts: &HashOptions,
 ) -> Result<(FileHashes, Metadata), HashError> {
+    hash_file_checked(path, None, algos, opts)
+}
+
+/// Like [`hash_file_with_metadata`], and refuses ([`HashError::Changed`]) a file whose device
+/// and inode are not `expected`, checked on the open handle before any read: a scanner passes
+/// the identity its walk accepted, so a symlink retargeted outside the roots after the walk is
+/// never read.
+pub fn hash_file_checked(
+    path: &Path,
+    expected: Option<mir_core::FileId>,
+    algos: &[HashAlgo],
+    opts: &HashOptions,
+) -> Result<(FileHashes, Metadata), HashError> {
     let io_err = |source| HashError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
-    let before = file.metadata().map_err(io_err)?;
-    if !before.is_file() {
-        return Err(HashError::NotAFile {
+    // The one open every reader uses: non-blocking (a FIFO never hangs the open), regular files
+    // only, checked on the handle.
+    let (file, before) = mir_core::open_regular(path, expected).map_err(|e| match e {
+        mir_core::Error::Io(source) => io_err(source),
+        mir_core::Error::NotRegularFile { .. } => HashError::NotAFile {
             path: path.to_path_buf(),
-        });
-    }
+        },
+        other => HashError::Changed {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
+    })?;
     let hashes = engine::hash_open_file(&file, before.len(), algos, opts).map_err(|e| match e {
         engine::ReadFail::Io(source) => io_err(source),
         engine::ReadFail::Short { at } => HashError::Changed {

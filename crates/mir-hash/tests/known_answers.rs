@@ -252,6 +252,39 @@ fn errors_name_the_file() {
     assert!(e.to_string().contains("missing.safetensors"));
 }
 
+/// A FIFO would block a plain `open` until a writer appears (forever): it is refused at once,
+/// and so is a path whose device/inode is not the one expected.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking_and_an_unexpected_file_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.safetensors");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(hash_file(&p, &HashAlgo::ALL, &HashOptions::default()).map(|_| ()));
+    });
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("hashing a FIFO must not block");
+    assert!(matches!(got, Err(HashError::NotAFile { .. })), "{got:?}");
+
+    let a = write(dir.path(), "a.bin", b"aaaa");
+    let b = write(dir.path(), "b.bin", b"bbbb");
+    let id = |p: &Path| mir_core::FileId::of(&fs::metadata(p).unwrap()).unwrap();
+    let opts = HashOptions::default();
+    assert!(mir_hash::hash_file_checked(&a, Some(id(&a)), &[HashAlgo::Crc32], &opts).is_ok());
+    let e = mir_hash::hash_file_checked(&b, Some(id(&a)), &[HashAlgo::Crc32], &opts).unwrap_err();
+    assert!(matches!(e, HashError::Changed { .. }), "{e}");
+}
+
 /// sysfs attributes are regular files whose size (4096) is larger than what a read returns:
 /// exactly what a file truncated after `open` looks like.
 #[cfg(target_os = "linux")]

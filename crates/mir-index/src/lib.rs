@@ -39,7 +39,9 @@ use mir_hash::FileHashes;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-pub use dupes::{ContentGroup, DupeFile, DupeReport, ShapeGroup, ShapeMember, find_dupes};
+pub use dupes::{
+    ContentGroup, DupeFile, DupeReport, ShapeGroup, ShapeMember, find_dupes, path_text,
+};
 pub use schema::SCHEMA_VERSION;
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -570,6 +572,7 @@ impl Index {
                 shape_sig: r.cached.shape_sig,
                 sha256: r.cached.hashes.sha256,
                 blake3: r.cached.hashes.blake3,
+                tensors: tensor_count(&r.cached.record_json),
             })
             .collect())
     }
@@ -639,6 +642,17 @@ impl Preloaded {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
+}
+
+/// The `tensors` field of a stored scan record, when it has one.
+fn tensor_count(record_json: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Tensors {
+        tensors: Option<u64>,
+    }
+    serde_json::from_str::<Tensors>(record_json)
+        .ok()
+        .and_then(|t| t.tensors)
 }
 
 /// The whole-file SHA-256 of `h`, from `sha256` or its twin `file_256`.

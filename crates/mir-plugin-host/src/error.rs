@@ -19,12 +19,17 @@ pub enum Error {
     },
     /// The plugin file, or the directory holding it, can be written by other users, so loading it
     /// would run code anyone on the machine could have put there.
-    #[error("plugin {plugin}: refused because {what} is writable by other users")]
+    #[error("plugin {plugin}: refused because {what} ({}) {why}", at.display())]
     Insecure {
         /// The plugin file.
         plugin: PathBuf,
-        /// `the file` or `its directory`.
+        /// `the file`, `its directory` or `an ancestor directory`.
         what: &'static str,
+        /// The file or directory at fault.
+        at: PathBuf,
+        /// Why: `is writable by its group`, `is writable by every user`, `is owned by another
+        /// user (uid N)`.
+        why: String,
     },
     /// The file is not a shared library this platform can read.
     #[error("plugin {plugin}: not a shared library: {reason}")]
@@ -143,6 +148,17 @@ pub enum Error {
         what: &'static str,
         /// The limit in force.
         limit: u64,
+    },
+    /// Memory to copy what the plugin reported (a string or list within the limits) could not
+    /// be allocated: this file fails, the scan goes on.
+    #[error("plugin {plugin}: out of memory: cannot allocate {bytes} bytes for a {what}")]
+    OutOfMemory {
+        /// The plugin file.
+        plugin: PathBuf,
+        /// What the memory was for.
+        what: &'static str,
+        /// The size asked for.
+        bytes: u64,
     },
     /// A string the plugin reported is longer than its limit.
     #[error("plugin {plugin}: a {what} of {len} bytes is over the limit of {limit}")]

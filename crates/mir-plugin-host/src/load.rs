@@ -9,7 +9,8 @@ use mir_plugin_abi::{
 
 use crate::Error;
 
-/// Largest plugin file we read to check its exports and hash it (512 MiB).
+/// Largest plugin file we check and hash (512 MiB); its exports are checked by reading only the
+/// headers and symbol tables.
 const MAX_PLUGIN_FILE_BYTES: u64 = 512 << 20;
 /// Longest format name a plugin may declare.
 pub(crate) const MAX_FORMAT_NAME: usize = 64;
@@ -94,10 +95,23 @@ impl LoadedPlugin {
                 reason: format!("{} bytes, larger than any plugin should be", meta.len()),
             });
         }
-        let bytes = std::fs::read(&path).map_err(io)?;
-        let blake3 = blake3::hash(&bytes).to_hex().to_string();
-        check_exports(&path, &bytes)?;
-        drop(bytes);
+        // Only the parts of the file an object reader needs (headers, then the dynamic symbol
+        // table) are read to decide: a large stray file in a plugin folder is refused after its
+        // first bytes, not read whole on every command.
+        // Opened like a weight file (non-blocking, regular files only), and it must be the file
+        // whose permissions were just checked.
+        let (file, _) =
+            mir_core::open_regular(&path, mir_core::FileId::of(&meta)).map_err(|e| match e {
+                mir_core::Error::Io(source) => io(source),
+                other => io(std::io::Error::other(other.to_string())),
+            })?;
+        check_exports(&path, &file)?;
+        // A library that passed is hashed by streaming it (no copy in memory).
+        let mut hasher = blake3::Hasher::new();
+        std::io::Seek::rewind(&mut &file).map_err(io)?;
+        hasher.update_reader(&file).map_err(io)?;
+        let blake3 = hasher.finalize().to_hex().to_string();
+        drop(file);
 
         // SAFETY: loading a library runs its initialisers; that is the documented trust decision
         // of loading a plugin at all (the user asked for this path or put it in a plugin
@@ -278,23 +292,50 @@ fn read_extensions(path: &Path, vt: &PluginVTableV1) -> Result<Vec<String>, Erro
         .collect()
 }
 
-/// Checks with an object-file reader (no code runs) that `bytes` is a shared library exporting
-/// the entry symbol, as rust-analyzer does for proc-macro libraries.
-fn check_exports(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Checks with an object-file reader (no code runs) that `file` is a shared library exporting
+/// the entry symbol, as rust-analyzer does for proc-macro libraries. The file kind is decided
+/// from its first bytes before anything else is read; the reader then fetches only the ranges it
+/// parses ([`object::ReadCache`]).
+fn check_exports(path: &Path, file: &std::fs::File) -> Result<(), Error> {
     use object::{Object, ObjectSymbol};
-    let file = object::File::parse(bytes).map_err(|e| Error::NotALibrary {
+    let not_a_library = |reason: String| Error::NotALibrary {
         plugin: path.to_path_buf(),
-        reason: e.to_string(),
+        reason,
+    };
+    let mut head = [0u8; 64];
+    let n = read_head(file, &mut head).map_err(|source| Error::Io {
+        plugin: path.to_path_buf(),
+        source,
     })?;
+    let kind = object::FileKind::parse(head.get(..n).unwrap_or_default())
+        .map_err(|e| not_a_library(e.to_string()))?;
+    use object::FileKind as K;
+    if !matches!(
+        kind,
+        K::Elf32
+            | K::Elf64
+            | K::MachO32
+            | K::MachO64
+            | K::MachOFat32
+            | K::MachOFat64
+            | K::Pe32
+            | K::Pe64
+    ) {
+        return Err(not_a_library(format!(
+            "a {kind:?} file, not a shared library"
+        )));
+    }
+    let cache = object::ReadCache::new(file);
+    let obj = object::File::parse(&cache).map_err(|e| not_a_library(e.to_string()))?;
     let wanted = ENTRY_SYMBOL.to_bytes();
     // Mach-O prefixes C symbol names with an underscore.
     let matches = |name: &[u8]| name == wanted || name.strip_prefix(b"_") == Some(wanted);
-    let exported = match file.exports() {
+    let exported = match obj.exports() {
         Ok(exports) => exports.iter().any(|e| matches(e.name())),
         Err(_) => false,
     };
     let dynamic = || {
-        file.dynamic_symbols()
+        obj.dynamic_symbols()
             .any(|s| s.is_definition() && s.is_global() && s.name_bytes().is_ok_and(matches))
     };
     if exported || dynamic() {
@@ -306,26 +347,85 @@ fn check_exports(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
+/// Reads up to `buf.len()` bytes from the start of `file`; returns how many.
+fn read_head(mut file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::{Read, Seek};
+    file.rewind()?;
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..) {
+        if rest.is_empty() {
+            break;
+        }
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(k) => got = got.saturating_add(k),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    file.rewind()?;
+    Ok(got)
+}
+
+/// Refuses a plugin that another user could replace: the file, or ANY directory above it (up to
+/// `/`), that is writable by its group or by everyone, or owned by a user other than this
+/// process's (effective) user and root, as OpenSSH's `StrictModes` does for `authorized_keys`.
+/// `path` is canonical, so every ancestor is a real directory.
+///
+/// One exception: a directory owned by root with the sticky bit (`/tmp`) may be writable by
+/// everyone, because there no user can rename or remove an entry owned by another; the entry
+/// below it is then checked like any other. A group-writable directory is refused even when
+/// the group has no other member (checking membership would need the group database): use
+/// mode 755 for plugin folders.
 #[cfg(unix)]
 fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let world_writable = |mode: u32| mode & 0o002 != 0;
-    if world_writable(meta.permissions().mode()) {
-        return Err(Error::Insecure {
-            plugin: path.to_path_buf(),
-            what: "the file",
-        });
+    // SAFETY: `geteuid` takes no arguments, has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let insecure = |what, at: &Path, why| Error::Insecure {
+        plugin: path.to_path_buf(),
+        what,
+        at: at.to_path_buf(),
+        why,
+    };
+    if let Some(why) = unsafe_to_trust(meta, me, false) {
+        return Err(insecure("the file", path, why));
     }
-    if let Some(dir) = path.parent()
-        && let Ok(dmeta) = std::fs::metadata(dir)
-        && world_writable(dmeta.permissions().mode())
-    {
-        return Err(Error::Insecure {
+    for (depth, dir) in path.ancestors().skip(1).enumerate() {
+        if dir.as_os_str().is_empty() {
+            break;
+        }
+        let dmeta = std::fs::metadata(dir).map_err(|source| Error::Io {
             plugin: path.to_path_buf(),
-            what: "its directory",
-        });
+            source,
+        })?;
+        if let Some(why) = unsafe_to_trust(&dmeta, me, true) {
+            let what = if depth == 0 {
+                "its directory"
+            } else {
+                "an ancestor directory"
+            };
+            return Err(insecure(what, dir, why));
+        }
     }
     Ok(())
+}
+
+/// Why another user could change what `meta` describes, if they could.
+#[cfg(unix)]
+fn unsafe_to_trust(meta: &std::fs::Metadata, me: u32, is_dir: bool) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, mode) = (meta.uid(), meta.mode());
+    if uid != 0 && uid != me {
+        return Some(format!("is owned by another user (uid {uid})"));
+    }
+    let sticky_root_dir = is_dir && uid == 0 && mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !sticky_root_dir {
+        return Some("is writable by every user".to_owned());
+    }
+    if mode & 0o020 != 0 && !sticky_root_dir {
+        return Some("is writable by its group".to_owned());
+    }
+    None
 }
 
 #[cfg(not(unix))]

@@ -102,7 +102,16 @@ impl Session<'_> {
         if s.chars().any(char::is_control) {
             return Err(bad("not printable"));
         }
-        Ok(s.to_owned())
+        // Fallible: a value within the limits (up to `max_string_bytes`) that the allocator
+        // cannot provide fails this file, not the process.
+        let mut out = String::new();
+        out.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
+            plugin: self.path(),
+            what,
+            bytes: len as u64,
+        })?;
+        out.push_str(s);
+        Ok(out)
     }
 
     fn read_at(&mut self, offset: u64, buf: *mut u8, len: usize) -> i32 {
@@ -223,6 +232,13 @@ impl Session<'_> {
             }
             Some((start, end))
         };
+        if self.index.tensors.try_reserve(1).is_err() {
+            return Err(Error::OutOfMemory {
+                plugin: self.path(),
+                what: "tensor list",
+                bytes: (self.index.tensors.len() as u64).saturating_add(1),
+            });
+        }
         self.index.tensors.push(TensorRecord {
             name,
             dtype,
@@ -600,6 +616,7 @@ impl mir_core::Format for LoadedPlugin {
         self.parse_source(src, limits).map_err(|e| match e {
             // I/O and truncation keep their own core variants, as for built-in formats.
             Error::Read { source, .. } => source,
+            Error::OutOfMemory { what, bytes, .. } => mir_core::Error::OutOfMemory { what, bytes },
             other => mir_core::Error::format(self.name, other),
         })
     }

@@ -311,3 +311,137 @@ fn world_writable_plugins_are_refused() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     assert!(LoadedPlugin::load(&path).is_ok());
 }
+
+/// Issue 17 item 14: not only a world-writable file or its direct parent: a group-writable file,
+/// ANY group- or world-writable ancestor (sticky root folders like /tmp excepted), and a file
+/// or folder owned by another (non-root) user make the plugin something another user could
+/// replace, so it is refused.
+#[cfg(unix)]
+#[test]
+fn plugins_another_user_could_replace_are_refused_up_to_the_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("shared");
+    let dir = top.join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    mode(tmp.path(), 0o755);
+    mode(&top, 0o755);
+    mode(&dir, 0o755);
+    let path = dir.join("libp.so");
+    std::fs::copy(common::rust_plugin("mir-npy"), &path).unwrap();
+    mode(&path, 0o755);
+    assert!(
+        LoadedPlugin::load(&path).is_ok(),
+        "a 755 tree under /tmp is safe"
+    );
+
+    mode(&path, 0o775);
+    let e = LoadedPlugin::load(&path).err().unwrap();
+    assert!(
+        matches!(&e, Error::Insecure { what: "the file", why, .. } if why.contains("group")),
+        "{e}"
+    );
+    mode(&path, 0o755);
+
+    // Two levels up: the parent is fine, the grandparent is group- or world-writable.
+    for m in [0o775, 0o777] {
+        mode(&top, m);
+        let e = LoadedPlugin::load(&path).err().unwrap();
+        assert!(
+            matches!(&e, Error::Insecure { what: "an ancestor directory", at, .. } if *at == top.canonicalize().unwrap()),
+            "{m:o}: {e}"
+        );
+        assert!(e.to_string().contains("shared"), "{e}");
+    }
+    // A sticky folder is not an exception unless root owns it (checked below as another
+    // user's folder when we are root).
+    mode(&top, 0o755);
+    assert!(LoadedPlugin::load(&path).is_ok());
+
+    // Owned by another user: only root can hand a file to someone else.
+    if std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    {
+        let chown = |p: &std::path::Path| {
+            std::process::Command::new("chown")
+                .arg("12345")
+                .arg(p)
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(chown(&top));
+        let e = LoadedPlugin::load(&path).err().unwrap();
+        assert!(
+            matches!(&e, Error::Insecure { what: "an ancestor directory", why, .. } if why.contains("another user")),
+            "{e}"
+        );
+        // A sticky, world-writable folder owned by another user is not /tmp: refused.
+        mode(&top, 0o1777);
+        assert!(LoadedPlugin::load(&path).is_err());
+    }
+}
+
+/// Issue 17 item 14: a large stray file in a plugin folder is refused from its first bytes; it
+/// is never read whole (this thread's read counter, /proc/thread-self/io, proves it).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_junk_file_in_a_plugin_folder_is_not_read_whole() {
+    let read_bytes = || -> Option<u64> {
+        let io = std::fs::read_to_string("/proc/thread-self/io").ok()?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir
+        .path()
+        .join(format!("libjunk.{}", std::env::consts::DLL_EXTENSION));
+    // 400 MB, sparse: a zero-filled "library", and one whose first bytes are an ELF header.
+    let f = std::fs::File::create(&junk).unwrap();
+    f.set_len(400_000_000).unwrap();
+    drop(f);
+    let elf = dir
+        .path()
+        .join(format!("libelf.{}", std::env::consts::DLL_EXTENSION));
+    let mut head = b"\x7fELF\x02\x01\x01".to_vec();
+    head.resize(64, 0);
+    std::fs::write(&elf, &head).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&elf)
+        .unwrap()
+        .set_len(400_000_000)
+        .unwrap();
+    let search = PluginSearch {
+        dirs: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
+    let before = read_bytes();
+    let start = std::time::Instant::now();
+    let set = PluginSet::discover(&search);
+    let elapsed = start.elapsed();
+    let after = read_bytes();
+    assert!(set.plugins().is_empty());
+    assert_eq!(set.refusals().len(), 2, "{:?}", set.refusals());
+    for r in set.refusals() {
+        assert!(
+            matches!(r.reason, Error::NotALibrary { .. } | Error::NoEntry { .. }),
+            "{}",
+            r.reason
+        );
+    }
+    if let (Some(b), Some(a)) = (before, after) {
+        assert!(
+            a - b < 4 << 20,
+            "read {} bytes of two 400 MB junk files",
+            a - b
+        );
+    }
+    eprintln!("two 400 MB junk files refused in {elapsed:?}");
+}

@@ -37,7 +37,7 @@ pub use record::{
     Summary,
 };
 pub use scanner::{
-    Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry, inspect,
-    record_version,
+    MAX_THREADS, Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry,
+    inspect, record_version,
 };
 pub use walk::{Candidate, WalkError};

@@ -10,8 +10,9 @@ pub enum GgufError {
     /// The operating system refused a read.
     #[error("read failed: {0}")]
     Io(#[source] io::Error),
-    /// The file does not start with the bytes `GGUF`.
-    #[error("not a gguf file: the magic is {found:02x?}, not \"GGUF\"")]
+    /// The file does not start with the bytes `GGUF`. The message never shows the bytes found:
+    /// a file's content is not echoed into errors (it may not be ours to show).
+    #[error("not a gguf file: it does not start with \"GGUF\"")]
     BadMagic {
         /// The first bytes of the file (up to four).
         found: Vec<u8>,
@@ -145,6 +146,15 @@ pub enum GgufError {
         /// The type's block size.
         block: u64,
     },
+    /// Memory for a header buffer or value whose size the file declared (within the limits)
+    /// could not be allocated: this file fails, the scan goes on.
+    #[error("out of memory: cannot allocate {bytes} bytes for the {what}")]
+    OutOfMemory {
+        /// What the memory was for.
+        what: &'static str,
+        /// The size asked for (bytes, or items for a list).
+        bytes: u64,
+    },
     /// A tensor's data lies (partly) past the end of the file.
     #[error("tensor {name:?} needs bytes {start}..{end} but the file has {file_len}")]
     TensorOutOfBounds {
@@ -175,6 +185,7 @@ impl From<mir_core::Error> for GgufError {
             mir_core::Error::LimitExceeded { what, value, limit } => {
                 GgufError::LimitExceeded { what, value, limit }
             }
+            mir_core::Error::OutOfMemory { what, bytes } => GgufError::OutOfMemory { what, bytes },
             other => GgufError::Io(io::Error::other(other.to_string())),
         }
     }
@@ -198,6 +209,7 @@ impl From<GgufError> for mir_core::Error {
             GgufError::LimitExceeded { what, value, limit } => {
                 mir_core::Error::LimitExceeded { what, value, limit }
             }
+            GgufError::OutOfMemory { what, bytes } => mir_core::Error::OutOfMemory { what, bytes },
             other => mir_core::Error::format("gguf", other),
         }
     }

@@ -248,7 +248,9 @@ fn grow(src: &Source, buf: &mut Vec<u8>, want: u64) -> Result<(), GgufError> {
     if want <= old {
         return Ok(());
     }
-    buf.resize(want, 0);
+    // Fallible: a header size within the limits that the allocator cannot provide is an error
+    // for this file, not an abort of the whole scan.
+    mir_core::grow_zeroed(buf, want, "gguf header")?;
     let tail = buf.get_mut(old..).unwrap_or_default();
     src.read_exact_at(old as u64, tail, "gguf header")?;
     Ok(())
@@ -330,6 +332,9 @@ impl<'l> Parser<'l> {
             if lossy {
                 self.lossy_keys.push(entry.key.clone());
             }
+            self.kv
+                .try_reserve(1)
+                .map_err(|_| out_of_memory("metadata", self.kv.len()))?;
             self.kv.push(entry);
         }
         if !self.keys_checked {
@@ -341,6 +346,9 @@ impl<'l> Parser<'l> {
             let mut c = self.cursor(buf);
             let info = c.tensor_info()?;
             self.pos = c.pos;
+            self.tensors
+                .try_reserve(1)
+                .map_err(|_| out_of_memory("tensor infos", self.tensors.len()))?;
             self.tensors.push(info);
         }
         Ok(())
@@ -498,7 +506,9 @@ impl<'l> Parser<'l> {
             t.data = Some((start, end));
             data_end = data_end.max(align_up(end, alignment).unwrap_or(u64::MAX));
         }
-        if data_end > self.file_len {
+        // A file without tensors (llama.cpp's vocabulary-only files) has no data section: ending
+        // right after the header is normal for it, not a file cut inside its padding.
+        if !tensors.is_empty() && data_end > self.file_len {
             warnings.push(format!(
                 "the file ends inside the padding after the last tensor: it has {} bytes, the \
                  padded data section ends at {data_end}",
@@ -524,6 +534,35 @@ impl<'l> Parser<'l> {
             lossy_keys: self.lossy_keys,
         })
     }
+}
+
+/// The error for a vector of `len` items that could not grow.
+fn out_of_memory(what: &'static str, len: usize) -> GgufError {
+    GgufError::OutOfMemory {
+        what,
+        bytes: (len as u64).saturating_add(1),
+    }
+}
+
+/// A string from a file's bytes, replacing invalid UTF-8 with U+FFFD like
+/// `String::from_utf8_lossy`, but allocating fallibly; the flag says something was replaced.
+fn lossy_string(bytes: &[u8]) -> Result<(String, bool), GgufError> {
+    let oom = || GgufError::OutOfMemory {
+        what: "string value",
+        bytes: bytes.len() as u64,
+    };
+    let mut out = String::new();
+    out.try_reserve_exact(bytes.len()).map_err(|_| oom())?;
+    let mut lossy = false;
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            lossy = true;
+            out.try_reserve('\u{FFFD}'.len_utf8()).map_err(|_| oom())?;
+            out.push('\u{FFFD}');
+        }
+    }
+    Ok((out, lossy))
 }
 
 /// A capacity to reserve for a count from the file: the count, but never more than 4096.
@@ -739,11 +778,11 @@ impl<'b> Cursor<'b, '_> {
             ValueType::Bool => GgufValue::Bool(self.u8("bool value")? != 0),
             ValueType::String => {
                 let bytes = self.string("string value", self.limits.max_string_bytes)?;
-                let s = String::from_utf8_lossy(bytes);
-                if matches!(s, std::borrow::Cow::Owned(_)) {
+                let (s, replaced) = lossy_string(bytes)?;
+                if replaced {
                     *lossy = true;
                 }
-                GgufValue::Str(s.into_owned())
+                GgufValue::Str(s)
             }
             ValueType::Array => GgufValue::Array(self.array_value(depth, lossy)?),
             ValueType::U64 => GgufValue::U64(self.u64("u64 value")?),

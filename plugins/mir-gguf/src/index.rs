@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use mir_core::{Dtype, Finding, MetaValue, Severity, TensorIndex, TensorRecord, pyrepr};
 
+use crate::GgufError;
 use crate::header::{GgufHeader, GgufValue, TensorInfo};
 use crate::types::known_to_gguf_py;
 
@@ -28,6 +29,21 @@ pub fn ggml_dtype(id: u32) -> Dtype {
             Some(name) => Dtype::Quant(name.into()),
             None => Dtype::Other(format!("ggml_type_{other}").into()),
         },
+    }
+}
+
+/// [`meta_value`] by value: strings and arrays are moved, not copied.
+fn into_meta_value(v: GgufValue) -> MetaValue {
+    match v {
+        GgufValue::Str(s) => MetaValue::Str(s),
+        GgufValue::Array(a) => match a.items {
+            Some(items) => MetaValue::Array(items.into_iter().map(into_meta_value).collect()),
+            None => MetaValue::Elided {
+                element: a.element.name().to_owned(),
+                len: a.len,
+            },
+        },
+        other => meta_value(&other),
     }
 }
 
@@ -62,16 +78,54 @@ impl GgufHeader {
     /// `comfy.gguf.orig_shape.<tensor>`), every key/value as metadata, absolute data ranges,
     /// and the MIR layer string when it can be reproduced.
     pub fn to_index(&self) -> TensorIndex {
+        let mut index = self.index_without_metadata();
+        for e in &self.kv {
+            index.metadata.insert(e.key.clone(), meta_value(&e.value));
+        }
+        index
+    }
+
+    /// Like [`GgufHeader::to_index`], consuming the header: metadata strings (up to
+    /// `max_string_bytes` each) are moved, not copied, and the tensor list is allocated
+    /// fallibly, so a header that fitted in memory cannot abort the process here.
+    pub fn into_index(self) -> Result<TensorIndex, GgufError> {
         let mut index = TensorIndex::new("gguf");
+        index
+            .tensors
+            .try_reserve_exact(self.tensors.len())
+            .map_err(|_| GgufError::OutOfMemory {
+                what: "tensor list",
+                bytes: self.tensors.len() as u64,
+            })?;
+        self.fill_index(&mut index);
+        for e in self.kv {
+            index.metadata.insert(e.key, into_meta_value(e.value));
+        }
+        Ok(index)
+    }
+
+    fn index_without_metadata(&self) -> TensorIndex {
+        let mut index = TensorIndex::new("gguf");
+        self.fill_index(&mut index);
+        index
+    }
+
+    /// Everything but the metadata map: tensors, findings, data offset, layer string.
+    fn fill_index(&self, index: &mut TensorIndex) {
         index.data_offset = Some(self.data_offset);
+        if self.tensors.is_empty() {
+            index.findings.push(Finding {
+                severity: Severity::Info,
+                message: "the file holds no tensors: no weights (a vocabulary-only or \
+                          metadata-only file)"
+                    .to_owned(),
+            });
+        }
         for w in &self.warnings {
             index.findings.push(Finding {
                 severity: Severity::Info,
                 message: w.clone(),
             });
-        }
-        for e in &self.kv {
-            index.metadata.insert(e.key.clone(), meta_value(&e.value));
         }
         // Maps, not scans: a hostile file may pair a million tensors with a million keys.
         let orig_shapes: HashMap<&str, &GgufValue> = self
@@ -103,7 +157,6 @@ impl GgufHeader {
             }
         }
         index.mir_layer_string = self.mir_layer_string();
-        index
     }
 
     /// The string MIR's `nnll` hashes into a GGUF `layer_256` (SPEC-notes §2.1): the Python repr

@@ -73,6 +73,6 @@ impl Format for GgufFormat {
     }
 
     fn parse(&self, src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Error> {
-        Ok(parse_header(src, limits)?.to_index())
+        Ok(parse_header(src, limits)?.into_index()?)
     }
 }

@@ -19,7 +19,11 @@
 //! not know yet is kept as [`mir_core::Dtype::Other`] with a finding, so a file from a newer writer
 //! still gets fingerprints (its offsets are still checked for contiguity).
 //!
-//! The MIR project's layer string (SPEC-notes §2.1) is built from the same parse, in header order.
+//! The header is read in one pass (see `scan.rs`): names are borrowed from the header buffer until
+//! they become the index's own strings, `__metadata__` and unknown fields are never parsed into
+//! JSON trees, and every limit is checked before what it guards is kept. The MIR project's layer
+//! string (SPEC-notes §2.1) is streamed from the same pass straight into SHA-256 and BLAKE3
+//! ([`mir_core::TensorIndex::mir_layer_hashes`]); it never exists whole.
 //!
 //! ```
 //! use mir_core::{Limits, Source};
@@ -39,13 +43,18 @@
     clippy::panic
 )]
 
+#[cfg(any(test, feature = "baseline"))]
+#[doc(hidden)]
+pub mod baseline;
 mod header;
-mod layer;
+mod scan;
 pub mod sharding;
+#[cfg(test)]
+mod vs_baseline;
 
 use mir_core::{Format, Limits, Sniff, Source, TensorIndex};
 
-pub use header::{SafetensorsError, parse, parse_header_bytes};
+pub use header::{SafetensorsError, parse, parse_header_bytes, parse_header_bytes_with};
 
 /// The safetensors [`Format`].
 #[derive(Debug, Default, Clone, Copy)]

@@ -45,9 +45,15 @@ fn mir_test_vectors_give_the_published_layer_hashes() {
     for (name, expect) in vectors {
         let src = Source::open(dir.join(name)).unwrap();
         let index = SafetensorsFormat.parse(&src, &Limits::default()).unwrap();
+        // The layer string is streamed into the hashers, never built: its hashes must be those
+        // of the published string.
+        assert_eq!(index.mir_layer_string, None);
+        let (s256, b3) =
+            mir_core::signature::mir_layer_hashes(expect["layer_string"].as_str().unwrap());
+        let hashes = index.mir_layer_hashes.as_ref().unwrap();
         assert_eq!(
-            index.mir_layer_string.as_deref(),
-            expect["layer_string"].as_str(),
+            (&hashes.layer_256, &hashes.layer_b3),
+            (&s256, &b3),
             "{name} layer string"
         );
         let sigs = Signatures::of(&index);
@@ -88,10 +94,10 @@ fn single_tensor_uses_mirs_torch_size_fallback() {
         &Limits::default(),
     )
     .unwrap();
-    assert_eq!(
-        index.mir_layer_string.as_deref(),
-        Some("{'w': torch.Size([3, 1])}")
-    );
+    let (s256, b3) = mir_core::signature::mir_layer_hashes("{'w': torch.Size([3, 1])}");
+    let sigs = Signatures::of(&index);
+    assert_eq!(sigs.layer_256, Some(s256));
+    assert_eq!(sigs.layer_b3, Some(b3));
     let empty = file(br#"{"__metadata__":{}}"#, 0);
     let index = parse(
         &Source::from_bytes("e.safetensors", empty),
@@ -100,6 +106,7 @@ fn single_tensor_uses_mirs_torch_size_fallback() {
     .unwrap();
     assert!(index.tensors.is_empty());
     assert_eq!(index.mir_layer_string, None);
+    assert_eq!(index.mir_layer_hashes, None);
 }
 
 #[test]
@@ -297,9 +304,95 @@ fn too_many_tensors_is_a_limit() {
     assert!(e.to_string().contains("more than 1 tensors"), "{e}");
 }
 
+#[test]
+fn repeated_known_fields_are_rejected_like_the_safetensors_crate() {
+    // Issue 17 item 9: a second `dtype`/`shape`/`data_offsets` used to be accepted (first wins).
+    for (field, h) in [
+        (
+            "dtype",
+            r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"dtype":"F16"}}"#,
+        ),
+        (
+            "shape",
+            r#"{"a":{"dtype":"U8","shape":[1],"shape":[1],"data_offsets":[0,1]}}"#,
+        ),
+        (
+            "data_offsets",
+            r#"{"a":{"data_offsets":[0,1],"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+        ),
+    ] {
+        let f = file(h.as_bytes(), 1);
+        assert!(
+            safetensors::SafeTensors::read_metadata(&f).is_err(),
+            "the crate accepts a repeated {field}"
+        );
+        match err(f) {
+            SafetensorsError::InvalidEntry { name, reason } => {
+                assert_eq!(name, "a");
+                assert_eq!(reason, format!("{field} appears more than once"));
+            }
+            other => panic!("{field}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn metadata_entries_are_limited() {
+    let header = |n: usize| {
+        let pairs: Vec<String> = (0..n).map(|i| format!(r#""k{i}":"v""#)).collect();
+        format!(r#"{{"__metadata__":{{{}}}}}"#, pairs.join(","))
+    };
+    let limits = Limits {
+        max_metadata_entries: 100,
+        ..Limits::default()
+    };
+    let ok = parse(
+        &Source::from_bytes("m.safetensors", file(header(100).as_bytes(), 0)),
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(ok.metadata.len(), 100);
+    let e = parse(
+        &Source::from_bytes("m.safetensors", file(header(101).as_bytes(), 0)),
+        &limits,
+    )
+    .unwrap_err();
+    let mir_core::Error::Format { source, .. } = e else {
+        panic!("{e}")
+    };
+    let e = source.downcast::<SafetensorsError>().unwrap();
+    assert!(
+        matches!(*e, SafetensorsError::TooManyMetadataEntries { limit: 100 }),
+        "{e}"
+    );
+    // The default limit (1M) holds too: 1,000,001 pairs (2M were accepted before).
+    let n = usize::try_from(Limits::default().max_metadata_entries).unwrap() + 1;
+    assert!(matches!(
+        err(file(header(n).as_bytes(), 0)),
+        SafetensorsError::TooManyMetadataEntries { .. }
+    ));
+}
+
+#[test]
+fn unknown_fields_and_metadata_of_any_shape_are_read_without_trees() {
+    // A large array in an unknown field and a long metadata string: accepted, like the crate.
+    let zeros = vec!["0"; 200_000].join(",");
+    let h = format!(
+        r#"{{"__metadata__":{{"note":"{}"}},"a":{{"dtype":"U8","shape":[1],"data_offsets":[0,1],"extra":[{zeros}]}},"b":{{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}}}"#,
+        "x".repeat(100_000)
+    );
+    let f = file(h.as_bytes(), 2);
+    assert!(safetensors::SafeTensors::read_metadata(&f).is_ok());
+    let index = parse(&Source::from_bytes("u.safetensors", f), &Limits::default()).unwrap();
+    assert_eq!(index.tensors.len(), 2);
+    assert_eq!(index.meta_str("note").map(str::len), Some(100_000));
+    assert!(index.mir_layer_hashes.is_some());
+}
+
 mod differential {
     //! Our validator accepts exactly what `safetensors::SafeTensors::read_metadata` accepts on
-    //! the whole buffer, for headers without duplicates.
+    //! the whole buffer, for headers without duplicate names, and rejects what it rejects when an
+    //! entry repeats a known field.
     use super::*;
     use proptest::prelude::*;
 
@@ -328,7 +421,12 @@ mod differential {
 
     proptest! {
         #[test]
-        fn agrees_with_the_safetensors_crate(entries in proptest::collection::vec(entry(), 0..5), extra in 0usize..2) {
+        fn agrees_with_the_safetensors_crate(
+            entries in proptest::collection::vec(entry(), 0..5),
+            extra in 0usize..2,
+            // Which entry repeats which known field (issue 17 item 9), if any.
+            repeat in proptest::option::of((0usize..5, 0usize..3)),
+        ) {
             let mut header = String::from("{");
             let mut at = 0i64;
             for (i, (d, bits, shape, skew)) in entries.iter().enumerate() {
@@ -338,7 +436,13 @@ mod differential {
                 let end = (start + len + skew).max(0);
                 at = end;
                 if i > 0 { header.push(','); }
-                header.push_str(&format!(r#""t{i}":{{"dtype":"{d}","shape":{shape:?},"data_offsets":[{start},{end}]}}"#));
+                let again = match repeat {
+                    Some((at, 0)) if at == i => format!(r#","dtype":"{d}""#),
+                    Some((at, 1)) if at == i => format!(r#","shape":{shape:?}"#),
+                    Some((at, 2)) if at == i => format!(r#","data_offsets":[{start},{end}]"#),
+                    _ => String::new(),
+                };
+                header.push_str(&format!(r#""t{i}":{{"dtype":"{d}","shape":{shape:?},"data_offsets":[{start},{end}]{again}}}"#));
             }
             header.push('}');
             let f = file(header.as_bytes(), at.max(0) as usize + extra);

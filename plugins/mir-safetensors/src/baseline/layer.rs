@@ -10,7 +10,7 @@ use std::fmt::Write;
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
 use serde_json::Value;
 
-use crate::header::{RawEntry, RawField, RawHeader};
+use super::header::{RawEntry, RawField, RawHeader};
 
 /// `header_len` sizes the buffer: the repr is the header's JSON plus a space after each `:` and
 /// `,`, so about a quarter more bytes.
