@@ -132,6 +132,28 @@ fn unknown_file_type_is_reported_not_guessed() {
     );
 }
 
+/// Issue 17 item 18: llama.cpp's vocabulary-only GGUFs carry an architecture and
+/// `general.file_type` = 1 (F16) but no tensor: they must NOT be named `mir:model.art.llama:f16`.
+#[test]
+fn a_file_without_tensors_is_not_named_by_its_metadata() {
+    let c = Classifier::builtin().unwrap();
+    let mut idx = TensorIndex::new("gguf");
+    idx.metadata.insert(
+        "general.architecture".into(),
+        MetaValue::Str("llama".into()),
+    );
+    idx.metadata
+        .insert("general.file_type".into(), MetaValue::UInt(1));
+    let out = classify(&c, &idx);
+    assert_eq!(out.mir, None, "{:?}", out.evidence);
+    assert!(out.candidates.is_empty());
+    assert!(
+        out.evidence.iter().any(|e| e.contains("no tensors")),
+        "{:?}",
+        out.evidence
+    );
+}
+
 fn name_strategy() -> impl Strategy<Value = String> {
     let fragments = prop::sample::select(vec![
         "model.",
