@@ -467,6 +467,7 @@ pub(crate) struct RuleSet {
 pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("unet.toml", include_str!("../rules/unet.toml")),
     ("dit.toml", include_str!("../rules/dit.toml")),
+    ("image.toml", include_str!("../rules/image.toml")),
     ("components.toml", include_str!("../rules/components.toml")),
     ("adapters.toml", include_str!("../rules/adapters.toml")),
     ("llm.toml", include_str!("../rules/llm.toml")),

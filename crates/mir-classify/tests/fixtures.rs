@@ -153,15 +153,6 @@ const KNOWN_GAPS: &[&str] = &[
     "mir:model.gan.",
     // issue 12: denoisers, VAEs and LoRA bases of the second edition (the layouts helpers remove
     // these as they cover them)
-    "mir:model.dit.flux-2-dev",
-    "mir:model.dit.flux-2-klein-4b",
-    "mir:model.dit.flux-2-klein-9b",
-    "mir:model.dit.chroma-radiance",
-    "mir:model.dit.z-image",
-    "mir:model.dit.qwen-image:edit",
-    "mir:model.dit.sana",
-    "mir:model.dit.hunyuanimage-2-1",
-    "mir:model.dit.longcat-image",
     "mir:model.unet.ssd-1b",
     "mir:model.unet.segmind-vega",
     "mir:model.unet.koala",

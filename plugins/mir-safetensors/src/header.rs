@@ -147,9 +147,9 @@ pub fn parse(src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Err
     scan::with_scratch(|scratch| {
         let mut header = std::mem::take(&mut scratch.header);
         header.clear();
-        header.resize(len, 0);
-        let r = src
-            .read_exact_at(8, &mut header, "safetensors header")
+        // The allocator may refuse a large header (under a memory limit): an error, not an abort.
+        let r = mir_core::grow_zeroed(&mut header, len, "safetensors header")
+            .and_then(|()| src.read_exact_at(8, &mut header, "safetensors header"))
             .and_then(|()| header_bytes(&header, file_len, limits, true, scratch).map_err(wrap));
         scratch.header = header;
         r
