@@ -65,8 +65,15 @@ fn meta_json(v: &MetaValue) -> serde_json::Value {
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, false)?;
-    let (index, sigs) = mir_scan::inspect(&args.path, &registry, &Limits::default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.path.display()))?;
+    let (index, sigs) =
+        mir_scan::inspect(&args.path, &registry, &Limits::default()).map_err(|e| {
+            // Findings made before the error (a payload before the damage) go with it.
+            let findings: String = mir_scan::error_findings(&e)
+                .iter()
+                .map(|f| format!("\n  ! {f}"))
+                .collect();
+            anyhow::anyhow!("{}: {e}{findings}", args.path.display())
+        })?;
     let size = std::fs::metadata(&args.path).map(|m| m.len()).unwrap_or(0);
     let identifier = crate::identifier(args.mir_db.as_deref())?;
     let mut id = Record::default();

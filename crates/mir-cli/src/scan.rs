@@ -135,6 +135,10 @@ fn print_table<W: Write>(w: &mut W, records: &[Record]) -> anyhow::Result<()> {
     for (r, l) in records.iter().zip(&labels) {
         if l.starts_with("error:") {
             writeln!(w, "{}  {l}", r.path)?;
+            // A payload found before the error that stopped the parser.
+            for f in r.findings.iter().filter(|f| !is_informational(f)) {
+                writeln!(w, "  ! {f}")?;
+            }
             continue;
         }
         let tensors = r

@@ -38,6 +38,6 @@ pub use record::{
 };
 pub use scanner::{
     MAX_THREADS, Progress, RECORD_VERSION, ScanOptions, ScanOutput, Scanner, default_registry,
-    inspect, record_version,
+    error_findings, inspect, record_version,
 };
 pub use walk::{Candidate, WalkError};

@@ -410,6 +410,8 @@ impl Scanner {
             }
             Err(e) => {
                 record.error = Some(e.to_string());
+                // Findings made before the error (a payload before the damage) stay in the record.
+                record.findings = error_findings(&e);
                 return (record, None, None);
             }
         };
@@ -428,14 +430,7 @@ impl Scanner {
         let sigs = Signatures::of(&index);
         record.tensors = Some(index.tensors.len());
         record.fingerprint = Some(FingerprintRecord::from(&sigs));
-        record.findings = index
-            .findings
-            .iter()
-            .map(|f| match f.severity {
-                Severity::Info => f.message.clone(),
-                s => format!("{}: {}", s.as_str(), f.message),
-            })
-            .collect();
+        record.findings = finding_strings(&index.findings);
         let model_type = configs.model_type(&c.path);
         let file_256 = record
             .hashes
@@ -643,4 +638,21 @@ pub fn inspect(
     let index = registry.parse(&src, limits)?;
     let sigs = Signatures::of(&index);
     Ok((index, sigs))
+}
+
+/// The findings a parse made before it failed (a payload before the damage), as record strings;
+/// empty for errors that carry none.
+pub fn error_findings(e: &mir_core::Error) -> Vec<String> {
+    finding_strings(mir_ckpt::findings_of(e))
+}
+
+/// Findings as record strings: prefixed by severity when not informational.
+fn finding_strings(findings: &[mir_core::Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| match f.severity {
+            Severity::Info => f.message.clone(),
+            s => format!("{}: {}", s.as_str(), f.message),
+        })
+        .collect()
 }
