@@ -157,19 +157,6 @@ const KNOWN_GAPS: &[&str] = &[
     "mir:model.unet.ssd-1b",
     "mir:model.unet.segmind-vega",
     "mir:model.unet.koala",
-    "mir:model.unet.stable-video-diffusion",
-    "mir:model.lora.animatediff:",
-    "mir:model.dit.hunyuanvideo-1-5",
-    "mir:model.dit.hunyuanvideo:i2v",
-    "mir:model.dit.ltx-2",
-    "mir:model.dit.mochi-1",
-    "mir:model.dit.stable-audio-open-1",
-    "mir:model.dit.ace-step",
-    "mir:model.dit.hunyuan3d-2",
-    "mir:model.vae.wan-2-2",
-    "mir:model.vae.flux-2",
-    "mir:model.vae.oobleck",
-    "mir:model.vae.tae:",
 ];
 
 #[test]
