@@ -12,7 +12,7 @@ Original / single-file layouts (the keys ComfyUI users keep) are built by INVERT
 single-file conversion (`diffusers/loaders/single_file_utils.py`), since the authors' code is not
 pip-installable; each such spec says so in its header.
 
-Run:  /work/venv-gen/bin/python xtask/layouts/gen_video.py [--only SUBSTRING]
+Run:  python xtask/layouts/gen_video.py (in a venv with xtask/layouts/requirements.txt installed) [--only SUBSTRING]
 Self-contained on purpose (common.py belongs to the image generator).
 """
 
