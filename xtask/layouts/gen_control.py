@@ -227,6 +227,214 @@ def gen_sd3() -> None:
 
 GENS = {"sd": gen_sd_controlnets, "union": gen_sdxl_union, "flux": gen_flux, "sd3": gen_sd3}
 
+# ---------------------------------------------------------------------------------------------
+# T2I-Adapters (diffusers T2IAdapter; TencentARC's original layout is the same module tree with
+# a flat `body` list: scripts/convert_original_t2i_adapter.py in diffusers maps
+# `body.{i*nrb+j}.block1` <-> `adapter.body.{i}.resnets.{j}.block1`).
+def t2i_original(layout, nrb: int = 2) -> OrderedDict:
+    out = OrderedDict()
+    for k, v in layout.items():
+        m = re.fullmatch(r"adapter\.body\.(\d+)\.resnets\.(\d+)\.(.*)", k)
+        if m:
+            out[f"body.{int(m[1]) * nrb + int(m[2])}.{m[3]}"] = v
+            continue
+        m = re.fullmatch(r"adapter\.body\.(\d+)\.in_conv\.(.*)", k)
+        if m:
+            out[f"body.{int(m[1]) * nrb}.in_conv.{m[2]}"] = v
+            continue
+        if k.startswith("adapter.conv_in."):
+            out[k[len("adapter."):]] = v
+            continue
+        raise ValueError(k)
+    return out
+
+
+def gen_t2i() -> None:
+    sd1 = dict(in_channels=3, channels=[320, 640, 1280, 1280], num_res_blocks=2,
+               downscale_factor=8, adapter_type="full_adapter")
+    lay = meta_state(diffusers.T2IAdapter, sd1, torch.float32)
+    exp = ["@expect mir:model.adapter.t2i-adapter:stable-diffusion-v1"]
+    write_spec("t2i-adapter-sd1.diffusers", lay,
+               header("T2IAdapter", "TencentARC/t2iadapter_depth_sd15v2 config.json", sd1), exp)
+    write_spec("t2i-adapter-sd1.original", t2i_original(lay),
+               header("T2IAdapter", "TencentARC/T2I-Adapter models/t2iadapter_depth_sd15v2.pth", sd1,
+                      ["Renamed to TencentARC's Adapter names (inverse of diffusers'",
+                       "scripts/convert_original_t2i_adapter.py)."]), exp)
+    canny = dict(sd1, in_channels=1)
+    lay = meta_state(diffusers.T2IAdapter, canny, torch.float32)
+    write_spec("t2i-adapter-sd1.canny", lay,
+               header("T2IAdapter", "TencentARC/t2iadapter_canny_sd14v1 config.json (1-channel input)", canny), exp)
+    light = dict(in_channels=3, channels=[320, 640, 1280], num_res_blocks=4, downscale_factor=8,
+                 adapter_type="light_adapter")
+    lay = meta_state(diffusers.T2IAdapter, light, torch.float32)
+    write_spec("t2i-adapter-sd1.light", lay,
+               header("T2IAdapter", "TencentARC/t2iadapter_color_sd14v1 config.json (light adapter)", light), exp)
+    xl = dict(in_channels=3, channels=[320, 640, 1280, 1280], num_res_blocks=2,
+              downscale_factor=16, adapter_type="full_adapter_xl")
+    lay = meta_state(diffusers.T2IAdapter, xl, F16)
+    exp = ["@expect mir:model.adapter.t2i-adapter:stable-diffusion-xl"]
+    write_spec("t2i-adapter-sdxl.diffusers", lay,
+               header("T2IAdapter", "TencentARC/t2i-adapter-canny-sdxl-1.0 config.json", xl), exp)
+    xl1 = dict(xl, in_channels=1)
+    lay = meta_state(diffusers.T2IAdapter, xl1, F16)
+    write_spec("t2i-adapter-sdxl.lineart", lay,
+               header("T2IAdapter", "TencentARC/t2i-adapter-lineart-sdxl-1.0 config.json (1-channel input)", xl1), exp)
+
+
+# ---------------------------------------------------------------------------------------------
+# IP-Adapters, original layout (tencent-ailab/IP-Adapter): a `.bin` holding {"image_proj": …,
+# "ip_adapter": …} (flattened with a `.` by the checkpoint reader; the `.safetensors` releases
+# spell the keys the same). `ip_adapter.{i}` is the i-th attention processor of the UNet in
+# `unet.attn_processors` order (taken from diffusers.UNet2DConditionModel on the meta device);
+# the cross-attention ones (odd i) hold to_k_ip / to_v_ip: Linear(cross_attention_dim, hidden,
+# bias=False). image_proj: ImageProjModel (plain), Resampler (plus), MLPProjModel (FaceID).
+SD15_UNET = dict(cross_attention_dim=768)
+SDXL_UNET = dict(cross_attention_dim=2048, attention_head_dim=[5, 10, 20],
+                 down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+                 up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+                 block_out_channels=[320, 640, 1280], transformer_layers_per_block=[1, 2, 10],
+                 use_linear_projection=True, addition_embed_type="text_time",
+                 addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)
+
+
+def processors(unet_cfg: dict) -> list[tuple[str, int]]:
+    with torch.device("meta"):
+        unet = diffusers.UNet2DConditionModel(**unet_cfg)
+    out = []
+    for name in unet.attn_processors:
+        path = name[: -len(".processor")]
+        mod = unet.get_submodule(path)
+        out.append((name, mod.to_q.weight.shape[0]))
+    return out
+
+
+def ip_attn(unet_cfg: dict, dt: str, faceid_rank: int = 0) -> OrderedDict:
+    ctx = unet_cfg["cross_attention_dim"]
+    out = OrderedDict()
+    for i, (name, hidden) in enumerate(processors(unet_cfg)):
+        cross = name.endswith("attn2.processor")
+        if faceid_rank:
+            # LoRAAttnProcessor / LoRAIPAttnProcessor of ip_adapter/attention_processor_faceid.py
+            c = ctx if cross else hidden
+            for lin, fin in [("to_q", hidden), ("to_k", c), ("to_v", c), ("to_out", hidden)]:
+                out[f"ip_adapter.{i}.{lin}_lora.down.weight"] = (dt, [faceid_rank, fin])
+                out[f"ip_adapter.{i}.{lin}_lora.up.weight"] = (dt, [hidden, faceid_rank])
+        if cross:
+            out[f"ip_adapter.{i}.to_k_ip.weight"] = (dt, [hidden, ctx])
+            out[f"ip_adapter.{i}.to_v_ip.weight"] = (dt, [hidden, ctx])
+    return out
+
+
+def image_proj_plain(ctx: int, clip_dim: int, dt: str, tokens: int = 4) -> OrderedDict:
+    return OrderedDict([("image_proj.proj.weight", (dt, [tokens * ctx, clip_dim])),
+                        ("image_proj.proj.bias", (dt, [tokens * ctx])),
+                        ("image_proj.norm.weight", (dt, [ctx])),
+                        ("image_proj.norm.bias", (dt, [ctx]))])
+
+
+def image_proj_resampler(dim: int, heads: int, emb: int, out_dim: int, dt: str, prefix="image_proj.",
+                         depth: int = 4, dim_head: int = 64, queries: int = 16) -> OrderedDict:
+    inner = dim_head * heads
+    o = OrderedDict()
+    o[prefix + "latents"] = (dt, [1, queries, dim])
+    o[prefix + "proj_in.weight"] = (dt, [dim, emb])
+    o[prefix + "proj_in.bias"] = (dt, [dim])
+    o[prefix + "proj_out.weight"] = (dt, [out_dim, dim])
+    o[prefix + "proj_out.bias"] = (dt, [out_dim])
+    o[prefix + "norm_out.weight"] = (dt, [out_dim])
+    o[prefix + "norm_out.bias"] = (dt, [out_dim])
+    for i in range(depth):
+        p = f"{prefix}layers.{i}."
+        for n in ("norm1", "norm2"):
+            o[p + f"0.{n}.weight"] = (dt, [dim])
+            o[p + f"0.{n}.bias"] = (dt, [dim])
+        o[p + "0.to_q.weight"] = (dt, [inner, dim])
+        o[p + "0.to_kv.weight"] = (dt, [2 * inner, dim])
+        o[p + "0.to_out.weight"] = (dt, [dim, inner])
+        o[p + "1.0.weight"] = (dt, [dim])
+        o[p + "1.0.bias"] = (dt, [dim])
+        o[p + "1.1.weight"] = (dt, [4 * dim, dim])
+        o[p + "1.3.weight"] = (dt, [dim, 4 * dim])
+    return o
+
+
+IP_SRC = ["Generated by " + GEN + ".",
+          "Layout: tencent-ailab/IP-Adapter (ip_adapter/ip_adapter.py, resampler.py): image_proj +",
+          "ip_adapter.{i}.to_k_ip/to_v_ip over diffusers.UNet2DConditionModel.attn_processors."]
+
+
+def gen_ip() -> None:
+    f16 = "F16"
+    for name, unet, proj, src, exp in [
+        ("ip-adapter-sd1.original", SD15_UNET, image_proj_plain(768, 1024, f16),
+         "h94/IP-Adapter models/ip-adapter_sd15.bin (ViT-H image encoder, 4 tokens)",
+         "mir:model.adapter.ip-adapter:stable-diffusion-v1"),
+        ("ip-adapter-sd1.light", SD15_UNET, image_proj_plain(768, 1024, f16),
+         "h94/IP-Adapter models/ip-adapter_sd15_light_v11.bin (same layout)",
+         "mir:model.adapter.ip-adapter:stable-diffusion-v1"),
+        ("ip-adapter-sdxl.original", SDXL_UNET, image_proj_plain(2048, 1280, f16),
+         "h94/IP-Adapter sdxl_models/ip-adapter_sdxl.bin (ViT-bigG image encoder)",
+         "mir:model.adapter.ip-adapter:stable-diffusion-xl"),
+        ("ip-adapter-sdxl.vit-h", SDXL_UNET, image_proj_plain(2048, 1024, f16),
+         "h94/IP-Adapter sdxl_models/ip-adapter_sdxl_vit-h.bin",
+         "mir:model.adapter.ip-adapter:stable-diffusion-xl"),
+        ("ip-adapter-plus-sd1.original", SD15_UNET, image_proj_resampler(768, 12, 1280, 768, f16),
+         "h94/IP-Adapter models/ip-adapter-plus_sd15.bin (Resampler dim 768, 12 heads, 16 queries)",
+         "mir:model.adapter.ip-adapter-plus:stable-diffusion-v1"),
+        ("ip-adapter-plus-sd1.face", SD15_UNET, image_proj_resampler(768, 12, 1280, 768, f16),
+         "h94/IP-Adapter models/ip-adapter-plus-face_sd15.bin (same layout)",
+         "mir:model.adapter.ip-adapter-plus:stable-diffusion-v1"),
+        ("ip-adapter-plus-sdxl.vit-h", SDXL_UNET, image_proj_resampler(1280, 20, 1280, 2048, f16),
+         "h94/IP-Adapter sdxl_models/ip-adapter-plus_sdxl_vit-h.bin (Resampler dim 1280, 20 heads)",
+         "mir:model.adapter.ip-adapter-plus:stable-diffusion-xl"),
+        ("ip-adapter-plus-sdxl.face", SDXL_UNET, image_proj_resampler(1280, 20, 1280, 2048, f16),
+         "h94/IP-Adapter sdxl_models/ip-adapter-plus-face_sdxl_vit-h.bin",
+         "mir:model.adapter.ip-adapter-plus:stable-diffusion-xl"),
+    ]:
+        lay = OrderedDict(proj)
+        lay.update(ip_attn(unet, f16))
+        write_spec(name, lay, IP_SRC + [f"Config: {src}."], [f"@expect {exp}"])
+    # FaceID (ip_adapter/ip_adapter_faceid.py): MLPProjModel(768/2048, id_embeddings_dim=512,
+    # 4 tokens) and LoRA (rank 128) on every attention processor.
+    for name, unet, ctx, src, exp in [
+        ("ip-adapter-faceid-sd1.original", SD15_UNET, 768, "h94/IP-Adapter-FaceID ip-adapter-faceid_sd15.bin",
+         "mir:model.adapter.ip-adapter-faceid:stable-diffusion-v1"),
+        ("ip-adapter-faceid-sdxl.original", SDXL_UNET, 2048, "h94/IP-Adapter-FaceID ip-adapter-faceid_sdxl.bin",
+         "mir:model.adapter.ip-adapter-faceid:stable-diffusion-xl"),
+    ]:
+        lay = OrderedDict([("image_proj.proj.0.weight", (f16, [1024, 512])),
+                           ("image_proj.proj.0.bias", (f16, [1024])),
+                           ("image_proj.proj.2.weight", (f16, [4 * ctx, 1024])),
+                           ("image_proj.proj.2.bias", (f16, [4 * ctx])),
+                           ("image_proj.norm.weight", (f16, [ctx])),
+                           ("image_proj.norm.bias", (f16, [ctx]))])
+        lay.update(ip_attn(unet, f16, faceid_rank=128))
+        write_spec(name, lay, IP_SRC + ["FaceID: MLPProjModel + LoRA rank 128 on every processor "
+                                        "(ip_adapter/attention_processor_faceid.py).", f"Config: {src}."],
+                   [f"@expect {exp}"])
+    # XLabs FLUX IP-Adapter (x-flux src/flux/modules/layers.py IPDoubleStreamBlockProcessor,
+    # ImageProjModel(4096, 768, 4)): k/v projections of the CLIP-L image tokens per double block.
+    lay = OrderedDict([("ip_adapter_proj_model.proj.weight", ("BF16", [4 * 4096, 768])),
+                       ("ip_adapter_proj_model.proj.bias", ("BF16", [4 * 4096])),
+                       ("ip_adapter_proj_model.norm.weight", ("BF16", [4096])),
+                       ("ip_adapter_proj_model.norm.bias", ("BF16", [4096]))])
+    for i in range(19):
+        for kv in ("k", "v"):
+            lay[f"double_blocks.{i}.processor.ip_adapter_double_stream_{kv}_proj.weight"] = ("BF16", [3072, 4096])
+            lay[f"double_blocks.{i}.processor.ip_adapter_double_stream_{kv}_proj.bias"] = ("BF16", [3072])
+    write_spec("ip-adapter-flux-1-dev.xlabs", lay,
+               ["Generated by " + GEN + ".",
+                "Layout: XLabs-AI x-flux IPDoubleStreamBlockProcessor (context 4096 -> hidden 3072, 19",
+                "double blocks) + ImageProjModel(cross_attention_dim=4096, clip_embeddings_dim=768).",
+                "Config: XLabs-AI/flux-ip-adapter ip_adapter.safetensors."],
+               ["@expect mir:model.adapter.ip-adapter:flux-1-dev"])
+    # InstantX's FLUX.1 IP-Adapter is not generated: its layout was not verified against the
+    # authors' code.
+
+
+GENS.update({"t2i": gen_t2i, "ip": gen_ip})
+
+
 if __name__ == "__main__":
     for name in sys.argv[1:] or GENS:
         GENS[name]()
