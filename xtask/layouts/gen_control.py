@@ -558,6 +558,36 @@ def gen_vit() -> None:
 GENS.update({"redux": gen_redux, "embeddings": gen_embeddings, "vit": gen_vit})
 
 
+# ---------------------------------------------------------------------------------------------
+# Qwen-Image and Z-Image ControlNets (diffusers classes; the released files load into them
+# without renaming).
+def gen_dit_controlnets() -> None:
+    for cfg, src, tag in [
+        (dict(num_layers=5), "InstantX/Qwen-Image-ControlNet-Union config.json", "instantx"),
+        (dict(num_layers=6), "a 6-block Qwen-Image ControlNet (same class, depth varied)", "depth6"),
+    ]:
+        lay = meta_state(diffusers.QwenImageControlNetModel, cfg, BF16)
+        write_spec(f"controlnet-qwen-image.{tag}", lay,
+                   header("QwenImageControlNetModel", src, cfg,
+                          ["No mode embedder: InstantX's 'Union' is one ControlNet trained on several",
+                           "conditions, by structure a plain ControlNet."]),
+                   ["@expect mir:model.controlnet.controlnet:qwen-image"])
+    z = dict(control_layers_places=[0, 5, 10, 15, 20, 25], control_in_dim=16)
+    lay = meta_state(diffusers.ZImageControlNetModel, z, BF16)
+    write_spec("controlnet-z-image.fun", lay,
+               header("ZImageControlNetModel",
+                      "alibaba-pai/Z-Image-Turbo-Fun-Controlnet-Union (control blocks after every 5th layer, 16 control channels)", z),
+               ["@expect mir:model.controlnet.controlnet:z-image"])
+    z2 = dict(control_layers_places=list(range(0, 30, 2)), control_in_dim=16)
+    lay = meta_state(diffusers.ZImageControlNetModel, z2, BF16)
+    write_spec("controlnet-z-image.dense", lay,
+               header("ZImageControlNetModel", "a Z-Image ControlNet with control blocks after every 2nd layer", z2),
+               ["@expect mir:model.controlnet.controlnet:z-image"])
+
+
+GENS.update({"dit": gen_dit_controlnets})
+
+
 if __name__ == "__main__":
     for name in sys.argv[1:] or GENS:
         GENS[name]()
