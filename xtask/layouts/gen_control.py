@@ -223,6 +223,24 @@ def gen_sd3() -> None:
                       "stabilityai/stable-diffusion-3.5-large-controlnet-canny (diffusers' "
                       "convert_sd3_controlnet_to_diffusers config)", large),
                ["@expect mir:model.controlnet.controlnet:stable-diffusion-3"])
+    # Stability's single file (sd3.5_large_controlnet_canny.safetensors): the inverse of diffusers'
+    # scripts/convert_sd3_controlnet_to_diffusers.py (fused qkv, attn.proj, mlp.fc1/fc2,
+    # adaLN_modulation.1; everything else keeps its name).
+    orig = invert(lay, [
+        (r"transformer_blocks\.(\d+)\.attn\.to_q\.(weight|bias)", r"transformer_blocks.\1.attn.qkv.\2", 0),
+        (r"transformer_blocks\.(\d+)\.attn\.to_k\.(weight|bias)", r"transformer_blocks.\1.attn.qkv.\2", 1),
+        (r"transformer_blocks\.(\d+)\.attn\.to_v\.(weight|bias)", r"transformer_blocks.\1.attn.qkv.\2", 2),
+        (r"transformer_blocks\.(\d+)\.attn\.to_out\.0\.(weight|bias)", r"transformer_blocks.\1.attn.proj.\2", 0),
+        (r"transformer_blocks\.(\d+)\.ff\.net\.0\.proj\.(weight|bias)", r"transformer_blocks.\1.mlp.fc1.\2", 0),
+        (r"transformer_blocks\.(\d+)\.ff\.net\.2\.(weight|bias)", r"transformer_blocks.\1.mlp.fc2.\2", 0),
+        (r"transformer_blocks\.(\d+)\.norm1\.linear\.(weight|bias)", r"transformer_blocks.\1.adaLN_modulation.1.\2", 0),
+        (r"(.*)", r"\1", 0),
+    ])
+    write_spec("controlnet-sd3-5-large.stability", orig,
+               header("SD3ControlNetModel", "stabilityai/stable-diffusion-3.5-controlnets sd3.5_large_controlnet_canny.safetensors", large,
+                      ["Renamed to Stability's names by the inverse of diffusers'",
+                       "scripts/convert_sd3_controlnet_to_diffusers.py."]),
+               ["@expect mir:model.controlnet.controlnet:stable-diffusion-3"])
 
 
 GENS = {"sd": gen_sd_controlnets, "union": gen_sdxl_union, "flux": gen_flux, "sd3": gen_sd3}
