@@ -26,7 +26,7 @@ pub(crate) const TARGETS: &[(&str, &[&str])] = &[
     ("gguf", &["gguf", "hostile/gguf"]),
     ("plugin_output", &["safetensors/ok", "hostile/mixed"]),
     ("sniff", &["safetensors", "gguf", "hostile"]),
-    ("ckpt", &["ckpt", "hostile/mixed"]),
+    ("ckpt", &["ckpt", "hostile/mixed", "hostile/ckpt"]),
 ];
 
 /// Seed files larger than this are skipped (the fuzzer's default max input is 4 KiB anyway).

@@ -424,6 +424,79 @@ fn cases() -> Vec<Case> {
         max_peak: MIB + 64 * 1024,
         max_allocs: 20,
     });
+    // PyTorch pickle memory bombs (issue 17, item 7), one per class, from fixtures/hostile/ckpt.
+    let ckpt = |f: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/hostile/ckpt")
+                .join(f),
+        )
+        .unwrap()
+    };
+    for (f, what) in [
+        (
+            "memo_binput_dense.pkl",
+            "pickle 20k LONG_BINPUT 15 keys apart (dense memo)",
+        ),
+        (
+            "memo_binput_sparse.pkl",
+            "pickle 20k LONG_BINPUT 1,000 keys apart (sparse memo)",
+        ),
+    ] {
+        // Before: each put grew the memo by up to 1,024 slots (16 KB): 20k puts took 330 MB.
+        v.push(Case {
+            name: what,
+            file: "x.pkl",
+            bytes: ckpt(f),
+            limits: default(),
+            error: None,
+            max_peak: 16 * MIB,
+            max_allocs: 1_000,
+        });
+    }
+    // Before: 60 copies of the 16 MiB string (960 MiB).
+    v.push(Case {
+        name: "ckpt one 16 MiB string shared as 60 root values",
+        file: "x.pt",
+        bytes: ckpt("shared_string_metadata.pt"),
+        limits: default(),
+        error: None,
+        max_peak: 160 * MIB,
+        max_allocs: 1_000,
+    });
+    // 5M nodes in the arena: refused at the budget (24 bytes × max_pickle_items; here 1M items,
+    // 24 MB), before the arena grows past it. Before: 560 MB with the default limits.
+    v.push(Case {
+        name: "ckpt arena of 5M empty tuples (1M-item budget)",
+        file: "x.pt",
+        bytes: ckpt("arena_blowup.pt"),
+        limits: Limits {
+            max_pickle_items: 1_000_000,
+            ..default()
+        },
+        error: Some("pickle memory in bytes"),
+        max_peak: 64 * MIB,
+        max_allocs: 1_000,
+    });
+    // Before: the 16 MiB path was copied for each of the 100 tensors (1.7 GB).
+    v.push(Case {
+        name: "ckpt 100 tensor paths under one 16 MiB key",
+        file: "x.pt",
+        bytes: ckpt("tensor_paths_16mib.pt"),
+        limits: default(),
+        error: Some("tensor name length"),
+        max_peak: 64 * MIB,
+        max_allocs: 1_000,
+    });
+    v.push(Case {
+        name: "ckpt one tensor shared along 3^14 paths",
+        file: "x.pt",
+        bytes: ckpt("shared_tensor_bomb.pt"),
+        limits: default(),
+        error: Some("tensor count is 250001"),
+        max_peak: 256 * MIB,
+        max_allocs: 2_000_000,
+    });
     v.push(Case {
         name: "gguf 100k tensors",
         file: "x.gguf",

@@ -82,7 +82,7 @@ fn every_hostile_file_is_listed() {
         .lines()
         .filter_map(|l| l.split_once('\t').map(|(p, _)| p))
         .collect();
-    for sub in ["mixed", "gguf", "safetensors"] {
+    for sub in ["mixed", "gguf", "safetensors", "ckpt"] {
         for e in std::fs::read_dir(dir.join(sub)).unwrap() {
             let name = e.unwrap().file_name();
             let rel = format!("{sub}/{}", name.to_string_lossy());

@@ -160,6 +160,10 @@ pub(crate) struct ScanArgs {
     /// the README.
     #[arg(long)]
     pub(crate) json: bool,
+    /// With --json: print one record per model (a file alone, a shard set, a diffusers folder,
+    /// a Hugging Face cache snapshot) instead of one per file.
+    #[arg(long, requires = "json")]
+    pub(crate) models: bool,
     /// Worker threads (0 = one per core; at most 64: more only adds contention).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
     pub(crate) threads: usize,

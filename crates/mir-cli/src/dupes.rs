@@ -1,10 +1,7 @@
 //! `mir dupes`: identical files and the same model in other precisions or containers.
 
+use mir_scan::{ScanOptions, Scanner};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-
-use mir_index::FileKey;
-use mir_scan::{HashAlgo, ScanOptions, Scanner};
 
 use crate::cli::DupesArgs;
 use crate::output::{human_size, json_line};
@@ -21,57 +18,19 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     };
     let options = ScanOptions {
         threads: args.threads,
+        hash_options: crate::hash_options(&args.hashing),
         ..ScanOptions::default()
     };
     let scanner = Scanner::with_parts(options, registry, identifier).with_index(index);
     if !args.quiet && std::io::stderr().is_terminal() {
         eprintln!("mir: scanning…");
     }
-    let out = scanner.scan(&args.paths, &|_| {});
-    for e in &out.index_errors {
+    // The library's dupes workflow: scan (facts from the index, gone files pruned), hash only
+    // the files whose sizes collide, group the files that exist.
+    let (report, warnings) = scanner.dupes(&args.paths)?;
+    for e in &warnings {
         eprintln!("mir: warning: {e}");
     }
-
-    let roots: Vec<PathBuf> = args
-        .paths
-        .iter()
-        .filter_map(|p| std::path::absolute(p).ok())
-        .collect();
-    let root_refs: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
-    let mut index = scanner
-        .index()
-        .ok_or_else(|| anyhow::anyhow!("no index to group files in"))?;
-
-    // Only files whose size collides with another's can be identical: hash just those.
-    let to_hash = index.unhashed_size_collisions(&root_refs)?;
-    if !args.quiet && !to_hash.is_empty() && std::io::stderr().is_terminal() {
-        eprintln!("mir: hashing {} files whose sizes collide…", to_hash.len());
-    }
-    let options = crate::hash_options(&args.hashing);
-    let mut updates = Vec::new();
-    for (path, key) in to_hash {
-        // Only the file the scan recorded is read: a path swapped (or a symlink retargeted)
-        // since is refused on the open handle, before any byte is hashed.
-        let expected = (key.dev != 0 || key.ino != 0).then_some(mir_core::FileId {
-            dev: key.dev,
-            ino: key.ino,
-        });
-        match mir_hash::hash_file_checked(
-            &path,
-            expected,
-            &[HashAlgo::Sha256, HashAlgo::Blake3],
-            &options,
-        ) {
-            Ok((h, meta)) if FileKey::from_metadata(&meta) == key => updates.push((path, key, h)),
-            Ok(_) => eprintln!(
-                "mir: {}: changed while it was hashed; skipped",
-                path.display()
-            ),
-            Err(e) => eprintln!("mir: {}: {e}", path.display()),
-        }
-    }
-    index.merge_hashes(&updates)?;
-    let report = index.dupes(&root_refs)?;
 
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());

@@ -2,8 +2,7 @@
 
 use std::io::Write;
 
-use mir_index::{Entry, FileKey};
-use mir_scan::{FileHashes, HashAlgo};
+use mir_scan::{FileHashes, HashAlgo, ScanOptions, Scanner};
 use serde::Serialize;
 
 use crate::cli::HashArgs;
@@ -23,65 +22,39 @@ struct HashLine {
 
 pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
     let algos = crate::hash_list(&args.algo)?;
-    let options = crate::hash_options(&args.hashing);
-    // Hash rows carry no scan record; any record version works, so use the scanner's.
+    let options = ScanOptions {
+        hashes: algos.clone(),
+        hash_options: crate::hash_options(&args.hashing),
+        ..ScanOptions::default()
+    };
+    // Hash rows are keyed like a scan's, so a scan and `mir hash` share them.
+    let registry = mir_scan::default_registry();
     let identifier = crate::identifier(None)?;
-    let version = mir_scan::record_version(&mir_scan::default_registry(), &identifier);
-    let mut index = crate::open_index(&args.index, version, false)?;
+    let version = mir_scan::record_version(&registry, &identifier);
+    let index = crate::open_index(&args.index, version, false)?;
+    let mut scanner = Scanner::with_parts(options, registry, identifier);
+    if let Some(index) = index {
+        scanner = scanner.with_index(index);
+    }
 
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
     for path in &args.paths {
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        // The one analysis path, asked for hashes only.
+        let report = scanner.hash_path(path, &algos);
         let (text, path_bytes) = mir_index::path_text(path);
-        let mut line = HashLine {
+        let line = HashLine {
             path: text,
             path_bytes,
-            size: None,
-            hashes: None,
-            cached: false,
-            error: None,
+            size: report.facts.as_ref().map(|f| f.size),
+            hashes: report.hashes.clone(),
+            cached: report.cached,
+            error: report.error.as_ref().map(|e| {
+                let m = e.message.as_str();
+                m.strip_prefix("hashing: ").unwrap_or(m).to_owned()
+            }),
         };
-        let meta = std::fs::metadata(path);
-        let key = meta.as_ref().ok().map(FileKey::from_metadata);
-        line.size = meta.as_ref().ok().map(|m| m.len());
-        let cached = match (&index, key) {
-            (Some(i), Some(k)) => i.cached_hashes(&abs, &k).ok().flatten(),
-            _ => None,
-        }
-        .filter(|h| h.covers(&algos));
-        if let Some(h) = cached {
-            line.hashes = Some(h);
-            line.cached = true;
-        } else if let Err(e) = &meta {
-            line.error = Some(e.to_string());
-        } else {
-            match mir_hash::hash_file_with_metadata(path, &algos, &options) {
-                Ok((h, meta)) => {
-                    if let Some(i) = index.as_mut() {
-                        let key = FileKey::from_metadata(&meta);
-                        let updated = i
-                            .merge_hashes(&[(abs.clone(), key, h.clone())])
-                            .unwrap_or(0);
-                        if updated == 0 {
-                            // No scan row yet: store the hashes alone (a scan fills the rest).
-                            let entry = Entry {
-                                path: abs.clone(),
-                                key,
-                                hashes: h.clone(),
-                                ..Entry::default()
-                            };
-                            if let Err(e) = i.store_batch(&[entry]) {
-                                eprintln!("mir: warning: cannot store hashes in the index: {e}");
-                            }
-                        }
-                    }
-                    line.hashes = Some(h);
-                }
-                Err(e) => line.error = Some(e.to_string()),
-            }
-        }
         failed |= line.error.is_some();
         if args.json {
             json_line(&mut w, &line)?;

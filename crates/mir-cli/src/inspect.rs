@@ -3,9 +3,7 @@
 use std::io::Write;
 
 use mir_core::{Limits, MetaValue};
-use mir_scan::{
-    ComponentRecord, Context, CoverageRecord, DatabaseRecord, FingerprintRecord, Record,
-};
+use mir_scan::{ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, Record};
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
@@ -65,21 +63,34 @@ fn meta_json(v: &MetaValue) -> serde_json::Value {
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, false)?;
-    let (index, sigs) = mir_scan::inspect(&args.path, &registry, &Limits::default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.path.display()))?;
-    let size = std::fs::metadata(&args.path).map(|m| m.len()).unwrap_or(0);
     let identifier = crate::identifier(args.mir_db.as_deref())?;
-    let mut id = Record::default();
-    identifier.identify(
-        &index,
-        &Context {
-            file_name: args.path.file_name().and_then(|n| n.to_str()),
-            layer_256: sigs.layer_256.as_deref(),
-            layer_b3: sigs.layer_b3.as_deref(),
-            ..Context::default()
-        },
-        &mut id,
+    // The one analysis path a scan uses too (sibling config.json included), so a file reads the
+    // same alone as in a scan.
+    let analyser = mir_scan::Analyser::new(
+        registry,
+        identifier,
+        Limits::default(),
+        mir_scan::HashOptions::default(),
     );
+    let report = analyser.analyse_path(&args.path, &[]);
+    if let Some(e) = &report.error {
+        // Findings made before the error (a payload before the damage) go with it.
+        let findings: String = report
+            .findings
+            .iter()
+            .map(|f| format!("\n  ! {}", f.to_record_text()))
+            .collect();
+        anyhow::bail!("{}: {}{findings}", args.path.display(), e.message);
+    }
+    let facts = report.facts.as_ref();
+    let (Some(index), Some(sigs)) = (
+        facts.and_then(|f| f.index.as_ref()),
+        facts.and_then(|f| f.signatures.as_ref()),
+    ) else {
+        anyhow::bail!("{}: unrecognised format", args.path.display());
+    };
+    let size = report.size;
+    let id = Record::from_report(&report);
     let limit = if args.all { usize::MAX } else { args.tensors };
     let view = Inspection {
         path: args.path.display().to_string(),
@@ -110,12 +121,12 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
                 shape: &t.shape,
             })
             .collect(),
-        findings: index
+        findings: report
             .findings
             .iter()
             .map(|f| format!("{}: {}", f.severity.as_str(), f.message))
             .collect(),
-        fingerprint: FingerprintRecord::from(&sigs),
+        fingerprint: FingerprintRecord::from(sigs),
         mir: id.mir,
         candidates: id.candidates,
         components: id.components,

@@ -60,7 +60,11 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
 
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
-    if args.json {
+    if args.json && args.models {
+        for m in &out.models {
+            json_line(&mut w, m)?;
+        }
+    } else if args.json {
         for r in &out.records {
             json_line(&mut w, r)?;
         }
@@ -135,6 +139,10 @@ fn print_table<W: Write>(w: &mut W, records: &[Record]) -> anyhow::Result<()> {
     for (r, l) in records.iter().zip(&labels) {
         if l.starts_with("error:") {
             writeln!(w, "{}  {l}", r.path)?;
+            // A payload found before the error that stopped the parser.
+            for f in r.findings.iter().filter(|f| !is_informational(f)) {
+                writeln!(w, "  ! {f}")?;
+            }
             continue;
         }
         let tensors = r

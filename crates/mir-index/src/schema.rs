@@ -46,8 +46,14 @@ CREATE INDEX file_by_shape ON file(shape_sig) WHERE shape_sig IS NOT NULL;
 CREATE INDEX file_by_size ON file(size);
 ";
 
+/// Version 3: the change time joins the file identity (a same-size in-place rewrite with the
+/// mtime put back still moves the ctime), and rows are pruned by path under a root.
+const V3: &str = "
+ALTER TABLE file ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+";
+
 /// The migration steps; step `i` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: [&str; 2] = [V1, V2];
+pub(crate) const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

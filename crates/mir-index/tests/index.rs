@@ -18,6 +18,8 @@ fn key(n: u64) -> FileKey {
         ino: 1000 + n,
         size: 4096 * n,
         mtime_ns: 1_700_000_000_000_000_000 + n as i64,
+        // 0 like a row migrated from schema 2, which had no change time.
+        ctime_ns: 0,
     }
 }
 
@@ -281,7 +283,7 @@ fn migrates_a_version_1_index() {
     drop(conn);
 
     let mut idx = Index::open(&path, RV).unwrap();
-    assert_eq!(idx.schema_version().unwrap(), 2);
+    assert_eq!(idx.schema_version().unwrap(), SCHEMA_VERSION);
     let hit = idx.lookup(Path::new("/old/a"), &k).unwrap().unwrap();
     assert_eq!(hit.hashes.sha256, Some(sha('c')));
     assert_eq!(hit.precision, None);
@@ -430,4 +432,68 @@ fn a_writer_killed_mid_batch_leaves_a_consistent_index() {
     );
     // And it is writable again.
     idx.store_batch(&[entry("/after/crash", 1)]).unwrap();
+}
+
+/// Issue 17 item 6: a same-size in-place rewrite with the mtime put back moves the change time,
+/// and the stored row must not answer for the new content.
+#[test]
+fn issue17_6_a_changed_ctime_is_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut idx = open(dir.path());
+    let mut e = entry("/m/a.safetensors", 1);
+    e.key.ctime_ns = 1_700_000_000_000_000_123;
+    idx.store_batch(&[e.clone()]).unwrap();
+    let p = Path::new("/m/a.safetensors");
+    assert!(idx.lookup(p, &e.key).unwrap().is_some());
+    let mut rewritten = e.key;
+    rewritten.ctime_ns += 1;
+    assert_eq!(idx.lookup(p, &rewritten).unwrap(), None);
+    assert_eq!(idx.lookup_inode(&rewritten).unwrap(), None);
+    assert_eq!(idx.cached_hashes(p, &rewritten).unwrap(), None);
+}
+
+/// A file's real key from disk changes when it is rewritten in place with its mtime put back.
+#[cfg(unix)]
+#[test]
+fn issue17_6_real_rewrite_with_mtime_restored_changes_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a.bin");
+    std::fs::write(&f, b"aaaa").unwrap();
+    let before = std::fs::metadata(&f).unwrap();
+    let k1 = FileKey::from_metadata(&before);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&f, b"bbbb").unwrap();
+    let file = std::fs::File::options().write(true).open(&f).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
+    drop(file);
+    let k2 = FileKey::from_metadata(&std::fs::metadata(&f).unwrap());
+    assert_eq!((k1.size, k1.mtime_ns), (k2.size, k2.mtime_ns));
+    assert_ne!(k1, k2, "the change time must tell the two versions apart");
+}
+
+/// Issue 14 defect 3: rows of files that are gone are pruned; rows of files that exist but the
+/// scan skipped stay.
+#[test]
+fn prune_forgets_only_unseen_files_that_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lib");
+    std::fs::create_dir_all(&root).unwrap();
+    let kept = root.join("kept.safetensors");
+    let skipped = root.join("notes.bin");
+    std::fs::write(&kept, b"k").unwrap();
+    std::fs::write(&skipped, b"s").unwrap();
+    let gone = root.join("gone.safetensors");
+    let outside = dir.path().join("elsewhere/gone.safetensors");
+    let mut idx = open(dir.path());
+    let rows: Vec<Entry> = [&kept, &skipped, &gone, &outside]
+        .iter()
+        .enumerate()
+        .map(|(n, p)| entry(p.to_str().unwrap(), n as u64 + 1))
+        .collect();
+    idx.store_batch(&rows).unwrap();
+    let seen: HashSet<PathBuf> = [kept.clone()].into_iter().collect();
+    assert_eq!(idx.prune(&[root.as_path()], &seen).unwrap(), 1);
+    let left = idx.paths_under(&[]).unwrap();
+    assert!(left.contains(&kept) && left.contains(&skipped) && left.contains(&outside));
+    assert!(!left.contains(&gone));
 }

@@ -47,6 +47,25 @@ impl Identifier {
         })
     }
 
+    /// The built-in rules plus `extra` rule files, as `(name, TOML text)` in the format of
+    /// `mir-classify`'s `rules/*.toml` (an extra rule may override a built-in one by id).
+    pub fn with_rules(extra: &[(String, String)]) -> Result<Identifier, RuleError> {
+        let (rules, layout) = Classifier::builtin_sources();
+        let mut files: Vec<(&str, &str)> = rules.to_vec();
+        files.extend(extra.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (name, text) in &files {
+            h.update(name.as_bytes());
+            h.update(text.as_bytes());
+        }
+        h.update(layout.0.as_bytes());
+        h.update(layout.1.as_bytes());
+        Ok(Identifier {
+            classifier: Classifier::from_sources(&files, layout)?,
+            fingerprint: h.digest(),
+        })
+    }
+
     /// Adds a MIR database (`--mir-db`): exact hash matches name series and compat. `identity`
     /// names this database version (e.g. its path, size and mtime) so that records cached with
     /// another database are identified again.

@@ -10,6 +10,9 @@ use base64::Engine;
 use mir_core::signature::{SIG_VERSION, Signatures};
 use serde::{Deserialize, Serialize};
 
+use crate::identify::apply;
+use crate::report::{FileReport, Finding, ModelReport};
+
 /// One weight file's result.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -62,6 +65,80 @@ pub struct Record {
     /// The training objective: `eps`, `v`, `edm` or `flow`; `null` when nothing decides it.
     #[serde(default)]
     pub prediction: Option<String>,
+    /// The model this file belongs to: a file alone (`kind` `file`, `path` its own), a shard
+    /// set, a diffusers folder or a Hugging Face cache snapshot. Added in 0.2; `mir scan --json
+    /// --models` prints one record per model instead.
+    #[serde(default)]
+    pub model: Option<ModelRef>,
+    /// Other paths to the same file (hard links, symlinks), reported rather than dropped.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Where a file's model is (the `model` field of a file record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// The model's path (lossy UTF-8).
+    pub path: String,
+    /// `file`, `shards`, `diffusers` or `snapshot`.
+    pub kind: String,
+    /// For a diffusers folder: the component folder this file is in (`unet`, `vae`, …).
+    pub component: Option<String>,
+}
+
+/// One model, as `mir scan --json --models` prints it (one JSON object per line).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// The model's path: the file, the shard set's `*.index.json` (or first shard), the
+    /// diffusers folder or the snapshot folder (lossy UTF-8; see `path_bytes`).
+    pub path: String,
+    /// The path's raw bytes in base64 when it is not UTF-8; `null` otherwise.
+    pub path_bytes: Option<String>,
+    /// `file`, `shards`, `diffusers` or `snapshot`.
+    pub kind: String,
+    /// The model's files, in path order.
+    pub files: Vec<String>,
+    /// The model's MIR ID.
+    pub mir: Option<String>,
+    /// Diffusers: each component folder and its ID.
+    pub components: Vec<ModelComponent>,
+    /// Which kind of evidence decided.
+    pub decided_by: Option<String>,
+    /// Why.
+    pub evidence: Vec<String>,
+}
+
+/// A diffusers component in a [`ModelRecord`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelComponent {
+    /// The component folder (`unet`, `vae`, `text_encoder`, …).
+    pub component: String,
+    /// Its MIR ID, when identified.
+    pub mir: Option<String>,
+}
+
+impl ModelRecord {
+    /// The wire form of a model's typed result.
+    pub fn from_report(m: &ModelReport) -> ModelRecord {
+        let (path, path_bytes) = path_fields(&m.path);
+        ModelRecord {
+            path,
+            path_bytes,
+            kind: m.kind.as_str().to_owned(),
+            files: m.files.iter().map(|f| path_fields(f).0).collect(),
+            mir: m.mir.as_ref().map(ToString::to_string),
+            components: m
+                .components
+                .iter()
+                .map(|(c, id)| ModelComponent {
+                    component: c.clone(),
+                    mir: id.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+            decided_by: m.decided_by.map(|d| d.as_str().to_owned()),
+            evidence: m.evidence.clone(),
+        }
+    }
 }
 
 /// The open-world coverage of a file by the family that matched.
@@ -175,6 +252,42 @@ impl Summary {
 }
 
 impl Record {
+    /// The wire form of a file's typed result: the only place identification becomes text.
+    pub fn from_report(r: &FileReport) -> Record {
+        let mut record = Record::for_path(&r.path, r.size);
+        if let Some(f) = &r.facts {
+            record.format = f.format.clone();
+            record.fingerprint = f.signatures.as_ref().map(FingerprintRecord::from);
+            if f.format.is_none() && r.error.is_none() {
+                record
+                    .evidence
+                    .push("no known format recognised the file's first bytes".to_owned());
+            }
+        }
+        record.tensors = r.tensors;
+        record.findings = r.findings.iter().map(Finding::to_record_text).collect();
+        if let Some(c) = &r.identification {
+            apply(c.clone(), &mut record);
+        }
+        record.error = r.error.as_ref().map(|e| e.message.clone());
+        record.hashes = r.hashes.clone();
+        record.cached = r.cached;
+        record.shard = r.shard.as_ref().map(|s| ShardRecord {
+            model: path_fields(&s.model).0,
+            part: s.part,
+            total: s.total,
+            model_key_sig: s.key_sig.clone(),
+            model_shape_sig: s.shape_sig.clone(),
+        });
+        record.model = r.model.as_ref().map(|m| ModelRef {
+            path: path_fields(&m.path).0,
+            kind: m.kind.as_str().to_owned(),
+            component: m.component.clone(),
+        });
+        record.aliases = r.aliases.iter().map(|a| path_fields(a).0).collect();
+        record
+    }
+
     /// An empty record for `path` of `size` bytes.
     pub fn for_path(path: &Path, size: u64) -> Record {
         let (text, bytes) = path_fields(path);

@@ -1,24 +1,42 @@
-//! The scan pipeline: walk, look up the index, parse and hash in parallel, group shards,
-//! identify, store, report.
+//! The scan pipeline: walk → group → analyse → identify → emit.
+//!
+//! * **walk**: [`walk::collect`] lists the weight files, shard indexes and diffusers
+//!   `model_index.json` files under the roots.
+//! * **group**: [`shards::group`] and [`shards::place`] put every file in a model (linear time).
+//! * **analyse**: worker threads take files in path order from one shared counter (no batch
+//!   barrier: a core that finishes a file takes the next one at once) and run
+//!   [`Analyser::analyse`]: facts from the index when the file's identity is unchanged, else read;
+//!   hashes only when the facts lack them. New facts go down a channel to one writer thread that
+//!   stores them in transactions of up to [`BATCH`] rows, off the workers' path.
+//! * **identify**: a file's identification comes with its analysis; a shard set is identified
+//!   once, from its members' merged index, when its last member arrives.
+//! * **emit**: the calling thread receives analyses, puts them back in path order, and hands each
+//!   [`FileReport`] to the sink as soon as everything before it is done; then the models.
+//!
+//! After a complete scan, index rows under the roots whose files are gone are pruned.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use mir_core::signature::Signatures;
-use mir_core::{FormatRegistry, Limits, Severity, Source, TensorIndex};
-use mir_hash::{FileHashes, HashAlgo, HashOptions};
+use mir_core::{FormatRegistry, Limits, TensorIndex};
+use mir_hash::{HashAlgo, HashOptions};
 use mir_index::{Entry, FileKey, Index, Preloaded};
-use rayon::prelude::*;
 
+use crate::analyse::{Analyser, ConfigCache, IoStats, Want};
+use crate::facts::{StoredFacts, facts_version};
 use crate::identify::{Context, Identifier};
-use crate::record::{FingerprintRecord, Record, ShardRecord, Summary};
-use crate::shards;
+use crate::record::{ModelRecord, Record, Summary};
+use crate::report::{FileReport, ModelKind, ModelLink, ModelReport, ShardLink};
+use crate::shards::{self, Placement};
 use crate::walk::{self, Candidate, Selection, WalkError};
 
-/// The version of what the scanner stores in the index. Bump it when the record's meaning
-/// changes; rule and database changes are covered by [`record_version`] already.
-pub const RECORD_VERSION: u32 = 1;
+/// The version of what the scanner stores in the index: now the facts encoding
+/// ([`crate::FACTS_VERSION`]). Kept for callers of the former name.
+pub const RECORD_VERSION: u32 = crate::facts::FACTS_VERSION;
 
 /// Most worker threads a scan uses; [`ScanOptions::threads`] above it is clamped. A scan is bound
 /// by the disk, and idle walker threads poll for work, so threads far beyond the cores cost time
@@ -26,39 +44,31 @@ pub const RECORD_VERSION: u32 = 1;
 /// 224 s), and a count near `usize::MAX` made the walker panic.
 pub const MAX_THREADS: usize = 64;
 
-/// Files per batch: each batch is parsed in parallel, then stored in one index transaction, so a
-/// killed scan keeps every finished batch.
-const BATCH: usize = 512;
+/// Most rows the writer thread stores in one transaction (a killed scan keeps every committed
+/// batch).
+pub const BATCH: usize = 512;
 
 /// The formats built into `mir`.
 pub fn default_registry() -> FormatRegistry {
     let mut r = FormatRegistry::new();
     r.register(Arc::new(mir_safetensors::SafetensorsFormat));
     r.register(Arc::new(mir_gguf::GgufFormat));
+    #[cfg(feature = "ckpt")]
     r.register(Arc::new(mir_ckpt::CkptFormat));
     r
 }
 
-/// The record version to open the index with for this set of formats and this identifier: it
-/// changes with [`RECORD_VERSION`], the crate version, the formats and the rules/database, so
-/// records cached by another configuration are read again.
-pub fn record_version(registry: &FormatRegistry, identifier: &Identifier) -> u32 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&RECORD_VERSION.to_le_bytes());
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    for f in registry.formats() {
-        h.update(f.name().as_bytes());
-        h.update(b"\0");
-    }
-    h.update(&identifier.fingerprint().to_le_bytes());
-    // The index stores a u32; 0 is avoided so it never looks like an unset value.
-    (h.digest() as u32).max(1)
+/// The version to open the index with: [`facts_version`] of the formats. The identifier does
+/// not enter it any more: facts do not depend on rules or databases, which are applied again on
+/// every scan (so changing them re-reads nothing).
+pub fn record_version(registry: &FormatRegistry, _identifier: &Identifier) -> u32 {
+    facts_version(registry)
 }
 
 /// How a scan runs.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
-    /// Worker threads for walking and parsing; 0 picks one per core. At most [`MAX_THREADS`]
+    /// Worker threads for walking and analysing; 0 picks one per core. At most [`MAX_THREADS`]
     /// (larger values are clamped).
     pub threads: usize,
     /// Bounds applied to every file.
@@ -69,6 +79,9 @@ pub struct ScanOptions {
     pub hashes: Vec<HashAlgo>,
     /// How files are hashed (threads per file, read strategy).
     pub hash_options: HashOptions,
+    /// Keep each file's tensor index in its [`FileReport`] (off: only counts and fingerprints
+    /// are kept once a file is identified, which bounds a large scan's memory).
+    pub keep_index: bool,
 }
 
 impl Default for ScanOptions {
@@ -79,6 +92,7 @@ impl Default for ScanOptions {
             hash_named_files: true,
             hashes: Vec::new(),
             hash_options: HashOptions::default(),
+            keep_index: false,
         }
     }
 }
@@ -95,33 +109,67 @@ pub enum Progress {
     FileDone,
 }
 
-/// Everything a scan found.
+/// What a scan hands its sink, in order: every file (in path order), then every model.
+#[derive(Debug)]
+pub enum Emitted {
+    /// One file's result.
+    File(Box<FileReport>),
+    /// One model's result (after all files).
+    Model(ModelReport),
+}
+
+/// What the file system saw of a scan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Weight files opened to read a header.
+    pub opened: u64,
+    /// Weight files read whole to hash them.
+    pub hashed: u64,
+    /// Files whose facts came from the index.
+    pub cached: u64,
+    /// Index rows of files that are gone, pruned after the scan.
+    pub pruned: usize,
+}
+
+/// How a streamed scan ended.
+#[derive(Debug, Default)]
+pub struct ScanEnd {
+    /// Folders or entries that could not be walked (symlink loops included, flagged `is_loop`).
+    pub walk_errors: Vec<WalkError>,
+    /// Problems with the index (the scan went on without it).
+    pub index_errors: Vec<String>,
+    /// Counts over the files emitted.
+    pub summary: Summary,
+    /// What the file system saw.
+    pub stats: ScanStats,
+    /// True when the sink or the cancel flag stopped the scan early (nothing was pruned).
+    pub cancelled: bool,
+}
+
+/// Everything a scan found, collected.
 #[derive(Debug, Default)]
 pub struct ScanOutput {
     /// One record per weight file, sorted by path.
     pub records: Vec<Record>,
+    /// One record per model (a file alone, a shard set, a diffusers folder, a snapshot).
+    pub models: Vec<ModelRecord>,
     /// Folders or entries that could not be walked (symlink loops included, flagged `is_loop`).
     pub walk_errors: Vec<WalkError>,
     /// Problems with the index (the scan went on without it).
     pub index_errors: Vec<String>,
     /// Counts.
     pub summary: Summary,
+    /// What the file system saw.
+    pub stats: ScanStats,
 }
 
 /// Scans model libraries.
 #[derive(Debug)]
 pub struct Scanner {
     options: ScanOptions,
-    registry: FormatRegistry,
-    identifier: Identifier,
+    analyser: Analyser,
     index: Option<Mutex<Index>>,
-    /// The worker pool when `threads` is set (built once, used for every batch); `None` uses
-    /// rayon's global pool.
-    pool: Option<rayon::ThreadPool>,
 }
-
-/// One file's result: its record, its index when a shard group needs it, and what to store.
-type Outcome = (Record, Option<TensorIndex>, Option<Entry>);
 
 impl Scanner {
     /// A scanner with the built-in formats and rules.
@@ -140,25 +188,21 @@ impl Scanner {
         identifier: Identifier,
     ) -> Scanner {
         options.threads = options.threads.min(MAX_THREADS);
-        let pool = (options.threads > 0)
-            .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(options.threads)
-                    .build()
-                    .ok()
-            })
-            .flatten();
-        Scanner {
-            options,
+        let analyser = Analyser::new(
             registry,
             identifier,
+            options.limits.clone(),
+            options.hash_options,
+        );
+        Scanner {
+            options,
+            analyser,
             index: None,
-            pool,
         }
     }
 
-    /// Uses `index` to skip files that did not change since they were read, and stores what is
-    /// read. Open it with [`record_version`] of this scanner's formats and identifier.
+    /// Uses `index` to skip reading files whose identity did not change, and stores what is
+    /// read. Open it with [`record_version`] (= [`facts_version`]) of this scanner's formats.
     pub fn with_index(mut self, index: Index) -> Scanner {
         self.index = Some(Mutex::new(index));
         self
@@ -173,98 +217,171 @@ impl Scanner {
 
     /// The formats this scanner reads.
     pub fn registry(&self) -> &FormatRegistry {
-        &self.registry
+        &self.analyser.registry
     }
 
-    /// Walks `roots` (folders or files) and reports every weight file.
+    /// The analysis every file goes through (also for one path: [`Analyser::analyse_path`]).
+    pub fn analyser(&self) -> &Analyser {
+        &self.analyser
+    }
+
+    /// What the file system saw over this scanner's life: weight files opened and hashed.
+    pub fn io_stats(&self) -> &IoStats {
+        self.analyser.stats()
+    }
+
+    /// Walks `roots` (folders or files) and reports every weight file, collected.
     pub fn scan(&self, roots: &[PathBuf], progress: &(dyn Fn(Progress) + Sync)) -> ScanOutput {
+        let mut records = Vec::new();
+        let mut models = Vec::new();
+        let end = self.scan_with(roots, progress, &AtomicBool::new(false), &mut |e| {
+            match e {
+                Emitted::File(r) => records.push(Record::from_report(&r)),
+                Emitted::Model(m) => models.push(ModelRecord::from_report(&m)),
+            }
+            ControlFlow::Continue(())
+        });
+        ScanOutput {
+            records,
+            models,
+            walk_errors: end.walk_errors,
+            index_errors: end.index_errors,
+            summary: end.summary,
+            stats: end.stats,
+        }
+    }
+
+    /// Walks `roots` and streams every file's report to `sink` in path order, then every
+    /// model's. `sink` returning `Break`, or `cancel` becoming true, stops the scan: workers
+    /// take no new file and nothing more is emitted.
+    pub fn scan_with(
+        &self,
+        roots: &[PathBuf],
+        progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
+        sink: &mut dyn FnMut(Emitted) -> ControlFlow<()>,
+    ) -> ScanEnd {
+        let opened_before = self.analyser.stats.opened();
+        let hashed_before = self.analyser.stats.hashed();
         let selection = Selection {
             extensions: self
-                .registry
+                .registry()
                 .formats()
                 .flat_map(|f| f.extensions().iter().map(|e| (*e).to_owned()))
                 .collect(),
             hash_named: self.options.hash_named_files,
         };
         let mut listing = walk::collect(roots, &selection, self.options.threads);
+        let files = std::mem::take(&mut listing.files);
         let (groups, member_of) =
-            shards::group(&listing.files, &listing.shard_indexes, &mut listing.errors);
-        progress(Progress::Found {
-            files: listing.files.len(),
-        });
+            shards::group(&files, &listing.shard_indexes, &mut listing.errors);
+        let places = shards::place(&files, &groups, &member_of, &listing.model_indexes);
+        progress(Progress::Found { files: files.len() });
 
-        let mut index_errors = Vec::new();
-        let preloaded = self.preload(roots, &mut index_errors);
+        let mut end = ScanEnd::default();
+        let preloaded = self.preload(roots, &mut end.index_errors);
         let configs = ConfigCache::default();
-        let mut records = Vec::with_capacity(listing.files.len());
-        let mut kept: HashMap<PathBuf, TensorIndex> = HashMap::new();
-        for batch in listing.files.chunks(BATCH) {
-            let work = |c: &Candidate| {
-                let out = self.process(
-                    c,
-                    member_of.contains_key(&c.path),
-                    &configs,
-                    preloaded.as_ref(),
-                );
-                progress(Progress::FileDone);
-                out
-            };
-            let results: Vec<Outcome> = self.in_pool(|| batch.par_iter().map(work).collect());
-            let mut entries = Vec::new();
-            for ((record, index, entry), c) in results.into_iter().zip(batch) {
-                if let Some(i) = index {
-                    kept.insert(c.path.clone(), i);
-                }
-                entries.extend(entry);
-                records.push(record);
-            }
-            if let (Some(index), false) = (self.index(), entries.is_empty()) {
-                let mut index = index;
-                if let Err(e) = index.store_batch(&entries) {
-                    index_errors.push(format!(
-                        "storing {} records in the index: {e}",
-                        entries.len()
-                    ));
-                }
-            }
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
         }
-        self.identify_groups(
-            &groups,
-            &member_of,
-            &listing.files,
-            &mut records,
-            &kept,
-            &configs,
-        );
+        .clamp(1, files.len().max(1));
+        let next = AtomicUsize::new(0);
+        let cached_count = AtomicUsize::new(0);
+        let mut emitter = Emitter::new(&files, &groups, &member_of, &places);
 
-        let mut summary = Summary {
-            files: records.len(),
-            ..Summary::default()
-        };
-        for r in &records {
-            if r.error.is_some() {
-                summary.errors += 1;
-            } else if r.is_unrecognised() {
-                summary.unrecognised += 1;
-            } else {
-                summary.identified += 1;
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
+            let (wtx, wrx) = mpsc::channel::<Entry>();
+            let writer = self.index.as_ref().map(|index| {
+                s.spawn(move || {
+                    let mut errors = Vec::new();
+                    while let Ok(first) = wrx.recv() {
+                        let mut batch = vec![first];
+                        while batch.len() < BATCH
+                            && let Ok(e) = wrx.try_recv()
+                        {
+                            batch.push(e);
+                        }
+                        let mut index = index.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Err(e) = index.store_batch(&batch) {
+                            errors
+                                .push(format!("storing {} records in the index: {e}", batch.len()));
+                        }
+                    }
+                    errors
+                })
+            });
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let wtx = self.index.is_some().then(|| wtx.clone());
+                let (next, files, preloaded, configs, cached_count) =
+                    (&next, &files, preloaded.as_ref(), &configs, &cached_count);
+                s.spawn(move || {
+                    loop {
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(c) = files.get(i) else { break };
+                        let (report, entry) = self.process(c, preloaded, configs);
+                        if report.cached {
+                            cached_count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if let (Some(wtx), Some(entry)) = (&wtx, entry) {
+                            let _ = wtx.send(entry);
+                        }
+                        progress(Progress::FileDone);
+                        if tx.send((i, report)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            drop(wtx);
+            for (i, report) in rx.iter() {
+                emitter.arrive(i, report, self);
+                if emitter.drain(sink, self.options.keep_index, &mut end.summary) {
+                    cancel.store(true, Ordering::Relaxed);
+                    end.cancelled = true;
+                    break;
+                }
+            }
+            // Dropping the receiver makes the workers' next send fail: they stop.
+            drop(rx);
+            if let Some(w) = writer {
+                end.index_errors.extend(
+                    w.join()
+                        .unwrap_or_else(|_| vec!["the index writer failed".into()]),
+                );
+            }
+        });
+        if cancel.load(Ordering::Relaxed) {
+            end.cancelled = true;
+        }
+        if !end.cancelled {
+            for m in emitter.models(&self.analyser) {
+                if sink(Emitted::Model(m)).is_break() {
+                    end.cancelled = true;
+                    break;
+                }
             }
         }
-        summary.errors += listing.errors.iter().filter(|e| !e.is_loop).count();
-        ScanOutput {
-            records,
-            walk_errors: listing.errors,
-            index_errors,
-            summary,
+        if !end.cancelled {
+            end.stats.pruned = self.prune(roots, &files, &mut end.index_errors);
         }
+        end.summary.errors += listing.errors.iter().filter(|e| !e.is_loop).count();
+        end.walk_errors = listing.errors;
+        end.stats.opened = self.analyser.stats.opened() - opened_before;
+        end.stats.hashed = self.analyser.stats.hashed() - hashed_before;
+        end.stats.cached = cached_count.load(Ordering::Relaxed) as u64;
+        end
     }
 
     fn preload(&self, roots: &[PathBuf], errors: &mut Vec<String>) -> Option<Preloaded> {
         let index = self.index()?;
-        let abs: Vec<PathBuf> = roots
-            .iter()
-            .filter_map(|r| std::path::absolute(r).ok())
-            .collect();
+        let abs = absolute_roots(roots);
         let refs: Vec<&Path> = abs.iter().map(PathBuf::as_path).collect();
         match index.preload(&refs) {
             Ok(p) => Some(p),
@@ -275,371 +392,502 @@ impl Scanner {
         }
     }
 
-    fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        match &self.pool {
-            Some(pool) => pool.install(f),
-            None => f(),
+    /// Forgets index rows under `roots` of files that are gone (issue 14, defect 3).
+    fn prune(&self, roots: &[PathBuf], files: &[Candidate], errors: &mut Vec<String>) -> usize {
+        let Some(mut index) = self.index() else {
+            return 0;
+        };
+        let abs = absolute_roots(roots);
+        let refs: Vec<&Path> = abs.iter().map(PathBuf::as_path).collect();
+        let seen: HashSet<PathBuf> = files
+            .iter()
+            .flat_map(|c| std::iter::once(&c.path).chain(&c.aliases))
+            .filter_map(|p| std::path::absolute(p).ok())
+            .collect();
+        match index.prune(&refs, &seen) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(format!("pruning the index: {e}"));
+                0
+            }
         }
+    }
+
+    /// Whole-file hashes `algos` of one path (`mir hash`), through the same analysis as a scan: from
+    /// the index when the file's identity is unchanged and the index holds them, else computed
+    /// and stored (next to any facts a scan stored).
+    pub fn hash_path(&self, path: &Path, algos: &[HashAlgo]) -> FileReport {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                return FileReport {
+                    path: path.to_path_buf(),
+                    error: Some(crate::report::FileError::from_core(&mir_core::Error::Io(e))),
+                    ..FileReport::default()
+                };
+            }
+        };
+        let key = FileKey::from_metadata(&meta);
+        let abs = std::path::absolute(path).ok();
+        let known = match (self.index(), &abs) {
+            (Some(i), Some(abs)) => i.cached_hashes(abs, &key).ok().flatten(),
+            _ => None,
+        };
+        let want = Want {
+            header: false,
+            hashes: algos,
+        };
+        let (mut report, changed) = self.analyser.analyse(
+            path,
+            meta.len(),
+            None,
+            None,
+            known.as_ref(),
+            want,
+            &ConfigCache::default(),
+        );
+        report.cached = !changed && report.error.is_none();
+        if let (true, Some(abs), Some(mut index), Some(facts)) =
+            (changed, abs, self.index(), report.facts.as_ref())
+            && report.error.is_none()
+        {
+            let h = facts.hashes.clone();
+            let updated = index
+                .merge_hashes(&[(abs.clone(), key, h.clone())])
+                .unwrap_or(0);
+            if updated == 0 {
+                // No scan row yet: store the hashes alone (a scan fills in the facts).
+                let entry = Entry {
+                    path: abs,
+                    key,
+                    hashes: h,
+                    ..Entry::default()
+                };
+                let _ = index.store_batch(&[entry]);
+            }
+        }
+        report
+    }
+
+    /// Duplicate groups under `roots` (`mir dupes`): scans them (facts from the index where
+    /// unchanged; rows of files that are gone pruned), hashes only the files whose size collides
+    /// with another's and that have no hash yet, and groups the files that still exist with
+    /// `mir-index`'s grouping. Needs an index (an in-memory one will do). Returns the report and
+    /// per-file warnings.
+    pub fn dupes(
+        &self,
+        roots: &[PathBuf],
+    ) -> Result<(mir_index::DupeReport, Vec<String>), mir_index::IndexError> {
+        let out = self.scan(roots, &|_| {});
+        let mut warnings = out.index_errors;
+        let abs = absolute_roots(roots);
+        let refs: Vec<&Path> = abs.iter().map(PathBuf::as_path).collect();
+        let to_hash = match self.index() {
+            Some(index) => index.unhashed_size_collisions(&refs)?,
+            None => Vec::new(),
+        };
+        let algos = [HashAlgo::Sha256, HashAlgo::Blake3];
+        let want = Want {
+            header: false,
+            hashes: &algos,
+        };
+        let mut updates = Vec::new();
+        for (path, key) in to_hash {
+            let now = std::fs::metadata(&path).map(|m| FileKey::from_metadata(&m));
+            if now.as_ref().ok() != Some(&key) {
+                continue; // Changed or gone since the scan: not compared.
+            }
+            // Hash only the file the scan recorded (identity checked on the open handle).
+            let expect = (key.dev, key.ino) != (0, 0);
+            let expect = expect.then_some(mir_core::FileId {
+                dev: key.dev,
+                ino: key.ino,
+            });
+            let (report, _) = self.analyser.analyse(
+                &path,
+                key.size,
+                expect,
+                None,
+                None,
+                want,
+                &ConfigCache::default(),
+            );
+            match (report.error, report.facts) {
+                (None, Some(f)) => {
+                    let after = std::fs::metadata(&path).map(|m| FileKey::from_metadata(&m));
+                    if after.as_ref().ok() == Some(&key) {
+                        updates.push((path, key, f.hashes));
+                    } else {
+                        warnings.push(format!(
+                            "{}: changed while it was hashed; skipped",
+                            path.display()
+                        ));
+                    }
+                }
+                (Some(e), _) => warnings.push(format!("{}: {}", path.display(), e.message)),
+                _ => {}
+            }
+        }
+        let Some(mut index) = self.index() else {
+            return Ok((mir_index::find_dupes(&[]), warnings));
+        };
+        index.merge_hashes(&updates)?;
+        // Only files that exist: a row the prune could not reach (a cancelled scan, a root
+        // given as a file) must not be offered as a copy.
+        let files: Vec<mir_index::DupeFile> = index
+            .dupe_files(&refs)?
+            .into_iter()
+            .filter(|f| f.path.exists())
+            .collect();
+        Ok((mir_index::find_dupes(&files), warnings))
     }
 
     /// Reads and identifies one file, without the index. Handy for a single path.
     pub fn scan_file(&self, path: &Path) -> Record {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let c = Candidate {
-            path: path.to_path_buf(),
-            size,
-            dev_ino: (0, 0),
-            mtime_ns: 0,
-            aliases: Vec::new(),
-        };
-        self.read_one(&c, false, &ConfigCache::default()).0
+        Record::from_report(&self.analyser.analyse_path(path, &self.options.hashes))
     }
 
-    /// One file: from the index when it is unchanged and has the hashes asked for, otherwise
-    /// read (and hashed) and queued for storing.
+    /// One file: facts from the index when its identity is unchanged, else read; the entry to
+    /// store when anything new was learnt.
     fn process(
         &self,
         c: &Candidate,
-        in_group: bool,
-        configs: &ConfigCache,
         preloaded: Option<&Preloaded>,
-    ) -> Outcome {
+        configs: &ConfigCache,
+    ) -> (FileReport, Option<Entry>) {
         let key = FileKey {
             dev: c.dev_ino.0,
             ino: c.dev_ino.1,
             size: c.size,
             mtime_ns: c.mtime_ns,
+            ctime_ns: c.ctime_ns,
         };
         let abs = std::path::absolute(&c.path).ok();
-        let cached = match (preloaded, &abs) {
-            (Some(p), Some(abs)) if !in_group => p.lookup(abs, &key),
+        let (cached, known_hashes) = match (preloaded, &abs) {
+            (Some(p), Some(abs)) => {
+                let hashes = p.cached_hashes(abs, &key);
+                let facts = p
+                    .lookup(abs, &key)
+                    .and_then(|row| StoredFacts::from_json(&row.record_json, row.hashes.clone()));
+                (facts, hashes)
+            }
+            _ => (None, None),
+        };
+        let want = Want {
+            header: true,
+            hashes: &self.options.hashes,
+        };
+        // The walk accepted this (device, inode): the open is checked against it, so a symlink
+        // retargeted since the walk is refused, never read.
+        let expect = (c.dev_ino != (0, 0)).then_some(mir_core::FileId {
+            dev: c.dev_ino.0,
+            ino: c.dev_ino.1,
+        });
+        let (mut report, changed) =
+            self.analyser
+                .analyse(&c.path, c.size, expect, cached, known_hashes, want, configs);
+        report.aliases = c.aliases.clone();
+        let entry = match (abs, &report.facts, changed && self.index.is_some()) {
+            (Some(path), Some(facts), true) if report.error.is_none() => {
+                StoredFacts::to_json(facts).map(|record_json| Entry {
+                    path,
+                    key,
+                    format: facts.format.clone(),
+                    key_sig: facts.signatures.as_ref().map(Signatures::key_sig_hex),
+                    shape_sig: facts.signatures.as_ref().map(Signatures::shape_sig_hex),
+                    precision: facts.precision(),
+                    mir: report.mir().map(ToString::to_string),
+                    record_json,
+                    hashes: facts.hashes.clone(),
+                })
+            }
             _ => None,
         };
-        if let Some(cached) = cached
-            && let Ok(mut record) = serde_json::from_str::<Record>(&cached.record_json)
-        {
-            let (text, bytes) = crate::record::path_fields(&c.path);
-            record.path = text;
-            record.path_bytes = bytes;
-            record.cached = true;
-            let algos = &self.options.hashes;
-            if cached.hashes.covers(algos) {
-                record.hashes = (!algos.is_empty()).then(|| select(&cached.hashes, algos));
-                return (record, None, None);
-            }
-            // Known file, new hashes asked for: hash it, no need to parse it again.
-            let missing: Vec<HashAlgo> = algos
-                .iter()
-                .copied()
-                .filter(|a| cached.hashes.get(*a).is_none())
-                .collect();
-            match hash_listed(c, &missing, &self.options.hash_options) {
-                Ok(new) => {
-                    let merged = merge(&cached.hashes, &new);
-                    record.hashes = Some(select(&merged, algos));
-                    let entry = abs.map(|path| Entry {
-                        path,
-                        key,
-                        format: cached.format.clone(),
-                        key_sig: cached.key_sig.clone(),
-                        shape_sig: cached.shape_sig.clone(),
-                        precision: cached.precision.clone(),
-                        mir: cached.mir.clone(),
-                        record_json: cached.record_json.clone(),
-                        hashes: new,
-                    });
-                    return (record, None, entry);
+        (report, entry)
+    }
+
+    /// Identifies a shard set from its members' merged index and gives every readable member
+    /// the set's identification.
+    fn identify_group(&self, group: &shards::ShardGroup, members: &mut [&mut FileReport]) {
+        let mut merged = TensorIndex::new("");
+        for r in members.iter() {
+            if let Some(i) = r.facts.as_ref().and_then(|f| f.index.as_ref()) {
+                if merged.format.is_empty() {
+                    merged.format = i.format.clone();
                 }
-                Err(e) => {
-                    record.error = Some(format!("hashing: {e}"));
-                    return (record, None, None);
+                merged.tensors.extend(i.tensors.iter().cloned());
+                for (k, v) in &i.metadata {
+                    merged
+                        .metadata
+                        .entry(k.clone())
+                        .or_insert_with(|| v.clone());
                 }
             }
         }
-        let (record, index, precision) = self.read_one(c, in_group, configs);
-        let entry = match (&abs, &record.error, self.index.is_some()) {
-            (Some(path), None, true) => {
-                let mut stored = record.clone();
-                let hashes = stored.hashes.take().unwrap_or_default();
-                serde_json::to_string(&stored)
-                    .ok()
-                    .map(|record_json| Entry {
-                        path: path.clone(),
-                        key,
-                        format: record.format.clone(),
-                        key_sig: record.fingerprint.as_ref().map(|f| f.key_sig.clone()),
-                        shape_sig: record.fingerprint.as_ref().map(|f| f.shape_sig.clone()),
-                        precision,
-                        mir: record.mir.clone(),
-                        record_json,
-                        hashes,
-                    })
+        let readable = !merged.tensors.is_empty();
+        let sigs = readable.then(|| Signatures::of(&merged));
+        let model = readable.then(|| {
+            let configs = ConfigCache::default();
+            let model_type = configs.model_type(&group.model);
+            // The model's name: the index file's name without `.index.json`.
+            let name = group
+                .model
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| n.trim_end_matches(".index.json"));
+            let ctx = Context {
+                file_name: name,
+                config_model_type: model_type.as_deref(),
+                ..Context::default()
+            };
+            let mut c = self.analyser.identifier.classify(&merged, &ctx);
+            c.evidence.push(format!(
+                "identified as one model across {} shards",
+                group.members.len()
+            ));
+            c
+        });
+        for r in members.iter_mut() {
+            if let Some(link) = r.shard.as_mut() {
+                link.key_sig = sigs.as_ref().map(Signatures::key_sig_hex);
+                link.shape_sig = sigs.as_ref().map(Signatures::shape_sig_hex);
             }
-            _ => None,
-        };
-        (record, index, entry)
+            if r.error.is_none()
+                && let Some(m) = &model
+            {
+                // The file keeps its own precision; the rest is the set's.
+                let precision = r.identification.as_ref().and_then(|c| c.precision.clone());
+                let mut c = m.clone();
+                c.precision = precision;
+                r.identification = Some(c);
+            }
+        }
+    }
+}
+
+fn absolute_roots(roots: &[PathBuf]) -> Vec<PathBuf> {
+    roots
+        .iter()
+        .filter_map(|r| std::path::absolute(r).ok())
+        .collect()
+}
+
+/// Puts analyses back in path order, identifies shard sets when complete, emits.
+struct Emitter<'a> {
+    files: &'a [Candidate],
+    groups: &'a [shards::ShardGroup],
+    member_of: &'a shards::Membership,
+    places: &'a [Placement],
+    slots: Vec<Option<FileReport>>,
+    pending: Vec<usize>,
+    next: usize,
+    models: BTreeMap<PathBuf, ModelAcc>,
+}
+
+/// What is gathered about one model while its files are emitted.
+struct ModelAcc {
+    kind: ModelKind,
+    files: Vec<PathBuf>,
+    /// Each file's component (diffusers) and identification.
+    ids: Vec<(Option<String>, Option<mir_classify::Classification>)>,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(
+        files: &'a [Candidate],
+        groups: &'a [shards::ShardGroup],
+        member_of: &'a shards::Membership,
+        places: &'a [Placement],
+    ) -> Emitter<'a> {
+        Emitter {
+            files,
+            groups,
+            member_of,
+            places,
+            slots: (0..files.len()).map(|_| None).collect(),
+            pending: groups.iter().map(|g| g.members.len()).collect(),
+            next: 0,
+            models: BTreeMap::new(),
+        }
     }
 
-    /// Parses, hashes (when asked) and identifies one file. Returns the record, the index when
-    /// `keep_index`, and the dominant dtype's name (for the index's precision column).
-    fn read_one(
-        &self,
-        c: &Candidate,
+    fn arrive(&mut self, i: usize, mut report: FileReport, scanner: &Scanner) {
+        if let Some(p) = self.places.get(i) {
+            report.model = Some(ModelLink {
+                path: p.model.clone(),
+                kind: p.kind,
+                component: p.component.clone(),
+            });
+        }
+        let group = self.member_of.get(i).copied().flatten();
+        if let Some((g, part)) = group
+            && let Some(shard_group) = self.groups.get(g)
+        {
+            report.shard = Some(ShardLink {
+                model: shard_group.model.clone(),
+                part,
+                total: shard_group.total,
+                key_sig: None,
+                shape_sig: None,
+            });
+        }
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Some(report);
+        }
+        if let Some((g, _)) = group
+            && let Some(left) = self.pending.get_mut(g)
+        {
+            *left -= 1;
+            if *left == 0
+                && let Some(shard_group) = self.groups.get(g)
+            {
+                // Take the members out and put them back: O(members), not O(files).
+                let mut taken: Vec<(usize, FileReport)> = shard_group
+                    .members
+                    .iter()
+                    .filter_map(|&m| self.slots.get_mut(m).and_then(Option::take).map(|r| (m, r)))
+                    .collect();
+                let mut refs: Vec<&mut FileReport> = taken.iter_mut().map(|(_, r)| r).collect();
+                scanner.identify_group(shard_group, &mut refs);
+                for (m, r) in taken {
+                    if let Some(slot) = self.slots.get_mut(m) {
+                        *slot = Some(r);
+                    }
+                }
+            }
+        }
+    }
+
+    fn ready(&self, i: usize) -> bool {
+        self.slots.get(i).is_some_and(Option::is_some)
+            && match self.member_of.get(i).copied().flatten() {
+                Some((g, _)) => self.pending.get(g).is_some_and(|&n| n == 0),
+                None => true,
+            }
+    }
+
+    /// Emits every report that is ready, in order; true when the sink asked to stop.
+    fn drain(
+        &mut self,
+        sink: &mut dyn FnMut(Emitted) -> ControlFlow<()>,
         keep_index: bool,
-        configs: &ConfigCache,
-    ) -> (Record, Option<TensorIndex>, Option<String>) {
-        let mut record = Record::for_path(&c.path, c.size);
-        let index = match open_listed(c).and_then(|src| {
-            record.size = src.len();
-            let head = src.head(FormatRegistry::SNIFF_BYTES)?;
-            let ext = src.extension();
-            match self.registry.detect(&head, src.len(), ext.as_deref()) {
-                Some((format, _)) => {
-                    record.format = Some(format.name().to_owned());
-                    format.parse(&src, &self.options.limits).map(Some)
-                }
-                None => Ok(None),
+        summary: &mut Summary,
+    ) -> bool {
+        while self.next < self.files.len() && self.ready(self.next) {
+            let Some(mut report) = self.slots.get_mut(self.next).and_then(Option::take) else {
+                break;
+            };
+            self.next += 1;
+            if !keep_index && let Some(f) = report.facts.as_mut() {
+                f.index = None;
             }
-        }) {
-            Ok(Some(index)) => Some(index),
-            Ok(None) => {
-                record
+            summary.files += 1;
+            if report.error.is_some() {
+                summary.errors += 1;
+            } else if report.is_unrecognised() {
+                summary.unrecognised += 1;
+            } else {
+                summary.identified += 1;
+            }
+            if let Some(link) = &report.model {
+                let acc = self
+                    .models
+                    .entry(link.path.clone())
+                    .or_insert_with(|| ModelAcc {
+                        kind: link.kind,
+                        files: Vec::new(),
+                        ids: Vec::new(),
+                    });
+                acc.files.push(report.path.clone());
+                acc.ids
+                    .push((link.component.clone(), report.identification.clone()));
+            }
+            if sink(Emitted::File(Box::new(report))).is_break() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The models, in path order, named from their files.
+    fn models(&mut self, _analyser: &Analyser) -> Vec<ModelReport> {
+        std::mem::take(&mut self.models)
+            .into_iter()
+            .map(|(path, acc)| model_report(path, acc))
+            .collect()
+    }
+}
+
+/// Diffusers component folders that hold the denoiser, which names the pipeline.
+const DENOISERS: [&str; 4] = ["unet", "transformer", "prior", "decoder"];
+
+fn model_report(path: PathBuf, acc: ModelAcc) -> ModelReport {
+    let mut report = ModelReport {
+        path,
+        kind: acc.kind,
+        files: acc.files,
+        mir: None,
+        components: Vec::new(),
+        decided_by: None,
+        evidence: Vec::new(),
+    };
+    match acc.kind {
+        ModelKind::Diffusers => {
+            let mut seen = HashSet::new();
+            for (component, id) in &acc.ids {
+                let Some(name) = component else { continue };
+                if seen.insert(name.clone()) {
+                    report
+                        .components
+                        .push((name.clone(), id.as_ref().and_then(|c| c.mir.clone())));
+                }
+            }
+            let denoiser = acc.ids.iter().find(|(c, id)| {
+                c.as_deref().is_some_and(|c| DENOISERS.contains(&c))
+                    && id.as_ref().is_some_and(|i| i.mir.is_some())
+            });
+            if let Some((Some(component), Some(id))) = denoiser {
+                report.mir = id.mir.clone();
+                report.decided_by = id.decided_by;
+                report
                     .evidence
-                    .push("no known format recognised the file's first bytes".to_owned());
-                None
-            }
-            Err(e) => {
-                record.error = Some(e.to_string());
-                return (record, None, None);
-            }
-        };
-        if !self.options.hashes.is_empty() {
-            match hash_listed(c, &self.options.hashes, &self.options.hash_options) {
-                Ok(h) => record.hashes = Some(h),
-                Err(e) => {
-                    record.error = Some(format!("hashing: {e}"));
-                    return (record, None, None);
-                }
+                    .push(format!("pipeline named from its {component} component"));
             }
         }
-        let Some(index) = index else {
-            return (record, None, None);
-        };
-        let sigs = Signatures::of(&index);
-        record.tensors = Some(index.tensors.len());
-        record.fingerprint = Some(FingerprintRecord::from(&sigs));
-        record.findings = index
-            .findings
-            .iter()
-            .map(|f| match f.severity {
-                Severity::Info => f.message.clone(),
-                s => format!("{}: {}", s.as_str(), f.message),
-            })
-            .collect();
-        let model_type = configs.model_type(&c.path);
-        let file_256 = record
-            .hashes
-            .as_ref()
-            .and_then(|h| h.sha256.clone().or_else(|| h.file_256.clone()));
-        let ctx = Context {
-            file_name: c.path.file_name().and_then(|n| n.to_str()),
-            config_model_type: model_type.as_deref(),
-            layer_256: sigs.layer_256.as_deref(),
-            layer_b3: sigs.layer_b3.as_deref(),
-            file_256: file_256.as_deref(),
-        };
-        self.identifier.identify(&index, &ctx, &mut record);
-        let precision = index.dominant_dtype().map(|d| d.name().to_owned());
-        (record, keep_index.then_some(index), precision)
-    }
-
-    fn identify_groups(
-        &self,
-        groups: &[shards::ShardGroup],
-        member_of: &shards::Membership,
-        files: &[Candidate],
-        records: &mut [Record],
-        kept: &HashMap<PathBuf, TensorIndex>,
-        configs: &ConfigCache,
-    ) {
-        for (n, group) in groups.iter().enumerate() {
-            let mut merged = TensorIndex::new("");
-            for m in &group.members {
-                if let Some(i) = kept.get(m) {
-                    if merged.format.is_empty() {
-                        merged.format = i.format.clone();
-                    }
-                    merged.tensors.extend(i.tensors.iter().cloned());
-                    for (k, v) in &i.metadata {
-                        merged
-                            .metadata
-                            .entry(k.clone())
-                            .or_insert_with(|| v.clone());
-                    }
-                }
-            }
-            let readable = !merged.tensors.is_empty();
-            let sigs = readable.then(|| Signatures::of(&merged));
-            let mut model = Record::default();
-            if readable {
-                let model_type = configs.model_type(&group.model);
-                // The model's name: the index file's name without `.index.json`.
-                let name = group
-                    .model
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .map(|n| n.trim_end_matches(".index.json"));
-                let ctx = Context {
-                    file_name: name,
-                    config_model_type: model_type.as_deref(),
-                    ..Context::default()
-                };
-                self.identifier.identify(&merged, &ctx, &mut model);
-                model.evidence.push(format!(
-                    "identified as one model across {} shards",
-                    group.members.len()
-                ));
-            }
-            for (record, c) in records.iter_mut().zip(files) {
-                let Some(&(g, part)) = member_of.get(&c.path) else {
-                    continue;
-                };
-                if g != n {
-                    continue;
-                }
-                record.shard = Some(ShardRecord {
-                    model: crate::record::path_fields(&group.model).0,
-                    part,
-                    total: group.total,
-                    model_key_sig: sigs.as_ref().map(Signatures::key_sig_hex),
-                    model_shape_sig: sigs.as_ref().map(Signatures::shape_sig_hex),
-                });
-                if record.error.is_none() && readable {
-                    record.mir = model.mir.clone();
-                    record.candidates = model.candidates.clone();
-                    record.components = model.components.clone();
-                    record.evidence = model.evidence.clone();
-                    record.confidence = model.confidence;
-                    record.decided_by = model.decided_by.clone();
-                    record.database = model.database.clone();
-                    record.coverage = model.coverage.clone();
-                    record.prediction = model.prediction.clone();
+        _ => {
+            // A file alone, a shard set (every member carries the set's ID) or a snapshot:
+            // the ID its files agree on.
+            let ids: Vec<&mir_classify::Classification> =
+                acc.ids.iter().filter_map(|(_, c)| c.as_ref()).collect();
+            let first = ids.iter().find(|c| c.mir.is_some());
+            if let Some(c) = first {
+                let agree = ids
+                    .iter()
+                    .filter(|o| o.mir.is_some())
+                    .all(|o| o.mir == c.mir);
+                if agree {
+                    report.mir = c.mir.clone();
+                    report.decided_by = c.decided_by;
+                    report.evidence = c.evidence.clone();
+                } else {
+                    report
+                        .evidence
+                        .push("its files are identified as different models".to_owned());
                 }
             }
         }
     }
+    report
 }
 
-/// The identity the walk accepted for `c`, when the platform has one.
-fn listed_id(c: &Candidate) -> Option<mir_core::FileId> {
-    (c.dev_ino != (0, 0)).then_some(mir_core::FileId {
-        dev: c.dev_ino.0,
-        ino: c.dev_ino.1,
-    })
-}
-
-/// Opens the file the walk listed, refusing (on the open handle) a FIFO or device, and a file
-/// that is not the one the walk accepted (a symlink retargeted outside the roots since).
-fn open_listed(c: &Candidate) -> Result<Source, mir_core::Error> {
-    match listed_id(c) {
-        Some(id) => Source::open_expecting(&c.path, id),
-        None => Source::open(&c.path),
-    }
-}
-
-/// Hashes the file the walk listed, with the same identity check as [`open_listed`].
-fn hash_listed(
-    c: &Candidate,
-    algos: &[HashAlgo],
-    opts: &HashOptions,
-) -> Result<FileHashes, mir_hash::HashError> {
-    mir_hash::hash_file_checked(&c.path, listed_id(c), algos, opts).map(|(h, _)| h)
-}
-
-/// The hashes of `from` that `algos` asks for (SHA-256 also fills AutoV2 and file_256).
-fn select(from: &FileHashes, algos: &[HashAlgo]) -> FileHashes {
-    let mut out = FileHashes::default();
-    for a in algos {
-        let v = from.get(*a).map(str::to_owned);
-        match a {
-            HashAlgo::Sha256 => out.sha256 = v,
-            HashAlgo::AutoV1 => out.autov1 = v,
-            HashAlgo::AutoV2 => out.autov2 = v,
-            HashAlgo::AutoV3 => {
-                out.autov3 = v;
-                out.autov3_unavailable = from.autov3_unavailable.clone();
-            }
-            HashAlgo::Blake3 => out.blake3 = v,
-            HashAlgo::Crc32 => out.crc32 = v,
-            HashAlgo::File256 => out.file_256 = v,
-            // A hash added to mir-hash later is still selected through the full set.
-            _ => return from.clone(),
-        }
-    }
-    out
-}
-
-/// `old` with every hash `new` has.
-fn merge(old: &FileHashes, new: &FileHashes) -> FileHashes {
-    let pick = |a: &Option<String>, b: &Option<String>| b.clone().or_else(|| a.clone());
-    FileHashes {
-        sha256: pick(&old.sha256, &new.sha256),
-        autov1: pick(&old.autov1, &new.autov1),
-        autov2: pick(&old.autov2, &new.autov2),
-        autov3: pick(&old.autov3, &new.autov3),
-        blake3: pick(&old.blake3, &new.blake3),
-        crc32: pick(&old.crc32, &new.crc32),
-        file_256: pick(&old.file_256, &new.file_256),
-        autov3_unavailable: pick(&old.autov3_unavailable, &new.autov3_unavailable),
-    }
-}
-
-/// `model_type` of `config.json` beside a file, read once per folder.
-#[derive(Default)]
-struct ConfigCache {
-    by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
-}
-
-impl ConfigCache {
-    const MAX_CONFIG_BYTES: u64 = 4 << 20;
-
-    fn model_type(&self, file: &Path) -> Option<String> {
-        let dir = file.parent()?.to_path_buf();
-        if let Some(v) = self
-            .by_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&dir)
-        {
-            return v.clone();
-        }
-        let v = read_model_type(&dir.join("config.json"));
-        self.by_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dir, v.clone());
-        v
-    }
-}
-
-fn read_model_type(path: &Path) -> Option<String> {
-    // Opened like a weight file: a FIFO named config.json never blocks the scan.
-    let src = Source::open(path).ok()?;
-    let bytes = src
-        .read_vec(0, src.len(), "config.json", ConfigCache::MAX_CONFIG_BYTES)
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("model_type")?.as_str().map(str::to_owned)
-}
-
-/// Reads one file's header with the given formats: its index and fingerprints (for
-/// `mir inspect`).
+/// Reads one file's header with the given formats: its index and fingerprints (the raw layer
+/// of `mir inspect`; identification goes through [`Analyser::analyse_path`]).
 pub fn inspect(
     path: &Path,
     registry: &FormatRegistry,
     limits: &Limits,
 ) -> Result<(TensorIndex, Signatures), mir_core::Error> {
-    let src = Source::open(path)?;
+    let src = mir_core::Source::open(path)?;
     let index = registry.parse(&src, limits)?;
     let sigs = Signatures::of(&index);
     Ok((index, sigs))

@@ -23,6 +23,10 @@ pub struct Candidate {
     pub dev_ino: (u64, u64),
     /// Modification time in nanoseconds since the epoch (0 when unknown).
     pub mtime_ns: i64,
+    /// Change time (inode status change) in nanoseconds since the epoch where the platform has
+    /// one (Unix `st_ctime`), else the creation time, else 0. Writing a file and putting its
+    /// mtime back still moves its ctime.
+    pub ctime_ns: i64,
     /// Other paths to the same file (hard links, symlinks), in byte order.
     pub aliases: Vec<PathBuf>,
 }
@@ -80,8 +84,10 @@ fn looks_like_hash(name: &str) -> bool {
 pub struct Listing {
     /// The weight files, sorted by path.
     pub files: Vec<Candidate>,
-    /// `*.safetensors.index.json` shard indexes found.
+    /// `*.safetensors.index.json` shard indexes found, one per (device, inode), sorted.
     pub shard_indexes: Vec<PathBuf>,
+    /// `model_index.json` files (diffusers folders) found, sorted.
+    pub model_indexes: Vec<PathBuf>,
     /// Folders and entries that could not be read.
     pub errors: Vec<WalkError>,
 }
@@ -130,7 +136,9 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
         });
 
     let found: Mutex<Vec<(PathBuf, std::fs::Metadata)>> = Mutex::new(Vec::new());
-    let indexes: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    type DevIno = Option<(u64, u64)>;
+    let indexes: Mutex<Vec<(PathBuf, DevIno)>> = Mutex::new(Vec::new());
+    let model_indexes: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<WalkError>> = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
         Box::new(|result| {
@@ -139,12 +147,12 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
                     let is_file = entry.file_type().is_some_and(|t| t.is_file());
                     if is_file {
                         let path = entry.path();
-                        if path
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.ends_with(".safetensors.index.json"))
-                        {
-                            lock(&indexes).push(path.to_path_buf());
+                        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                        if name.ends_with(".safetensors.index.json") {
+                            let id = entry.metadata().ok().as_ref().and_then(dev_ino);
+                            lock(&indexes).push((path.to_path_buf(), id));
+                        } else if name == "model_index.json" {
+                            lock(&model_indexes).push(path.to_path_buf());
                         } else if selection.wants(path) {
                             match entry.metadata() {
                                 Ok(m) => lock(&found).push((path.to_path_buf(), m)),
@@ -160,8 +168,17 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
     });
 
     listing.files = dedupe(found.into_inner().unwrap_or_default(), selection);
-    listing.shard_indexes = indexes.into_inner().unwrap_or_default();
-    listing.shard_indexes.sort();
+    // One index per (device, inode): a hard-linked or symlinked copy is read once.
+    let mut found_indexes = indexes.into_inner().unwrap_or_default();
+    found_indexes.sort();
+    let mut seen_inodes = std::collections::HashSet::new();
+    listing.shard_indexes = found_indexes
+        .into_iter()
+        .filter(|(_, id)| id.is_none_or(|id| seen_inodes.insert(id)))
+        .map(|(p, _)| p)
+        .collect();
+    listing.model_indexes = model_indexes.into_inner().unwrap_or_default();
+    listing.model_indexes.sort();
     listing
         .errors
         .extend(errors.into_inner().unwrap_or_default());
@@ -240,6 +257,7 @@ fn candidate(
         size: meta.len(),
         dev_ino,
         mtime_ns: mtime_ns(meta),
+        ctime_ns: ctime_ns(meta),
         aliases,
     }
 }
@@ -251,6 +269,25 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .and_then(|d| i64::try_from(d.as_nanos()).ok())
         .unwrap_or(0)
+}
+
+/// Change time in nanoseconds (Unix `st_ctime`); elsewhere the creation time; 0 when unknown.
+pub fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.ctime_nsec())
+    }
+    #[cfg(not(unix))]
+    {
+        meta.created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_nanos()).ok())
+            .unwrap_or(0)
+    }
 }
 
 #[cfg(unix)]
@@ -318,6 +355,29 @@ mod tests {
             listing.errors.iter().all(|e| e.is_loop),
             "{:?}",
             listing.errors
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn shard_indexes_are_deduplicated_by_inode_and_diffusers_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("lib");
+        std::fs::create_dir_all(root.join("sd/unet")).unwrap();
+        let a = root.join("a.safetensors.index.json");
+        std::fs::write(&a, b"{}").unwrap();
+        std::fs::hard_link(&a, root.join("b.safetensors.index.json")).unwrap();
+        std::fs::write(root.join("c.safetensors.index.json"), b"{}").unwrap();
+        std::fs::write(root.join("sd/model_index.json"), b"{}").unwrap();
+        let listing = collect(std::slice::from_ref(&root), &sel(), 2);
+        assert_eq!(
+            listing.shard_indexes,
+            vec![a, root.join("c.safetensors.index.json")],
+            "a hard-linked index is read once"
+        );
+        assert_eq!(
+            listing.model_indexes,
+            vec![root.join("sd/model_index.json")]
         );
     }
 }

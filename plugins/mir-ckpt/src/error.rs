@@ -10,7 +10,8 @@ pub enum CkptError {
     /// The file is neither a zip archive, a pickle, a legacy torch file nor a tar archive.
     #[error("not a torch checkpoint: neither a zip archive nor a pickle stream")]
     NotACheckpoint,
-    /// The file is a tar archive, the container of PyTorch 0.1.10 and older.
+    /// The file is a tar archive, the container of PyTorch 0.1.10 and older. Its pickles were
+    /// analysed first: with findings, this comes wrapped in [`CkptError::WithFindings`].
     #[error(
         "tar-format torch checkpoints are not supported (PyTorch 0.1.10 and older); re-save the file with a newer torch"
     )]
@@ -22,8 +23,9 @@ pub enum CkptError {
     /// The zip archive holds no `<prefix>/data.pkl`, so it is not a `torch.save` file.
     #[error("zip archive has no <prefix>/data.pkl record, so it is not a torch checkpoint")]
     NoDataPkl,
-    /// The zip archive holds several `<prefix>/data.pkl` records; torch would read only one of
-    /// them, so the file is ambiguous (and possibly crafted).
+    /// The zip archive holds several `<prefix>/data.pkl` records. No longer returned: every
+    /// candidate is now analysed and the file carries a "zip evasion" finding; kept so code that
+    /// matches on it still compiles.
     #[error(
         "zip archive has several data.pkl records ({first} and {second}); torch reads only one"
     )]
@@ -74,6 +76,27 @@ pub enum CkptError {
         /// What is wrong, in a few words.
         problem: &'static str,
     },
+    /// The file could not be read, but findings were made before the problem (a payload often
+    /// sits before the damage that stops a parser). The text is `error`'s; the findings are in
+    /// `findings` (see [`crate::findings_of`]).
+    #[error("{}", inner_text(error))]
+    WithFindings {
+        /// Why the file could not be read.
+        error: Box<mir_core::Error>,
+        /// Every finding made before it, most severe first.
+        findings: Vec<mir_core::Finding>,
+    },
+}
+
+/// `error`'s text without the `ckpt: ` its own wrapper adds (the outer wrapper adds it again).
+fn inner_text(error: &mir_core::Error) -> String {
+    match error {
+        mir_core::Error::Format {
+            format: "ckpt",
+            source,
+        } => source.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl From<CkptError> for mir_core::Error {

@@ -15,7 +15,27 @@
 //! * The legacy format: five pickles (magic number, protocol 1001, sys_info, the object, the
 //!   storage keys) followed by the storages.
 //! * A bare pickle: listed (usually without tensors) so its globals are still reported.
-//! * The tar format of PyTorch ≤ 0.1.10 is refused with [`CkptError::TarFormat`].
+//! * The tar format of PyTorch ≤ 0.1.10 is refused with [`CkptError::TarFormat`], after every
+//!   pickle in it was analysed for globals (they come with the error, see [`findings_of`]).
+//! * TorchScript archives (`torch.jit.save`, `.pt` or `.jit`): `data.pkl` gives the module's
+//!   parameters and buffers, `constants.pkl` its tensor constants (named `constants.<i>`);
+//!   TorchScript's own classes (`__torch__.…`, `torch.jit._pickle.…`) are the expected format
+//!   and are counted in one informational finding. The code in `code/` is never read or run.
+//!
+//! # When a file cannot be read
+//!
+//! A parse error after a payload keeps the findings made before it: the error is then a
+//! [`CkptError::WithFindings`], whose text is the original error's, and [`findings_of`] returns
+//! the findings (a scan puts them in the record beside the error).
+//!
+//! # Bounded memory
+//!
+//! Every value the pickle interpreter builds is charged what it costs in memory (arena slots,
+//! container items, memo slots, string bytes) before it is allocated; one pickle may take
+//! 24 bytes × `Limits::max_pickle_items` (240 MB by default). The walk that finds tensors costs
+//! at most `max_pickle_items` steps, copies no key, and walks a shared value without tensors
+//! once; all tensor names together are bounded (64 MiB) and root metadata strings together are
+//! bounded by `max_string_bytes`.
 //!
 //! # Names and metadata
 //!
@@ -59,6 +79,15 @@ use mir_core::{Error, Format, Limits, Sniff, Source, TensorIndex};
 
 pub use error::CkptError;
 
+/// The findings a failed parse made before its error ([`CkptError::WithFindings`]); empty for
+/// any other error.
+pub fn findings_of(e: &Error) -> &[mir_core::Finding] {
+    match e.downcast_format::<CkptError>() {
+        Some(CkptError::WithFindings { findings, .. }) => findings,
+        _ => &[],
+    }
+}
+
 /// The PyTorch checkpoint format.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CkptFormat;
@@ -95,7 +124,7 @@ impl Format for CkptFormat {
     }
 
     fn extensions(&self) -> &'static [&'static str] {
-        &["ckpt", "pt", "pth", "bin", "pkl"]
+        &["ckpt", "pt", "pth", "bin", "pkl", "jit"]
     }
 
     fn sniff(&self, head: &[u8], file_len: u64, extension: Option<&str>) -> Sniff {
@@ -118,7 +147,7 @@ impl Format for CkptFormat {
             return container::parse_zip(src, limits);
         }
         if head.get(257..262) == Some(b"ustar") {
-            return Err(CkptError::TarFormat.into());
+            return Err(container::tar_globals(src, limits));
         }
         match head.first() {
             // PROTO, or an opcode a protocol 0/1 pickle can start with.

@@ -95,9 +95,6 @@ pub(crate) struct Pickle {
     pub(crate) globals: BTreeSet<(String, String)>,
     /// The number of bytes the pickle took, up to and including `STOP`.
     pub(crate) len: u64,
-    /// Values built plus container items plus memo entries: the size of the graph as a tree
-    /// would have it, before any sharing through the memo.
-    pub(crate) items: u64,
 }
 
 impl Pickle {
@@ -134,6 +131,23 @@ impl Pickle {
     }
 }
 
+/// A pickle that stopped with an error, and the globals it named before it did (a payload may sit
+/// before the damage, so the caller still reports them).
+#[derive(Debug)]
+pub(crate) struct RunError {
+    /// Why the pickle stopped.
+    pub(crate) error: Error,
+    /// Every distinct global named before the error.
+    pub(crate) globals: BTreeSet<(String, String)>,
+}
+
+/// The most memory, in bytes, the values of one pickle may take: 24 bytes per allowed item
+/// (240 MB with the default `max_pickle_items` of 10M). Real checkpoints need far less: a
+/// 100k-tensor state dict builds about 70 MB of values.
+pub(crate) fn heap_budget(limits: &Limits) -> u64 {
+    limits.max_pickle_items.saturating_mul(24)
+}
+
 /// Runs the pickle that starts at the reader's current position. `available` is how many bytes
 /// the reader can still give (the rest of the entry or file); it bounds every length before a
 /// buffer is allocated. `stream` names the pickle in errors.
@@ -142,7 +156,7 @@ pub(crate) fn run<R: BufRead>(
     available: u64,
     limits: &Limits,
     stream: &'static str,
-) -> Result<Pickle, Error> {
+) -> Result<Pickle, RunError> {
     let mut vm = Vm {
         input: reader,
         pos: 0,
@@ -154,19 +168,28 @@ pub(crate) fn run<R: BufRead>(
         sparse_memo: HashMap::new(),
         arena: Vec::new(),
         items: 0,
+        heap: 0,
+        heap_budget: heap_budget(limits),
         globals: BTreeSet::new(),
         protocol: 0,
         limits,
         stream,
     };
-    let root = vm.execute()?;
+    let root = match vm.execute() {
+        Ok(root) => root,
+        Err(error) => {
+            return Err(RunError {
+                error,
+                globals: vm.globals,
+            });
+        }
+    };
     Ok(Pickle {
         arena: vm.arena,
         root,
         protocol: vm.protocol,
         globals: vm.globals,
         len: vm.pos,
-        items: vm.items,
     })
 }
 
@@ -189,6 +212,10 @@ struct Vm<'l, R> {
     arena: Vec<Node>,
     /// Arena nodes, container items and memo entries so far (bounded by `max_pickle_items`).
     items: u64,
+    /// Bytes the values take so far (arena, container items, memo slots, strings), charged
+    /// before each allocation and bounded by `heap_budget`.
+    heap: u64,
+    heap_budget: u64,
     globals: BTreeSet<(String, String)>,
     protocol: u8,
     limits: &'l Limits,
@@ -303,10 +330,27 @@ impl<R: BufRead> Vm<'_, R> {
         )
     }
 
+    /// Charges `bytes` of memory to the pickle before they are allocated.
+    fn charge(&mut self, bytes: u64) -> Result<(), Error> {
+        self.heap = self.heap.saturating_add(bytes);
+        Limits::check("pickle memory in bytes", self.heap, self.heap_budget)
+    }
+
+    /// Charges `n` more container slots of `slot` bytes each.
+    fn charge_slots(&mut self, n: usize, slot: usize) -> Result<(), Error> {
+        self.charge((n as u64).saturating_mul(slot as u64))
+    }
+
     fn alloc(&mut self, node: Node) -> Result<Value, Error> {
         self.count_items(1)?;
         let id = NodeId::try_from(self.arena.len())
             .map_err(|_| self.malformed("more than 2^32 values"))?;
+        if self.arena.len() == self.arena.capacity() {
+            // The arena doubles: charge the new capacity before it is allocated.
+            let grow = self.arena.capacity().max(64);
+            self.charge_slots(grow, std::mem::size_of::<Node>())?;
+            self.arena.reserve_exact(grow);
+        }
         self.arena.push(node);
         Ok(Value::Ref(id))
     }
@@ -390,12 +434,16 @@ impl<R: BufRead> Vm<'_, R> {
             (module.len().saturating_add(name.len())) as u64,
             self.limits.max_name_bytes as u64,
         )?;
+        let bytes = (module.len().saturating_add(name.len())) as u64;
+        self.charge(bytes)?;
         let node = Node::Global {
             module: module.as_str().into(),
             name: name.as_str().into(),
         };
-        if self.globals.insert((module, name)) {
+        if !self.globals.contains(&(module.clone(), name.clone())) {
             self.count_items(1)?;
+            self.charge(bytes.saturating_add(64))?;
+            self.globals.insert((module, name));
         }
         self.alloc(node)
     }
@@ -412,6 +460,13 @@ impl<R: BufRead> Vm<'_, R> {
         if is_dict && empty_args {
             return self.alloc(Node::Dict(Vec::new()));
         }
+        // Python 2's `OrderedDict.__reduce__` (torch 0.4 era files, lpips' `.pth`):
+        // `OrderedDict([[key, value], …])`, the pairs as two-element lists or tuples.
+        if is_dict && let Some(pairs) = self.pairs_argument(args) {
+            self.count_items(pairs.len() as u64)?;
+            self.charge_slots(pairs.len(), std::mem::size_of::<(Value, Value)>())?;
+            return self.alloc(Node::Dict(pairs));
+        }
         self.alloc(Node::Object {
             func,
             args,
@@ -419,6 +474,28 @@ impl<R: BufRead> Vm<'_, R> {
             items: Vec::new(),
             elements: Vec::new(),
         })
+    }
+
+    /// The `(key, value)` pairs of a one-argument tuple holding a list or tuple of two-element
+    /// lists or tuples; `None` for any other shape.
+    fn pairs_argument(&self, args: Value) -> Option<Vec<(Value, Value)>> {
+        let Some(Node::Tuple(a)) = self.node(args) else {
+            return None;
+        };
+        let [list] = a.as_slice() else { return None };
+        let (Node::List(items) | Node::Tuple(items)) = self.node(*list)? else {
+            return None;
+        };
+        items
+            .iter()
+            .map(|&pair| match self.node(pair)? {
+                Node::List(kv) | Node::Tuple(kv) => match kv.as_slice() {
+                    [k, v] => Some((*k, *v)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
     }
 
     fn memo_get(&mut self, key: u64) -> Result<(), Error> {
@@ -434,21 +511,39 @@ impl<R: BufRead> Vm<'_, R> {
     }
 
     fn memo_put(&mut self, key: u64) -> Result<(), Error> {
-        /// How far past the dense memo's end a key may land and still grow it.
-        const DENSE_GAP: u64 = 1024;
+        /// How far past the dense memo's end a key may land and still grow it. Picklers number
+        /// memo entries 0, 1, 2, …, so a real key is always the next one; a wider gap let each
+        /// 5-byte `LONG_BINPUT` grow the memo by that many slots (a memory bomb).
+        const DENSE_GAP: u64 = 16;
+        /// What one entry of the sparse memo costs (key, value, hash table overhead).
+        const SPARSE_ENTRY: u64 = 64;
         let v = self.top()?;
         let len = self.memo.len() as u64;
         let new = match usize::try_from(key) {
             Ok(k) if key < len.saturating_add(DENSE_GAP) => {
                 if k >= self.memo.len() {
-                    self.memo.resize(k.saturating_add(1), None);
+                    let new_len = k.saturating_add(1);
+                    if new_len > self.memo.capacity() {
+                        let cap = new_len.max(self.memo.capacity().saturating_mul(2));
+                        self.charge_slots(
+                            cap.saturating_sub(self.memo.capacity()),
+                            std::mem::size_of::<Option<Value>>(),
+                        )?;
+                        self.memo.reserve_exact(cap.saturating_sub(self.memo.len()));
+                    }
+                    self.memo.resize(new_len, None);
                 }
                 match self.memo.get_mut(k) {
                     Some(slot) => slot.replace(v).is_none(),
                     None => return Err(self.malformed("memo key out of range")),
                 }
             }
-            _ => self.sparse_memo.insert(key, v).is_none(),
+            _ => {
+                if !self.sparse_memo.contains_key(&key) {
+                    self.charge(SPARSE_ENTRY)?;
+                }
+                self.sparse_memo.insert(key, v).is_none()
+            }
         };
         if new {
             self.count_items(1)?;
@@ -462,6 +557,7 @@ impl<R: BufRead> Vm<'_, R> {
         }
         let target = self.top()?;
         self.count_items(pairs.len() as u64 / 2)?;
+        self.charge_slots(pairs.len(), std::mem::size_of::<Value>())?;
         let mut it = pairs.into_iter();
         let mut new = Vec::new();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
@@ -479,6 +575,7 @@ impl<R: BufRead> Vm<'_, R> {
     fn append(&mut self, mut values: Vec<Value>) -> Result<(), Error> {
         let target = self.top()?;
         self.count_items(values.len() as u64)?;
+        self.charge_slots(values.len(), std::mem::size_of::<Value>())?;
         match self.node_mut(target) {
             Some(Node::List(l)) | Some(Node::Object { elements: l, .. }) => {
                 l.append(&mut values);
@@ -625,11 +722,13 @@ impl<R: BufRead> Vm<'_, R> {
                         _ => return Err(self.malformed("STRING argument is not quoted")),
                     };
                     let s = String::from_utf8_lossy(inner).into_owned();
+                    self.charge(s.len() as u64)?;
                     self.push_node(Node::Str(s.into()))?;
                 }
                 b'V' => {
                     let line = self.line()?;
                     let s = String::from_utf8_lossy(&line).into_owned();
+                    self.charge(s.len() as u64)?;
                     self.push_node(Node::Str(s.into()))?;
                 }
                 // Byte strings: only the length is kept.
@@ -662,16 +761,19 @@ impl<R: BufRead> Vm<'_, R> {
                 b'l' => {
                     let items = self.pop_mark()?;
                     self.count_items(items.len() as u64)?;
+                    self.charge_slots(items.len(), std::mem::size_of::<Value>())?;
                     self.push_node(Node::List(items))?;
                 }
                 b't' => {
                     let items = self.pop_mark()?;
                     self.count_items(items.len() as u64)?;
+                    self.charge_slots(items.len(), std::mem::size_of::<Value>())?;
                     self.push_node(Node::Tuple(items))?;
                 }
                 0x91 => {
                     let items = self.pop_mark()?;
                     self.count_items(items.len() as u64)?;
+                    self.charge_slots(items.len(), std::mem::size_of::<Value>())?;
                     self.push_node(Node::Set(items))?;
                 }
                 0x85..=0x87 => {
@@ -684,6 +786,7 @@ impl<R: BufRead> Vm<'_, R> {
                         .ok_or_else(|| self.malformed("stack underflow"))?;
                     let items = self.stack.split_off(start);
                     self.count_items(n as u64)?;
+                    self.charge_slots(n, std::mem::size_of::<Value>())?;
                     self.push_node(Node::Tuple(items))?;
                 }
                 b'd' => {
@@ -714,6 +817,7 @@ impl<R: BufRead> Vm<'_, R> {
                     let mut items = self.pop_mark()?;
                     let target = self.top()?;
                     self.count_items(items.len() as u64)?;
+                    self.charge_slots(items.len(), std::mem::size_of::<Value>())?;
                     match self.node_mut(target) {
                         Some(Node::Set(s)) => s.append(&mut items),
                         _ => return Err(self.malformed("ADDITEMS on a value that is no set")),
@@ -783,6 +887,7 @@ impl<R: BufRead> Vm<'_, R> {
                         String::from_utf8_lossy(&name).into_owned(),
                     )?;
                     self.count_items(items.len() as u64)?;
+                    self.charge_slots(items.len(), std::mem::size_of::<Value>())?;
                     let args = self.alloc(Node::Tuple(items))?;
                     let v = self.call(cls, args)?;
                     self.push(v)?;
@@ -795,6 +900,7 @@ impl<R: BufRead> Vm<'_, R> {
                     }
                     let cls = items.remove(0);
                     self.count_items(items.len() as u64)?;
+                    self.charge_slots(items.len(), std::mem::size_of::<Value>())?;
                     let args = self.alloc(Node::Tuple(items))?;
                     let v = self.call(cls, args)?;
                     self.push(v)?;
@@ -864,6 +970,9 @@ impl<R: BufRead> Vm<'_, R> {
     }
 
     fn string(&mut self, n: u64) -> Result<(), Error> {
+        Limits::check("pickle string length", n, self.limits.max_string_bytes)?;
+        self.need(n)?;
+        self.charge(n)?;
         let bytes = self.bytes(n, "pickle string length", self.limits.max_string_bytes)?;
         let s = match String::from_utf8(bytes) {
             Ok(s) => s,

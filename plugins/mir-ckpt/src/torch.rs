@@ -333,7 +333,52 @@ const DANGEROUS_BUILTINS: &[&str] = &[
     "reload",
 ];
 
-/// `None` when torch's weights-only loader allows the global; otherwise how bad it is.
+/// `None` when torch's weights-only loader allows the global; otherwise how bad it is, and for
+/// a dotted name the target it resolves to when that target is what makes it worse.
+///
+/// From protocol 4, `pickle.find_class(module, "a.b.c")` walks the attributes `a`, `b`, `c` of
+/// the module, so `glob` + `os.system` is `os.system` (glob imports os), `tempfile` +
+/// `_os.system` too, and `torch` + `hub.load` is `torch.hub.load`. Without importing anything,
+/// every reading of the path is rated: the module's own submodules (`torch.hub`), and each
+/// attribute named like a module (`os`, `_os` → `os`, `sys.modules.os`); the worst wins.
+pub(crate) fn rate_global(
+    module: &str,
+    name: &str,
+) -> Option<(Severity, Option<(String, String)>)> {
+    let direct = global_severity(module, name)?;
+    if !name.contains('.') {
+        return Some((direct, None));
+    }
+    let segs: Vec<&str> = name.split('.').collect();
+    let mut worst = (direct, None);
+    for i in 0..segs.len().saturating_sub(1) {
+        let rest = segs
+            .get(i.saturating_add(1)..)
+            .unwrap_or_default()
+            .join(".");
+        let prefix = segs.get(..=i).unwrap_or_default().join(".");
+        let seg = segs.get(i).copied().unwrap_or_default();
+        let alias = seg.trim_start_matches('_');
+        for (m, n) in [
+            (format!("{module}.{prefix}"), rest.clone()),
+            (alias.to_owned(), rest.clone()),
+            (seg.to_owned(), rest.clone()),
+        ] {
+            if m.is_empty() {
+                continue;
+            }
+            if let Some(sev) = global_severity(&m, &n)
+                && sev > worst.0
+            {
+                worst = (sev, Some((m, n)));
+            }
+        }
+    }
+    Some(worst)
+}
+
+/// `None` when torch's weights-only loader allows the global; otherwise how bad it is (the
+/// name taken as one attribute; see [`rate_global`] for dotted names).
 pub(crate) fn global_severity(module: &str, name: &str) -> Option<Severity> {
     if allowed(module, name) {
         return None;
@@ -504,34 +549,121 @@ impl<'p> Reader<'p> {
     }
 }
 
+/// One step of the path to a tensor: a dict key (an integer, boolean or string value of the
+/// graph, rendered only when a name is needed) or a list position. Keys are never copied while
+/// the graph is walked, so a huge key shared through the memo costs nothing per visit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Seg {
+    Key(Value),
+    Index(usize),
+}
+
+/// Decimal digits of `n` (with its sign).
+fn digits(n: i128) -> u64 {
+    let sign = u64::from(n < 0);
+    let mut len = 1u64;
+    let mut n = n.unsigned_abs();
+    while n >= 10 {
+        n /= 10;
+        len = len.saturating_add(1);
+    }
+    len.saturating_add(sign)
+}
+
+impl Seg {
+    /// The segment as text in a tensor name.
+    pub(crate) fn text<'p>(self, p: &'p Pickle) -> std::borrow::Cow<'p, str> {
+        use std::borrow::Cow;
+        match self {
+            Seg::Index(i) => Cow::Owned(i.to_string()),
+            Seg::Key(Value::Int(i)) => Cow::Owned(i.to_string()),
+            Seg::Key(Value::Bool(b)) => Cow::Borrowed(if b { "True" } else { "False" }),
+            Seg::Key(other) => Cow::Borrowed(p.str(other).unwrap_or("")),
+        }
+    }
+
+    /// The length of [`Seg::text`], without building it.
+    fn len(self, p: &Pickle) -> u64 {
+        match self {
+            Seg::Index(i) => digits(i as i128),
+            Seg::Key(Value::Int(i)) => digits(i128::from(i)),
+            Seg::Key(Value::Bool(b)) => {
+                if b {
+                    4
+                } else {
+                    5
+                }
+            }
+            Seg::Key(other) => p.str(other).map_or(0, |s| s.len() as u64),
+        }
+    }
+}
+
 /// A tensor with the path of keys that leads to it.
 struct Found {
-    path: Vec<String>,
+    path: Vec<Seg>,
     tensor: TensorRef,
 }
 
 /// Walks the graph from the root, collecting every tensor under dicts, lists and object state.
+///
+/// A value reached through several memo references is walked once per path, since each path
+/// names its tensors; but a value whose walk found no tensor is remembered and skipped when it
+/// is reached again, so shared configuration (a Lightning checkpoint's hyper-parameters,
+/// referenced from every callback) costs one walk. What is left (shared subtrees that hold
+/// tensors) is bounded by the tensor limit and by a step budget.
 struct Walker<'p> {
     r: Reader<'p>,
     limits: &'p Limits,
     visited: u64,
     budget: u64,
-    path: Vec<String>,
+    path: Vec<Seg>,
+    /// Bytes of the current path as a dotted name.
+    path_bytes: u64,
+    /// Bytes of every found tensor's name together.
+    name_bytes: u64,
     found: Vec<Found>,
     too_deep: bool,
     unlisted: BTreeMap<String, u64>,
+    /// Unlisted tensors met so far (with repeats).
+    unlisted_seen: u64,
+    /// Per arena node: the shallowest depth from which its walk found nothing (no tensor,
+    /// nothing unlisted), `u32::MAX` if none. Reached again at that depth or deeper, it is
+    /// skipped (the walk would see as much or less: the depth limit cuts sooner); reached
+    /// higher, it is walked again, since what the limit cut may hold tensors.
+    barren: Vec<u32>,
 }
 
 impl Walker<'_> {
-    fn key(&self, k: Value) -> Option<String> {
+    fn key(&self, k: Value) -> Option<Seg> {
         match k {
-            Value::Int(i) => Some(i.to_string()),
-            Value::Bool(b) => Some(if b { "True" } else { "False" }.to_owned()),
-            other => self.r.p.str(other).map(str::to_owned),
+            Value::Int(_) | Value::Bool(_) => Some(Seg::Key(k)),
+            other => self.r.p.str(other).map(|_| Seg::Key(other)),
+        }
+    }
+
+    fn enter(&mut self, seg: Seg) {
+        let dot = u64::from(!self.path.is_empty());
+        self.path_bytes = self
+            .path_bytes
+            .saturating_add(seg.len(self.r.p))
+            .saturating_add(dot);
+        self.path.push(seg);
+    }
+
+    fn leave(&mut self) {
+        if let Some(seg) = self.path.pop() {
+            let dot = u64::from(!self.path.is_empty());
+            self.path_bytes = self
+                .path_bytes
+                .saturating_sub(seg.len(self.r.p))
+                .saturating_sub(dot);
         }
     }
 
     fn visit(&mut self, v: Value, depth: usize) -> Result<(), Error> {
+        // Every step counts, skips of barren values too: a big list reached along many paths
+        // costs its length on each.
         self.visited = self.visited.saturating_add(1);
         if self.visited > self.budget {
             return Err(Error::LimitExceeded {
@@ -540,13 +672,47 @@ impl Walker<'_> {
                 limit: self.budget,
             });
         }
-        let Value::Ref(_) = v else { return Ok(()) };
+        let Value::Ref(id) = v else { return Ok(()) };
+        let slot = usize::try_from(id).ok();
+        let depth32 = u32::try_from(depth).unwrap_or(u32::MAX);
+        if slot
+            .and_then(|i| self.barren.get(i))
+            .is_some_and(|&from| depth32 >= from)
+        {
+            return Ok(());
+        }
+        let before = (self.found.len(), self.unlisted_seen);
+        self.visit_node(v, depth)?;
+        if self.found.len() == before.0
+            && self.unlisted_seen == before.1
+            && let Some(from) = slot.and_then(|i| self.barren.get_mut(i))
+        {
+            *from = (*from).min(depth32);
+        }
+        Ok(())
+    }
+
+    fn visit_node(&mut self, v: Value, depth: usize) -> Result<(), Error> {
         match self.r.kind(v, 0) {
             Kind::Tensor(tensor) => {
                 Limits::check(
                     "tensor count",
                     (self.found.len() as u64).saturating_add(1),
                     self.limits.max_tensors,
+                )?;
+                let name_len = self.path_bytes.max(6); // `tensor` for a bare root
+                Limits::check(
+                    "tensor name length",
+                    name_len,
+                    self.limits.max_name_bytes as u64,
+                )?;
+                // Names are built from shared keys: bound what they take together, so one long
+                // key reached through many paths cannot multiply into gigabytes of names.
+                self.name_bytes = self.name_bytes.saturating_add(name_len);
+                Limits::check(
+                    "total length of tensor names",
+                    self.name_bytes,
+                    MAX_NAME_BYTES_TOTAL,
                 )?;
                 self.found.push(Found {
                     path: self.path.clone(),
@@ -555,6 +721,7 @@ impl Walker<'_> {
                 return Ok(());
             }
             Kind::Unlisted(why) => {
+                self.unlisted_seen = self.unlisted_seen.saturating_add(1);
                 let n = self.unlisted.entry(why).or_default();
                 *n = n.saturating_add(1);
                 return Ok(());
@@ -609,12 +776,12 @@ impl Walker<'_> {
             let Some(key) = self.key(k) else {
                 continue;
             };
-            if module_state && MODULE_ATTRS.contains(&key.as_str()) {
+            if module_state && MODULE_ATTRS.contains(&key.text(self.r.p).as_ref()) {
                 self.visit(val, depth)?;
             } else {
-                self.path.push(key);
+                self.enter(key);
                 let r = self.visit(val, depth);
-                self.path.pop();
+                self.leave();
                 r?;
             }
         }
@@ -623,15 +790,18 @@ impl Walker<'_> {
 
     fn items(&mut self, items: &[Value], depth: usize) -> Result<(), Error> {
         for (i, &item) in items.iter().enumerate() {
-            self.path.push(i.to_string());
+            self.enter(Seg::Index(i));
             let r = self.visit(item, depth);
-            self.path.pop();
+            self.leave();
             r?;
         }
         Ok(())
     }
 }
 
+/// The most bytes all tensor names of one file may take together (64 MiB; the largest real
+/// state dicts need a few MB).
+const MAX_NAME_BYTES_TOTAL: u64 = 64 << 20;
 /// Where a storage's bytes are in the file, as the container knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StorageData {
@@ -642,11 +812,15 @@ pub(crate) struct StorageData {
 }
 
 /// Collects findings, capping repeats of one kind so a hostile file cannot flood the record.
+///
+/// Findings of the highest severity ([`Severity::Unsafe`]) are never dropped, so a payload
+/// cannot hide behind eight harmless-looking globals that sort before it; the summary line of a
+/// capped kind carries the highest severity among the findings it stands for.
 #[derive(Default)]
 pub(crate) struct Findings {
     list: Vec<Finding>,
-    /// Per kind: how many were pushed, and the severity of the last one.
-    per_kind: BTreeMap<&'static str, (u64, Severity)>,
+    /// Per kind: how many were listed under the cap, how many dropped, and the worst dropped.
+    per_kind: BTreeMap<&'static str, (u64, u64, Severity)>,
 }
 
 /// How many findings of one kind are listed before the rest are only counted.
@@ -655,27 +829,35 @@ const FINDINGS_PER_KIND: u64 = 8;
 impl Findings {
     /// Adds a finding; `kind` groups findings for the cap and names them in the summary line.
     pub(crate) fn push(&mut self, kind: &'static str, severity: Severity, message: String) {
-        let entry = self.per_kind.entry(kind).or_insert((0, severity));
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = severity;
-        if entry.0 <= FINDINGS_PER_KIND {
+        let entry = self.per_kind.entry(kind).or_insert((0, 0, Severity::Info));
+        if severity == Severity::Unsafe {
             self.list.push(Finding { severity, message });
+        } else if entry.0 < FINDINGS_PER_KIND {
+            entry.0 = entry.0.saturating_add(1);
+            self.list.push(Finding { severity, message });
+        } else {
+            entry.1 = entry.1.saturating_add(1);
+            entry.2 = entry.2.max(severity);
         }
     }
 
-    /// The findings, plus one summary line per kind that went over the cap.
+    /// Whether any finding is worse than informational.
+    pub(crate) fn any_serious(&self) -> bool {
+        self.list.iter().any(|f| f.severity > Severity::Info)
+    }
+
+    /// The findings, most severe first (in the order they were made within a severity), plus
+    /// one summary line per kind that went over the cap.
     pub(crate) fn finish(mut self) -> Vec<Finding> {
-        for (kind, (n, severity)) in self.per_kind {
-            if n > FINDINGS_PER_KIND {
+        for (kind, (_, dropped, severity)) in self.per_kind {
+            if dropped > 0 {
                 self.list.push(Finding {
                     severity,
-                    message: format!(
-                        "{} more findings of kind \"{kind}\"",
-                        n.saturating_sub(FINDINGS_PER_KIND)
-                    ),
+                    message: format!("{dropped} more findings of kind \"{kind}\""),
                 });
             }
         }
+        self.list.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self.list
     }
 }
@@ -693,20 +875,51 @@ pub(crate) struct Container<'a> {
     pub(crate) storages_complete: bool,
     /// Extra metadata (byte order, …).
     pub(crate) metadata: BTreeMap<String, MetaValue>,
-    /// Findings the container made.
-    pub(crate) findings: Findings,
+    /// Findings so far (the container's and every pickle's globals); the index takes them.
+    pub(crate) findings: &'a mut Findings,
 }
 
-/// Reports the globals a pickle named (one finding each).
-pub(crate) fn report_globals(p: &Pickle, stream: &str, findings: &mut Findings) {
-    for (module, name) in &p.globals {
-        if let Some(severity) = global_severity(module, name) {
+/// Whether a global belongs to TorchScript's own serialization (`torch.jit.save`): the classes
+/// of the scripted modules (`__torch__.…`) and the list builders of `torch.jit._pickle`. In a
+/// TorchScript archive they are the expected format, not a finding each.
+fn torchscript_global(module: &str) -> bool {
+    module == "__torch__" || module.starts_with("__torch__.") || module == "torch.jit._pickle"
+}
+
+/// Reports the globals a pickle named (one finding each). In a TorchScript archive
+/// (`torchscript`), TorchScript's own classes are counted in one informational finding instead.
+pub(crate) fn report_globals(
+    globals: &std::collections::BTreeSet<(String, String)>,
+    stream: &str,
+    torchscript: bool,
+    findings: &mut Findings,
+) {
+    let mut expected = 0u64;
+    for (module, name) in globals {
+        if torchscript && torchscript_global(module) {
+            expected = expected.saturating_add(1);
+            continue;
+        }
+        if let Some((severity, target)) = rate_global(module, name) {
+            let resolved = match target {
+                Some((m, n)) => format!(" (resolves to {m}.{n})"),
+                None => String::new(),
+            };
             findings.push(
                 "global",
                 severity,
-                format!("global {module}.{name} in {stream}"),
+                format!("global {module}.{name} in {stream}{resolved}"),
             );
         }
+    }
+    if expected > 0 {
+        findings.push(
+            "torchscript classes",
+            Severity::Info,
+            format!(
+                "{expected} TorchScript classes and builders (__torch__.…, torch.jit._pickle.…) in {stream}, as torch.jit.save writes them"
+            ),
+        );
     }
 }
 
@@ -729,24 +942,26 @@ impl WalkResult {
 
 /// Walks the graph from the root and collects every tensor.
 pub(crate) fn walk(p: &Pickle, limits: &Limits) -> Result<WalkResult, Error> {
-    // A tree visits each value once, and every value was counted in `items` when it was built or
-    // put in a container; only shared references (memo `GET`s) can make the walk longer than
-    // that, so twice the count plus slack is generous for real files and stops a memo bomb at
-    // once.
-    let budget = p
-        .items
-        .saturating_mul(2)
-        .saturating_add(1024)
-        .min(limits.max_pickle_items.saturating_mul(2).max(1024));
+    // The cost of the walk, not the number of references, is what is bounded: every step is
+    // O(1) (keys are never copied), values without tensors are walked once however often they
+    // are shared, and the steps are capped at `max_pickle_items` (10M by default, well under a
+    // second). The Lightning checkpoints we measured take a few thousand steps (4,519 for the
+    // largest, whose hyper-parameters are shared by its callbacks); a 300k-tensor state dict
+    // takes about 2M.
+    let budget = limits.max_pickle_items.max(1024);
     let mut w = Walker {
         r: Reader { p },
         limits,
         visited: 0,
         budget,
         path: Vec::new(),
+        path_bytes: 0,
+        name_bytes: 0,
         found: Vec::new(),
         too_deep: false,
         unlisted: BTreeMap::new(),
+        unlisted_seen: 0,
+        barren: vec![u32::MAX; p.arena.len()],
     };
     w.visit(p.root, 0)?;
     Ok(WalkResult {
@@ -758,27 +973,31 @@ pub(crate) fn walk(p: &Pickle, limits: &Limits) -> Result<WalkResult, Error> {
 
 /// Picks the state dict (see [`WRAPPER_KEYS`]): descends while the current dict holds no tensor
 /// directly and a wrapper key leads to tensors. Returns the chosen path.
-fn choose(found: &[Found]) -> Vec<String> {
-    let mut chosen: Vec<String> = Vec::new();
+fn choose(p: &Pickle, found: &[Found]) -> Vec<&'static str> {
+    let mut chosen: Vec<&'static str> = Vec::new();
     loop {
         let level = chosen.len();
-        let under = found.iter().filter(|f| f.path.starts_with(&chosen));
         let mut direct = false;
-        let mut firsts: Vec<&str> = Vec::new();
-        for f in under {
+        let mut firsts: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+        for f in found.iter().filter(|f| under(p, &f.path, &chosen)) {
             match f.path.get(level) {
-                Some(seg) if f.path.len() > level.saturating_add(1) => firsts.push(seg),
+                Some(seg) if f.path.len() > level.saturating_add(1) => firsts.push(seg.text(p)),
                 _ => direct = true,
             }
         }
         if direct {
             return chosen;
         }
-        match WRAPPER_KEYS.iter().find(|w| firsts.contains(w)) {
-            Some(w) => chosen.push((*w).to_owned()),
+        match WRAPPER_KEYS.iter().find(|w| firsts.iter().any(|f| f == *w)) {
+            Some(w) => chosen.push(w),
             None => return chosen,
         }
     }
+}
+
+/// Whether `path` starts with the keys `prefix`.
+fn under(p: &Pickle, path: &[Seg], prefix: &[&str]) -> bool {
+    path.len() >= prefix.len() && path.iter().zip(prefix).all(|(s, k)| s.text(p) == *k)
 }
 
 /// The absolute byte range of a tensor, or `None` (with a finding when its storage is missing or
@@ -833,19 +1052,19 @@ pub(crate) fn index(
     limits: &Limits,
 ) -> Result<TensorIndex, Error> {
     let mut index = TensorIndex::new("ckpt");
-    report_globals(p, c.stream, &mut c.findings);
-    let chosen = choose(&walked.found);
+    let chosen = choose(p, &walked.found);
     let total = walked.found.len();
     let mut kept: Vec<(String, &TensorRef)> = Vec::new();
     for f in &walked.found {
-        if !f.path.starts_with(&chosen) {
+        if !under(p, &f.path, &chosen) {
             continue;
         }
         let rest = f.path.get(chosen.len()..).unwrap_or_default();
         let name = if rest.is_empty() {
             "tensor".to_owned()
         } else {
-            rest.join(".")
+            let parts: Vec<_> = rest.iter().map(|s| s.text(p)).collect();
+            parts.join(".")
         };
         Limits::check(
             "tensor name length",
@@ -868,7 +1087,7 @@ pub(crate) fn index(
         let data = t
             .storage
             .as_ref()
-            .and_then(|s| data_range(name, t, s, &view, &mut c.findings));
+            .and_then(|s| data_range(name, t, s, &view, c.findings));
         index.tensors.push(TensorRecord {
             name: name.clone(),
             dtype: t.dtype.clone(),
@@ -962,7 +1181,20 @@ pub(crate) fn index(
             MetaValue::Str(chosen.join(".")),
         );
     }
-    root_metadata(p, limits, &mut index.metadata)?;
+    if total == 0
+        && walked.unlisted.is_empty()
+        && let Some(what) = not_understood(p)
+    {
+        c.findings.push(
+            "root",
+            Severity::Info,
+            format!(
+                "no tensors found: the root of {} is {what}, which this reader does not understand",
+                c.stream
+            ),
+        );
+    }
+    root_metadata(p, limits, &mut index.metadata, c.findings)?;
     index
         .metadata
         .insert("ckpt.container".into(), MetaValue::Str(c.kind.into()));
@@ -971,27 +1203,65 @@ pub(crate) fn index(
         MetaValue::UInt(u64::from(p.protocol)),
     );
     index.metadata.append(&mut c.metadata);
-    index.findings = c.findings.finish();
+    index.findings = std::mem::take(c.findings).finish();
     Ok(index)
 }
 
+/// What the root is, when it is not a container a state dict lives in (`None` for dicts, lists,
+/// tuples and `None`, whose emptiness speaks for itself).
+fn not_understood(p: &Pickle) -> Option<String> {
+    match p.root {
+        Value::None => None,
+        Value::Bool(_) | Value::Int(_) | Value::Float(_) => Some("a number".into()),
+        Value::Ref(_) => match p.node(p.root)? {
+            Node::Dict(_) | Node::List(_) | Node::Tuple(_) => None,
+            Node::Str(_) => Some("a string".into()),
+            Node::Bytes => Some("a bytes value".into()),
+            Node::BigInt(_) => Some("a number".into()),
+            Node::Set(_) => Some("a set".into()),
+            Node::Global { module, name } => Some(format!("the global {module}.{name}")),
+            Node::PersId(_) => Some("a persistent id".into()),
+            Node::Object { func, .. } => Some(match p.global(*func) {
+                Some((m, n)) => format!("an object built by {m}.{n}"),
+                None => "an object".into(),
+            }),
+        },
+    }
+}
+
 /// Scalars at the top level of the root dict (`global_step`, `epoch`, version strings, …).
+///
+/// Strings are copied into the metadata, so their total is bounded by `max_string_bytes`: one
+/// long string shared by many keys through the memo would otherwise be copied once per key.
 fn root_metadata(
     p: &Pickle,
     limits: &Limits,
     out: &mut BTreeMap<String, MetaValue>,
+    findings: &mut Findings,
 ) -> Result<(), Error> {
     let Some(Node::Dict(entries)) = p.node(p.root) else {
         return Ok(());
     };
+    let mut copied = 0u64;
+    let mut skipped = 0u64;
     for &(k, v) in entries {
         let Some(key) = p.str(k) else { continue };
+        if key.len() > limits.max_name_bytes {
+            skipped = skipped.saturating_add(1);
+            continue;
+        }
         let value = match v {
             Value::Int(i) => MetaValue::Int(i),
             Value::Float(f) => MetaValue::Float(f),
             Value::Bool(b) => MetaValue::Bool(b),
             other => match p.node(other) {
-                Some(Node::Str(s)) if s.len() as u64 <= limits.max_string_bytes => {
+                Some(Node::Str(s)) => {
+                    let len = (s.len() as u64).saturating_add(key.len() as u64);
+                    if copied.saturating_add(len) > limits.max_string_bytes {
+                        skipped = skipped.saturating_add(1);
+                        continue;
+                    }
+                    copied = copied.saturating_add(len);
                     MetaValue::Str(s.to_string())
                 }
                 Some(Node::BigInt(Some(b))) => match u64::try_from(*b) {
@@ -1007,6 +1277,16 @@ fn root_metadata(
             limits.max_metadata_entries,
         )?;
         out.insert(key.to_owned(), value);
+    }
+    if skipped > 0 {
+        findings.push(
+            "metadata",
+            Severity::Suspicious,
+            format!(
+                "{skipped} string values at the root were not copied into the metadata: together they are over {} bytes",
+                limits.max_string_bytes
+            ),
+        );
     }
     Ok(())
 }

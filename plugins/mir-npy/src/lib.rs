@@ -295,8 +295,13 @@ pub fn read_header(r: &mut impl Read) -> Result<NpyHeader, PluginError> {
             "the header is {header_len} bytes, over the plugin's limit of {MAX_HEADER_BYTES}"
         )));
     }
-    // `header_len` is at most 1 MiB, so this allocation is bounded.
-    let mut text = vec![0u8; header_len as usize];
+    // `header_len` is at most 1 MiB, so this allocation is bounded; it is still fallible, so a
+    // process out of memory fails this file instead of aborting.
+    let mut text = Vec::new();
+    text.try_reserve_exact(header_len as usize).map_err(|_| {
+        PluginError::format(format!("out of memory for a {header_len}-byte header"))
+    })?;
+    text.resize(header_len as usize, 0);
     r.read_exact(&mut text).map_err(io)?;
     // Versions 1 and 2 are latin-1, version 3 is UTF-8; the keys and values we read are ASCII, and
     // a non-ASCII byte can only sit inside a structured dtype's field name, which we do not decode.

@@ -703,15 +703,28 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
         // Python keeps the first position and the last value of a repeated key; rather than
         // buffer the object to rewrite it, a repeat makes the layer string "not reproducible".
         let mut keys: HashSet<u128, Xxh3DefaultBuilder> = HashSet::default();
+        let mut next = m.next_key::<CowStr<'de>>()?;
+        // A build of serde_json with `arbitrary_precision` (switched on for the whole workspace by
+        // a dev-dependency in test builds) hands numbers over as this one-entry map: write the
+        // number, as `json.loads` would have built it, not the map.
+        if let Some(CowStr(key)) = &next
+            && key == ARBITRARY_PRECISION_TOKEN
+        {
+            let CowStr(text) = m.next_value::<CowStr<'de>>()?;
+            push_number_text(layer.buf, &text);
+            return Ok(());
+        }
         layer.buf.push('{');
         let mut first = true;
-        while let Some(CowStr(key)) = m.next_key::<CowStr<'de>>()? {
+        while let Some(CowStr(key)) = next.take() {
+            next = None;
             layer.nested_keys = layer.nested_keys.saturating_add(1);
             if layer.nested_keys > MAX_NESTED_KEYS || !keys.insert(xxh3_128(key.as_bytes())) {
                 layer.broken = true;
             }
             if layer.broken {
                 m.next_value::<Skip>()?;
+                next = m.next_key::<CowStr<'de>>()?;
                 continue;
             }
             if !first {
@@ -722,9 +735,25 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
             layer.buf.push_str(KEY_SEP);
             m.next_value_seed(ReprSeed { layer: &mut *layer })?;
             layer.maybe_flush();
+            next = m.next_key::<CowStr<'de>>()?;
         }
         layer.buf.push('}');
         Ok(())
+    }
+}
+
+/// The key under which serde_json's `arbitrary_precision` feature passes a number's text.
+const ARBITRARY_PRECISION_TOKEN: &str = "$serde_json::private::Number";
+
+/// Python's `repr` of a JSON number given as text: an integer when it has no fraction or
+/// exponent (and fits the 64-bit types serde_json would have used), else a float.
+fn push_number_text(buf: &mut String, text: &str) {
+    if let Ok(i) = text.parse::<i64>() {
+        let _ = write!(buf, "{i}");
+    } else if let Ok(u) = text.parse::<u64>() {
+        let _ = write!(buf, "{u}");
+    } else {
+        pyrepr::push_float(buf, text.parse::<f64>().unwrap_or(f64::NAN));
     }
 }
 
