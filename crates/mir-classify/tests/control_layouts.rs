@@ -38,7 +38,10 @@ fn generated_control_layouts_are_named_by_their_own_rule_and_fully_explained() {
             continue;
         }
         if !out.candidates.is_empty() {
-            failures.push(format!("{name}: unexpected candidates {:?}", out.candidates));
+            failures.push(format!(
+                "{name}: unexpected candidates {:?}",
+                out.candidates
+            ));
         }
         match &out.coverage {
             Some(cov) if cov.tensors_unexplained == 0 => {}
@@ -55,7 +58,15 @@ fn generated_control_layouts_are_named_by_their_own_rule_and_fully_explained() {
             .find_map(|e| e.strip_prefix("rule "))
             .unwrap_or_default()
             .to_string();
-        for base_rule in ["flux-1-dev", "sd3", "sdxl", "sd1", "sd2", "qwen-image", "z-image"] {
+        for base_rule in [
+            "flux-1-dev",
+            "sd3",
+            "sdxl",
+            "sd1",
+            "sd2",
+            "qwen-image",
+            "z-image",
+        ] {
             if rule == base_rule {
                 failures.push(format!("{name}: decided by the base model's rule {rule}"));
             }
@@ -81,10 +92,19 @@ fn structural_evidence_names_widths_vector_counts_and_ranks() {
         ("controlnet-sd3-5-large.diffusers.spec", "= 2432"),
         ("controlnet-sd3.instantx.spec", "= 1536"),
         ("controlnet-union-sdxl.promax.spec", "control types = 8"),
-        ("controlnet-union-flux-1-dev.instantx.spec", "control modes = 10"),
+        (
+            "controlnet-union-flux-1-dev.instantx.spec",
+            "control modes = 10",
+        ),
         ("controlnet-flux-1-dev.xlabs.spec", "double blocks = 2"),
-        ("ip-adapter-sdxl.original.spec", "cross-attention processors = 140"),
-        ("ip-adapter-sd1.original.spec", "cross-attention processors = 32"),
+        (
+            "ip-adapter-sdxl.original.spec",
+            "cross-attention processors = 140",
+        ),
+        (
+            "ip-adapter-sd1.original.spec",
+            "cross-attention processors = 32",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, want) in cases {
