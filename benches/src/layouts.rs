@@ -1,5 +1,5 @@
 //! Real tensor layouts for benches and the synthetic library: diffusion checkpoints, LoRAs, VAEs
-//! and text encoders from the model-toolkit key lists in `../shared`, and LLMs (Hugging Face
+//! and text encoders from the model-toolkit key lists in `fixtures/reference`, and LLMs (Hugging Face
 //! llama names for safetensors, llama.cpp names for GGUF) built from their published
 //! configurations.
 
@@ -9,18 +9,15 @@ use mir_core::Dtype;
 use mir_testkit::gguf::{GgufFile, GgufTensor, GgufValue, ggml};
 use mir_testkit::{SpecTensor, parse_spec};
 
-use crate::shared_dir;
+use crate::toolkit_dir;
 
 /// The LoRA rank used where the key lists leave it open (`-1`).
 pub const LORA_RANK: u64 = 16;
 
-/// The text of a model-toolkit component list. Panics (loudly) when `../shared` is missing.
+/// The text of a model-toolkit component list. Panics (loudly) when it is missing.
 pub fn component_text(name: &str) -> String {
-    let path = shared_dir()
-        .join("reference/model-toolkit/components")
-        .join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the benches read ../shared)", path.display()))
+    let path = toolkit_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A component list with `prefix` prepended to every name and `dtype` for every tensor.

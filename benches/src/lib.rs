@@ -1,7 +1,7 @@
 //! Inputs shared by the criterion benches and `cargo xtask bench`.
 //!
 //! * [`sdxl_like_spec`] builds a ~2,500-tensor all-in-one SDXL checkpoint's tensor list from the
-//!   model-toolkit key lists in `../shared` (UNet, both text encoders, VAE), the size real
+//!   model-toolkit key lists in `fixtures/reference` (UNet, both text encoders, VAE), the size real
 //!   checkpoints have.
 //! * [`gguf_150k_vocab`] and [`gguf_small`]: GGUF LLM headers, one with a real 152k-token
 //!   vocabulary.
@@ -22,9 +22,10 @@ use mir_testkit::{SpecTensor, safetensors_header};
 pub mod layouts;
 pub mod library;
 
-/// `../shared` relative to the workspace.
-pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+/// The model-toolkit component lists kept in the repository (`fixtures/reference/model-toolkit`,
+/// MIT, licence beside them).
+pub fn toolkit_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reference/model-toolkit/components")
 }
 
 /// An all-in-one SDXL checkpoint's tensors: UNet, CLIP-L, OpenCLIP-G and VAE, F16.

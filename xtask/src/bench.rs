@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--out DIR]`: `mir scan` against
 //! the floor and against the Python peers, in one run.
 //!
-//! 1. Builds `mir` and the floor (`benches/src/bin/floor.rs`) in release mode.
+//! 1. Builds `mir` and the floor (`benches/src/bin/floor.rs`) with the `profiling` profile (release code plus line tables for perf).
 //! 2. Generates (or reuses, when `library.json` carries the same plan hash) a synthetic library of
 //!    N weight files under `DIR/library-N` and a second one of N/4 files for the linearity point
 //!    (see `mir_benches::library` for the mix and layout). Files are sparse.
@@ -72,7 +72,7 @@ fn parse_args(root: &Path, args: &[String]) -> anyhow::Result<Options> {
         rounds: 3,
         peer_rounds: 1,
         real_files: 600,
-        out: root.join("target/bench"),
+        out: crate::target_dir(root)?.join("bench"),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -227,10 +227,13 @@ struct Bins {
 
 fn build(root: &Path) -> anyhow::Result<Bins> {
     for args in [
-        &["build", "--release", "-p", "mir-cli"][..],
+        // The `profiling` profile: release code with the line tables perf's DWARF call graphs
+        // need (`release` itself has no debug info, to keep the installed binary small).
+        &["build", "--profile", "profiling", "-p", "mir-cli"][..],
         &[
             "build",
-            "--release",
+            "--profile",
+            "profiling",
             "-p",
             "mir-benches",
             "--bin",
@@ -249,13 +252,11 @@ fn build(root: &Path) -> anyhow::Result<Bins> {
             bail!("cargo {} failed", args.join(" "));
         }
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir(root)?;
     Ok(Bins {
-        mir: target.join("release/mir"),
-        floor: target.join("release/floor"),
-        header_path: target.join("release/header_path"),
+        mir: target.join("profiling/mir"),
+        floor: target.join("profiling/floor"),
+        header_path: target.join("profiling/header_path"),
     })
 }
 

@@ -203,8 +203,12 @@ mod tests {
     #[test]
     fn demo_library_builds() {
         let tmp = std::env::temp_dir().join(format!("mir-xtask-demo-{}", std::process::id()));
-        let n = crate::build_demo(&crate::workspace_root(), &tmp).unwrap();
-        assert!(n >= ok().len() + hostile().len());
+        let built = crate::build_demo(&crate::workspace_root(), &tmp).unwrap();
+        assert!(built.valid >= ok().len());
+        assert_eq!(built.broken, hostile().len());
+        assert!(built.models > 50, "{built:?}");
+        // Only weight files are copied.
+        assert!(!tmp.join("gguf/make_fixtures.py").exists());
         assert!(tmp.join("safetensors/ok/tiny_f16.safetensors").is_file());
         std::fs::remove_dir_all(&tmp).unwrap();
     }

@@ -4,24 +4,17 @@
 //! has to do at least.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mir_classify::testing::load_spec;
 use mir_classify::{Classifier, Input, normalize_key};
 use mir_core::TensorIndex;
 
-fn shared(root: &Path) -> PathBuf {
-    [root.join("../shared"), root.join("../../shared")]
-        .into_iter()
-        .find(|p| p.join("mir/IDS.md").is_file())
-        .expect("../shared is missing; the bench reads model-toolkit lists from it")
-}
-
 fn sdxl_bundle() -> TensorIndex {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let fixtures = root.join("fixtures/specs");
-    let toolkit = shared(&root).join("reference/model-toolkit/components");
+    let toolkit = root.join("fixtures/reference/model-toolkit/components");
     let text = std::fs::read_to_string(fixtures.join("sdxl.bundle.spec")).unwrap();
     let mut resolve = |n: &str| match n.strip_prefix("toolkit:") {
         Some(rest) => std::fs::read_to_string(toolkit.join(rest)).ok(),

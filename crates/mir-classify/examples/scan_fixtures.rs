@@ -1,25 +1,18 @@
 //! Prints the classification of fixture specs (all of them, or those named on the command
 //! line): `cargo run -p mir-classify --example scan_fixtures -- sdxl.bundle.spec`.
 //!
-//! `@include toolkit:…` lines are read from `../shared/reference/model-toolkit/components/`.
+//! `@include toolkit:…` lines are read from `fixtures/reference/model-toolkit/components/`.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mir_classify::testing::load_spec;
 use mir_classify::{Classifier, Input};
 
-fn find_shared(root: &Path) -> PathBuf {
-    [root.join("../shared"), root.join("../../shared")]
-        .into_iter()
-        .find(|p| p.join("mir/IDS.md").is_file())
-        .expect("../shared not found")
-}
-
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let fixtures = root.join("fixtures/specs");
-    let toolkit = find_shared(&root).join("reference/model-toolkit/components");
+    let toolkit = root.join("fixtures/reference/model-toolkit/components");
     let mut names: Vec<String> = std::env::args().skip(1).collect();
     if names.is_empty() {
         names = std::fs::read_dir(&fixtures)

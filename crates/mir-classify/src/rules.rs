@@ -473,6 +473,7 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("adapters.toml", include_str!("../rules/adapters.toml")),
     ("llm.toml", include_str!("../rules/llm.toml")),
     ("filename.toml", include_str!("../rules/filename.toml")),
+    ("video.toml", include_str!("../rules/video.toml")),
 ];
 
 /// The embedded layout file (prefixes, bundle parts, adapter naming, tables, database aliases).

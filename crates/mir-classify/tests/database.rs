@@ -1,4 +1,5 @@
-//! The MIR databases (read from ../shared, never copied): exact hash matches name finetunes and
+//! The MIR databases (the bundled July 2025 one, and our own excerpt in the August 2025 format;
+//! the August 2025 database itself is read only from `$MIR_DB_2025_08`): exact hash matches name finetunes and
 //! distillation LoRAs, layer hashes alone are not trusted for VAEs and LoRAs, sentinels are
 //! ignored, and a hash that contradicts the file's own structure does not override it.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
@@ -9,8 +10,24 @@ use mir_classify::testing::Spec;
 use mir_classify::{Classifier, EvidenceKind, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
 use serde_json::Value;
 
+/// Our own test data in the August 2025 database's format (`fixtures/mir-db/README.md`).
+const EXCERPT: &str = "excerpt-2025-08-format.json";
+
 fn db_path(name: &str) -> std::path::PathBuf {
-    common::shared().join("mir").join(name)
+    common::database(name)
+}
+
+/// The August 2025 database when `MIR_DB_2025_08` names it; `None` (with a message saying what
+/// was skipped) when it is not set. It is never copied into the repository (MPL-2.0 + Commons
+/// Clause).
+fn real_2025_08(what: &str) -> Option<std::path::PathBuf> {
+    match std::env::var_os("MIR_DB_2025_08") {
+        Some(p) => Some(p.into()),
+        None => {
+            println!("MIR_DB_2025_08 is not set: {what} skipped for the August 2025 database");
+            None
+        }
+    }
 }
 
 fn json(name: &str) -> Value {
@@ -39,12 +56,21 @@ fn with_hash(mut s: Spec, field: &str, hex: &str) -> Spec {
 
 #[test]
 fn both_databases_load_and_drop_the_none_sentinels() {
-    for name in ["mir-2025-07.json", "mir-2025-08.json"] {
-        let db = MirDatabase::load(&db_path(name)).unwrap();
-        assert!(db.len() > 60, "{name}: only {} hashes", db.len());
+    let db = MirDatabase::load(&db_path("mir-2025-07.json")).unwrap();
+    assert!(db.len() > 60, "mir-2025-07.json: only {} hashes", db.len());
+    // The excerpt holds 62 constructed hashes and the 3 "None" sentinels, which are dropped.
+    assert_eq!(MirDatabase::load(&db_path(EXCERPT)).unwrap().len(), 62);
+    if let Some(path) = real_2025_08("the load check") {
+        let db = MirDatabase::load(&path).unwrap();
+        assert!(
+            db.len() > 60,
+            "{}: only {} hashes",
+            path.display(),
+            db.len()
+        );
     }
     // DB-final stores the sentinels under stable-diffusion-v1-5; they must not match anything.
-    let c = classifier("mir-2025-08.json");
+    let c = classifier(EXCERPT);
     for (field, hex) in [
         ("layer_256", SENTINEL_SHA256_NONE),
         ("layer_b3", SENTINEL_B3_NONE),
@@ -59,14 +85,14 @@ fn both_databases_load_and_drop_the_none_sentinels() {
 
 #[test]
 fn a_file_hash_names_an_sdxl_finetune() {
-    let db = json("mir-2025-08.json");
+    let db = json(EXCERPT);
     let hex = first_hash(
         &db,
         "info.unet.stable-diffusion-xl-1",
         "pony-diffusion",
         "file_256",
     );
-    let c = classifier("mir-2025-08.json");
+    let c = classifier(EXCERPT);
     let out = common::classify(
         &c,
         &with_hash(
@@ -116,8 +142,8 @@ fn a_file_hash_names_a_distillation_lora_and_carries_repo_and_pkg() {
 
 #[test]
 fn a_layer_hash_alone_is_not_trusted_for_a_vae_but_a_file_hash_is() {
-    let db = json("mir-2025-08.json");
-    let c = classifier("mir-2025-08.json");
+    let db = json(EXCERPT);
+    let c = classifier(EXCERPT);
     let b3 = first_hash(&db, "info.vae.kl", "stable-diffusion-xl-1", "layer_b3");
     let out = common::classify(
         &c,
@@ -147,9 +173,9 @@ fn a_layer_hash_alone_is_not_trusted_for_a_vae_but_a_file_hash_is() {
 
 #[test]
 fn a_layer_hash_of_a_base_model_is_trusted() {
-    let db = json("mir-2025-08.json");
+    let db = json(EXCERPT);
     let b3 = first_hash(&db, "info.dit.flux1-dev", "*", "layer_b3");
-    let c = classifier("mir-2025-08.json");
+    let c = classifier(EXCERPT);
     // No tensors at all: the hash alone names the file.
     let s = with_hash(Spec::default(), "layer_b3", &b3);
     let out = common::classify(&c, &s);
@@ -159,14 +185,14 @@ fn a_layer_hash_of_a_base_model_is_trusted() {
 
 #[test]
 fn a_hash_that_contradicts_structure_does_not_override_it() {
-    let db = json("mir-2025-08.json");
+    let db = json(EXCERPT);
     let hex = first_hash(
         &db,
         "info.unet.stable-diffusion-xl-1",
         "pony-diffusion",
         "file_256",
     );
-    let c = classifier("mir-2025-08.json");
+    let c = classifier(EXCERPT);
     let out = common::classify(
         &c,
         &with_hash(common::spec("sd1.ldm.spec"), "file_256", &hex),
@@ -187,9 +213,14 @@ fn a_hash_that_contradicts_structure_does_not_override_it() {
 #[test]
 fn every_trusted_database_entry_maps_to_a_canonical_model_id() {
     // Every hashed entry of both databases must map onto a valid model-domain ID.
-    for name in ["mir-2025-07.json", "mir-2025-08.json"] {
-        let db = json(name);
-        let c = classifier(name);
+    let mut paths = vec![db_path("mir-2025-07.json"), db_path(EXCERPT)];
+    paths.extend(real_2025_08("the canonical-ID check"));
+    for path in paths {
+        let name = path.display().to_string();
+        let db: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let c = Classifier::builtin()
+            .unwrap()
+            .with_database(MirDatabase::load(&path).unwrap());
         for (key, compats) in db.as_object().unwrap() {
             for (compat, entry) in compats.as_object().unwrap() {
                 for field in ["file_256", "layer_256", "layer_b3"] {
@@ -228,8 +259,8 @@ fn every_trusted_database_entry_maps_to_a_canonical_model_id() {
 
 #[test]
 fn database_aliases_follow_ids_md_series() {
-    let db = json("mir-2025-08.json");
-    let c = classifier("mir-2025-08.json");
+    let db = json(EXCERPT);
+    let c = classifier(EXCERPT);
     for (key, compat, want) in [
         (
             "info.dit.flux1-schnell",
@@ -275,9 +306,9 @@ fn database_aliases_follow_ids_md_series() {
 
 #[test]
 fn a_hash_refines_an_architecture_only_result() {
-    let db = json("mir-2025-08.json");
+    let db = json(EXCERPT);
     let hex = first_hash(&db, "info.dit.flux1-dev", "*", "file_256");
-    let c = classifier("mir-2025-08.json");
+    let c = classifier(EXCERPT);
     let out = common::classify(
         &c,
         &with_hash(common::spec("dit-unknown.mmdit.spec"), "file_256", &hex),
@@ -288,9 +319,9 @@ fn a_hash_refines_an_architecture_only_result() {
 
 #[test]
 fn a_hash_outranks_a_compat_that_only_the_file_name_gave() {
-    let db = json("mir-2025-08.json");
+    let db = json(EXCERPT);
     let hex = first_hash(&db, "info.vae.kl", "stable-diffusion-v1-5", "file_256");
-    let c = classifier("mir-2025-08.json");
+    let c = classifier(EXCERPT);
     // Named like an SDXL VAE, hashed like the SD1.5 one.
     let out = common::classify(
         &c,

@@ -117,10 +117,10 @@ fn unknown_file_type_is_reported_not_guessed() {
     );
     idx.metadata
         .insert("general.file_type".into(), MetaValue::UInt(4));
-    // A file with weights: a tensorless one is named by no metadata rule (issue 17 item 18).
+    // A file with weights (a tensor-less GGUF's metadata names nothing).
     idx.tensors.push(TensorRecord::new(
         "blk.0.attn_q.weight",
-        Dtype::F16,
+        Dtype::Quant("Q4_K".into()),
         vec![8, 8],
     ));
     let out = classify(&c, &idx);

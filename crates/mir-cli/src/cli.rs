@@ -9,7 +9,17 @@ use clap::{Parser, Subcommand};
 ///
 /// Only headers are read; tensor data is never loaded and nothing in a file is executed.
 #[derive(Debug, Parser)]
-#[command(name = "mir", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mir",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit status: 0 success; 1 some file read but not recognised; 2 some file or \
+                  folder could not be read (reported, the command went on); 3 usage or fatal error \
+                  (bad arguments, --index, --mir-db, --hash/--algo, --plugin); 4 `scan --fail-on` \
+                  found such a finding."
+)]
 pub(crate) struct Args {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -20,7 +30,9 @@ pub(crate) enum Command {
     /// Scan folders (or files) and report every weight file: format, MIR ID, fingerprints.
     ///
     /// Exit status: 0 when every file was read and identified, 1 when some were not recognised,
-    /// 2 when some could not be read (each such file is reported and the scan goes on).
+    /// 2 when some could not be read (each such file is reported and the scan goes on), 3 for a
+    /// usage or fatal error (bad arguments, --index, --mir-db, --hash), 4 with --fail-on when a
+    /// file has such a finding.
     Scan(ScanArgs),
     /// Show one file's header: format, tensors, dtype profile, metadata and fingerprints.
     Inspect(InspectArgs),
@@ -68,6 +80,29 @@ pub(crate) struct PluginOptions {
     /// Load no plugins from MIR_PLUGIN_PATH or the config folder (explicit --plugin still loads).
     #[arg(long)]
     pub(crate) no_plugin_dirs: bool,
+}
+
+/// Which MIR database names files by their exact hashes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct DatabaseOptions {
+    /// A published MIR database (mir.json, e.g. the later nnll one) instead of the bundled July
+    /// 2025 database: exact file_256/layer_256/layer_b3 matches name the series and compat (e.g.
+    /// a finetune) and add a `database` object (repo, pkg) to the record. file_256 matches need
+    /// --hash sha256.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_mir_db")]
+    pub(crate) mir_db: Option<PathBuf>,
+    /// Use no MIR database at all (not even the bundled one).
+    #[arg(long)]
+    pub(crate) no_mir_db: bool,
+}
+
+/// Finding severities `--fail-on` can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FailOn {
+    /// A pickle global that runs code when loaded (os.system, eval, …).
+    Unsafe,
+    /// Unsafe, or a global outside torch's weights-only allowlist.
+    Suspicious,
 }
 
 /// Where results are remembered between runs.
@@ -153,7 +188,8 @@ pub(crate) struct PluginArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ScanArgs {
-    /// Folders or files to scan. Symlinks are followed only inside these roots.
+    /// Folders or files to scan. Symlinks are followed only inside these roots (see
+    /// --follow-symlinks).
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
     /// Print one JSON object per file (JSON Lines) instead of a table. Fields are documented in
@@ -164,17 +200,30 @@ pub(crate) struct ScanArgs {
     /// a Hugging Face cache snapshot) instead of one per file.
     #[arg(long, requires = "json")]
     pub(crate) models: bool,
+    /// With --json: after the file records, also print walk problems and the summary as JSON
+    /// lines of their own, told apart by a `kind` field (`walk_error`, `outside_symlink`,
+    /// `unclaimed`, `summary`) that file records never have.
+    #[arg(long, requires = "json")]
+    pub(crate) json_summary: bool,
+    /// Show the evidence under each file in the table (why it got its ID).
+    #[arg(long, conflicts_with = "json")]
+    pub(crate) explain: bool,
+    /// Exit with status 4 when some file has a finding of this severity or worse (e.g. a pickle
+    /// that would run a command when loaded), for CI pipelines that must refuse such files.
+    #[arg(long, value_name = "LEVEL", value_enum)]
+    pub(crate) fail_on: Option<FailOn>,
+    /// Also follow symlinks whose target is outside the given roots (e.g. ComfyUI's
+    /// `models/loras -> /mnt/…`). Without it they are reported and counted, not followed.
+    #[arg(long)]
+    pub(crate) follow_symlinks: bool,
     /// Worker threads (0 = one per core; at most 64: more only adds contention).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
     pub(crate) threads: usize,
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
-    /// A published MIR database (mir.json, e.g. mir-2025-07.json or the later nnll one): exact
-    /// file_256/layer_256/layer_b3 matches name the series and compat (e.g. a finetune) and add a
-    /// `database` object (repo, pkg) to the record. file_256 matches need --hash sha256.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) mir_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) db: DatabaseOptions,
     /// Also hash every file, comma-separated: sha256, autov1, autov2, autov3, blake3, crc32,
     /// file_256, or all. Reads every byte once for all of them; results are kept in the index.
     #[arg(long, value_name = "LIST")]
@@ -201,9 +250,8 @@ pub(crate) struct InspectArgs {
     /// List every tensor.
     #[arg(long, conflicts_with = "tensors")]
     pub(crate) all: bool,
-    /// A published MIR database, as for `mir scan --mir-db`.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) mir_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) db: DatabaseOptions,
     #[command(flatten)]
     pub(crate) plugins: PluginOptions,
 }

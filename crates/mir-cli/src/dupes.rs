@@ -4,11 +4,11 @@ use mir_scan::{ScanOptions, Scanner};
 use std::io::{IsTerminal, Write};
 
 use crate::cli::DupesArgs;
-use crate::output::{human_size, json_line};
+use crate::output::{human_size, json_line, term, term_path};
 
 pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
-    let identifier = crate::identifier(None)?;
+    let identifier = crate::identifier(&crate::cli::DatabaseOptions::default())?;
     let version = mir_scan::record_version(&registry, &identifier);
     // Dupes needs somewhere to keep sizes, signatures and hashes: an in-memory index without
     // --index/--no-index choices that leave none.
@@ -29,7 +29,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     // the files whose sizes collide, group the files that exist.
     let (report, warnings) = scanner.dupes(&args.paths)?;
     for e in &warnings {
-        eprintln!("mir: warning: {e}");
+        eprintln!("mir: warning: {}", term(&e.to_string()));
     }
 
     let stdout = std::io::stdout();
@@ -55,7 +55,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
                 id.get(..16).unwrap_or(id)
             )?;
             for p in &g.paths {
-                writeln!(w, "    {}", p.display())?;
+                writeln!(w, "    {}", term_path(p))?;
             }
         }
         // A layout match is not a copy (two LoRAs of one base share a layout): these groups are
@@ -96,7 +96,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
                     human_size(f.size),
                     f.format.as_deref().unwrap_or("-"),
                     f.precision.as_deref().unwrap_or("-"),
-                    f.path.display()
+                    term_path(&f.path)
                 )?;
             }
         }

@@ -6,7 +6,7 @@ use mir_scan::{FileHashes, HashAlgo, ScanOptions, Scanner};
 use serde::Serialize;
 
 use crate::cli::HashArgs;
-use crate::output::json_line;
+use crate::output::{file_message, json_line, term};
 
 #[derive(Serialize)]
 struct HashLine {
@@ -29,7 +29,7 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
     };
     // Hash rows are keyed like a scan's, so a scan and `mir hash` share them.
     let registry = mir_scan::default_registry();
-    let identifier = crate::identifier(None)?;
+    let identifier = crate::identifier(&crate::cli::DatabaseOptions::default())?;
     let version = mir_scan::record_version(&registry, &identifier);
     let index = crate::open_index(&args.index, version, false)?;
     let mut scanner = Scanner::with_parts(options, registry, identifier);
@@ -60,9 +60,9 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<u8> {
             json_line(&mut w, &line)?;
         } else if let Some(e) = &line.error {
             w.flush()?;
-            eprintln!("mir: {}: {e}", line.path);
+            eprintln!("mir: {}", file_message(&line.path, e));
         } else if let Some(h) = &line.hashes {
-            print_text(&mut w, &line.path, h, &algos)?;
+            print_text(&mut w, &term(&line.path), h, &algos)?;
         }
     }
     w.flush()?;

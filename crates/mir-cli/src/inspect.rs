@@ -7,7 +7,9 @@ use mir_scan::{ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecor
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
-use crate::output::{human_size, json_line};
+use crate::output::{
+    EXIT_UNREADABLE, EXIT_UNRECOGNISED, file_message, human_size, json_line, term, term_path,
+};
 
 #[derive(Serialize)]
 struct Inspection<'a> {
@@ -63,7 +65,7 @@ fn meta_json(v: &MetaValue) -> serde_json::Value {
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, false)?;
-    let identifier = crate::identifier(args.mir_db.as_deref())?;
+    let identifier = crate::identifier(&args.db)?;
     // The one analysis path a scan uses too (sibling config.json included), so a file reads the
     // same alone as in a scan.
     let analyser = mir_scan::Analyser::new(
@@ -74,20 +76,26 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     );
     let report = analyser.analyse_path(&args.path, &[]);
     if let Some(e) = &report.error {
+        eprintln!(
+            "mir: {}",
+            file_message(&args.path.to_string_lossy(), &e.message)
+        );
         // Findings made before the error (a payload before the damage) go with it.
-        let findings: String = report
-            .findings
-            .iter()
-            .map(|f| format!("\n  ! {}", f.to_record_text()))
-            .collect();
-        anyhow::bail!("{}: {}{findings}", args.path.display(), e.message);
+        for f in &report.findings {
+            eprintln!("  ! {}", term(&f.to_record_text()));
+        }
+        return Ok(EXIT_UNREADABLE);
     }
     let facts = report.facts.as_ref();
     let (Some(index), Some(sigs)) = (
         facts.and_then(|f| f.index.as_ref()),
         facts.and_then(|f| f.signatures.as_ref()),
     ) else {
-        anyhow::bail!("{}: unrecognised format", args.path.display());
+        eprintln!(
+            "mir: {}: no format claims this file (its first bytes match none and its extension is not one a format reads)",
+            term_path(&args.path)
+        );
+        return Ok(EXIT_UNRECOGNISED);
     };
     let size = report.size;
     let id = Record::from_report(&report);
@@ -151,23 +159,27 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
 }
 
 fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
-    writeln!(w, "path        {}", v.path)?;
-    writeln!(w, "format      {}", v.format)?;
+    writeln!(w, "path        {}", term(&v.path))?;
+    writeln!(w, "format      {}", term(v.format))?;
     writeln!(w, "size        {} ({} bytes)", human_size(v.size), v.size)?;
     writeln!(w, "tensors     {}", v.tensors)?;
     writeln!(w, "parameters  {}", v.parameters)?;
-    writeln!(w, "mir         {}", v.mir.as_deref().unwrap_or("(none)"))?;
+    writeln!(
+        w,
+        "mir         {}",
+        term(v.mir.as_deref().unwrap_or("(none)"))
+    )?;
     if !v.candidates.is_empty() {
-        writeln!(w, "candidates  {}", v.candidates.join(", "))?;
+        writeln!(w, "candidates  {}", term(&v.candidates.join(", ")))?;
     }
     for c in &v.components {
-        writeln!(w, "component   {} under {}", c.mir, c.prefix)?;
+        writeln!(w, "component   {} under {}", term(&c.mir), term(&c.prefix))?;
     }
     if let Some(p) = &v.precision {
-        writeln!(w, "precision   {p}")?;
+        writeln!(w, "precision   {}", term(p))?;
     }
     if let (Some(k), Some(c)) = (&v.decided_by, v.confidence) {
-        writeln!(w, "decided by  {k} (confidence {c:.2})")?;
+        writeln!(w, "decided by  {} (confidence {c:.2})", term(k))?;
     }
     if let Some(p) = &v.prediction {
         writeln!(w, "prediction  {p}")?;
@@ -189,12 +201,12 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
         writeln!(
             w,
             "database    {}:{} by {}{}{}",
-            db.key,
-            db.compat,
-            db.field,
+            term(&db.key),
+            term(&db.compat),
+            term(&db.field),
             db.repo
                 .as_deref()
-                .map(|r| format!(", repo {r}"))
+                .map(|r| format!(", repo {}", term(r)))
                 .unwrap_or_default(),
             if db.trusted {
                 ""
@@ -206,11 +218,17 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     if !v.evidence.is_empty() {
         writeln!(w, "evidence")?;
         for e in &v.evidence {
-            writeln!(w, "  {e}")?;
+            writeln!(w, "  {}", term(e))?;
         }
     }
     writeln!(w, "dtypes")?;
-    for d in &v.dtypes {
+    let dtypes: Vec<String> = v
+        .dtypes
+        .iter()
+        .map(|d| term(&d.dtype).into_owned())
+        .collect();
+    let dwidth = column_width(dtypes.iter().map(String::as_str), 8, 24);
+    for (d, name) in v.dtypes.iter().zip(&dtypes) {
         let share = if v.parameters > 0 {
             d.parameters as f64 * 100.0 / v.parameters as f64
         } else {
@@ -218,8 +236,8 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
         };
         writeln!(
             w,
-            "  {:<12} {:>14} params  {share:5.1}%",
-            d.dtype, d.parameters
+            "  {name:<dwidth$} {:>14} params  {share:5.1}%",
+            d.parameters
         )?;
     }
     writeln!(w, "fingerprints")?;
@@ -238,7 +256,7 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
     if !v.findings.is_empty() {
         writeln!(w, "findings")?;
         for f in &v.findings {
-            writeln!(w, "  {f}")?;
+            writeln!(w, "  {}", term(f))?;
         }
     }
     writeln!(
@@ -252,17 +270,14 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let one_line: String = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let shown: String = one_line.chars().take(100).collect();
-        let more = if one_line.chars().count() > 100 {
+        // Long values are cut (by characters, before escaping, so an escape is never split).
+        let shown: String = text.chars().take(100).collect();
+        let more = if text.chars().count() > 100 {
             "…"
         } else {
             ""
         };
-        writeln!(w, "  {k} = {shown}{more}")?;
+        writeln!(w, "  {} = {}{more}", term(k), term(&shown))?;
     }
     if !v.first_tensors.is_empty() {
         writeln!(
@@ -271,9 +286,32 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
             v.first_tensors.len(),
             v.tensors
         )?;
-        for t in &v.first_tensors {
-            writeln!(w, "  {:<60} {:<8} {:?}", t.name, t.dtype, t.shape)?;
+        // The name goes last, so a long one never pushes the other columns out of line.
+        let dtypes: Vec<String> = v
+            .first_tensors
+            .iter()
+            .map(|t| term(t.dtype).into_owned())
+            .collect();
+        let shapes: Vec<String> = v
+            .first_tensors
+            .iter()
+            .map(|t| format!("{:?}", t.shape))
+            .collect();
+        let dwidth = column_width(dtypes.iter().map(String::as_str), 5, 16);
+        let swidth = column_width(shapes.iter().map(String::as_str), 5, 40);
+        writeln!(w, "  {:<dwidth$}  {:<swidth$}  NAME", "DTYPE", "SHAPE")?;
+        for ((t, dtype), shape) in v.first_tensors.iter().zip(&dtypes).zip(&shapes) {
+            writeln!(w, "  {dtype:<dwidth$}  {shape:<swidth$}  {}", term(t.name))?;
         }
     }
     Ok(())
+}
+
+/// The widest of `cells` (in characters), within `min..=max`.
+fn column_width<'a>(cells: impl Iterator<Item = &'a str>, min: usize, max: usize) -> usize {
+    cells
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(min, max)
 }

@@ -17,14 +17,24 @@ mod scan;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = match cli::Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // Help and --version go to stdout and exit 0; a usage error gets its own code.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                output::EXIT_USAGE
+            } else {
+                output::EXIT_OK
+            });
+        }
+    };
     let result = match args.command {
         cli::Command::Scan(a) => scan::run(a),
         cli::Command::Inspect(a) => inspect::run(a),
@@ -37,17 +47,26 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mir: {e:#}");
-            ExitCode::from(2)
+            eprintln!("mir: {}", output::error_chain(&e));
+            ExitCode::from(output::EXIT_USAGE)
         }
     }
 }
 
-/// The built-in classifier, with the MIR database at `mir_db` when given.
-pub(crate) fn identifier(mir_db: Option<&Path>) -> anyhow::Result<mir_scan::Identifier> {
+/// The MIR database `mir` carries: the July 2025 database published by the MIR project,
+/// unmodified, LGPL-3.0 (see `crates/mir-cli/data/README.md`). Embedded so the installed binary
+/// needs no data files; `--mir-db PATH` replaces it and `--no-mir-db` turns it off.
+pub(crate) const BUNDLED_DB: &[u8] = include_bytes!("../data/mir-2025-07.json");
+
+/// The built-in classifier with the database the options ask for: `--mir-db PATH`, none with
+/// `--no-mir-db`, else the bundled one.
+pub(crate) fn identifier(db: &cli::DatabaseOptions) -> anyhow::Result<mir_scan::Identifier> {
     let id =
         mir_scan::Identifier::builtin().context("the built-in classification rules are invalid")?;
-    Ok(match mir_db {
+    if db.no_mir_db {
+        return Ok(id);
+    }
+    Ok(match &db.mir_db {
         Some(path) => {
             let db = mir_classify::MirDatabase::load(path)
                 .with_context(|| format!("cannot load the MIR database {}", path.display()))?;
@@ -60,7 +79,14 @@ pub(crate) fn identifier(mir_db: Option<&Path>) -> anyhow::Result<mir_scan::Iden
             );
             id.with_database(db, &identity)
         }
-        None => id,
+        None => {
+            let db = mir_classify::MirDatabase::from_json(BUNDLED_DB)
+                .context("the bundled MIR database is invalid")?;
+            // The content itself is the identity (`with_database` hashes it): a new bundled
+            // database invalidates the index's records.
+            let identity = format!("bundled|{}", String::from_utf8_lossy(BUNDLED_DB));
+            id.with_database(db, &identity)
+        }
     })
 }
 
@@ -82,7 +108,10 @@ pub(crate) fn open_index(
             Ok(i) => Ok(Some(i)),
             Err(e) => {
                 if !quiet {
-                    eprintln!("mir: warning: working without the index: {e}");
+                    eprintln!(
+                        "mir: warning: working without the index: {}",
+                        output::term(&e.to_string())
+                    );
                 }
                 Ok(None)
             }

@@ -7,7 +7,7 @@ use mir_plugin_host::{PluginSearch, PluginSet};
 use serde::Serialize;
 
 use crate::cli::{PluginArgs, PluginOptions};
-use crate::output::json_line;
+use crate::output::{json_line, term};
 
 /// Loads the plugins `opts` asks for.
 fn discover(opts: &PluginOptions) -> PluginSet {
@@ -32,15 +32,18 @@ pub(crate) fn registry(
     let set = discover(opts);
     for r in set.refusals() {
         let explicit = opts.plugins.contains(&r.path);
+        // The reason names the plugin already (`plugin X: …`); say it once.
+        let reason = r.reason.to_string();
+        let what = if reason.contains(&*r.path.to_string_lossy()) {
+            reason
+        } else {
+            format!("plugin {}: {reason}", r.path.display())
+        };
         if explicit {
-            anyhow::bail!("plugin {} refused: {}", r.path.display(), r.reason);
+            anyhow::bail!("{what}");
         }
         if !quiet {
-            eprintln!(
-                "mir: warning: plugin {} not loaded: {}",
-                r.path.display(),
-                r.reason
-            );
+            eprintln!("mir: warning: not loaded: {}", term(&what));
         }
     }
     let mut registry = mir_scan::default_registry();
@@ -50,6 +53,8 @@ pub(crate) fn registry(
 
 #[derive(Serialize)]
 struct Listed {
+    /// True for the formats built into `mir` (no path, no ABI).
+    builtin: bool,
     name: String,
     version: String,
     path: String,
@@ -62,21 +67,33 @@ struct Listed {
 
 pub(crate) fn run(args: PluginArgs) -> anyhow::Result<u8> {
     let set = discover(&args.plugins);
-    let mut rows: Vec<Listed> = set
-        .describe()
-        .into_iter()
-        .map(|i| Listed {
-            name: i.name,
-            version: i.version,
-            path: i.path.display().to_string(),
-            extensions: i.extensions,
-            abi_version: i.abi_version,
-            blake3: i.blake3,
+    let mut rows: Vec<Listed> = mir_scan::default_registry()
+        .formats()
+        .map(|f| Listed {
+            builtin: true,
+            name: f.name().to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            path: String::new(),
+            extensions: f.extensions().iter().map(|e| (*e).to_owned()).collect(),
+            abi_version: 0,
+            blake3: String::new(),
             loaded: true,
             reason: None,
         })
         .collect();
+    rows.extend(set.describe().into_iter().map(|i| Listed {
+        builtin: false,
+        name: i.name,
+        version: i.version,
+        path: i.path.display().to_string(),
+        extensions: i.extensions,
+        abi_version: i.abi_version,
+        blake3: i.blake3,
+        loaded: true,
+        reason: None,
+    }));
     rows.extend(set.refusals().iter().map(|r| Listed {
+        builtin: false,
         name: String::new(),
         version: String::new(),
         path: r.path.display().to_string(),
@@ -93,11 +110,13 @@ pub(crate) fn run(args: PluginArgs) -> anyhow::Result<u8> {
             json_line(&mut w, r)?;
         }
     } else {
-        let builtin: Vec<String> = mir_scan::default_registry()
-            .formats()
-            .map(|f| format!("{} (.{})", f.name(), f.extensions().join(", .")))
+        let builtin: Vec<String> = rows
+            .iter()
+            .filter(|r| r.builtin)
+            .map(|r| format!("{} (.{})", r.name, r.extensions.join(", .")))
             .collect();
         writeln!(w, "built-in formats: {}", builtin.join("; "))?;
+        rows.retain(|r| !r.builtin);
         if rows.is_empty() {
             writeln!(
                 w,
@@ -112,18 +131,18 @@ pub(crate) fn run(args: PluginArgs) -> anyhow::Result<u8> {
                 writeln!(
                     w,
                     "loaded   {} {} (.{}) abi v{} {}",
-                    r.name,
-                    r.version,
-                    r.extensions.join(", ."),
+                    term(&r.name),
+                    term(&r.version),
+                    term(&r.extensions.join(", .")),
                     r.abi_version,
-                    r.path
+                    term(&r.path)
                 )?;
             } else {
                 writeln!(
                     w,
                     "refused  {}: {}",
-                    r.path,
-                    r.reason.as_deref().unwrap_or("")
+                    term(&r.path),
+                    term(r.reason.as_deref().unwrap_or(""))
                 )?;
             }
         }

@@ -1,12 +1,14 @@
 //! `mir scan`: walk, read, identify, print.
 
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mir_scan::{Progress, Record, ScanOptions, Scanner};
+use mir_scan::{Progress, Record, ScanOptions, ScanOutput, Scanner};
+use serde::Serialize;
 
-use crate::cli::ScanArgs;
-use crate::output::{human_size, json_line};
+use crate::cli::{FailOn, ScanArgs};
+use crate::output::{self, file_message, human_size, json_line, term, term_path};
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let options = ScanOptions {
@@ -16,10 +18,15 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
             None => Vec::new(),
         },
         hash_options: crate::hash_options(&args.hashing),
+        follow_symlinks: args.follow_symlinks,
         ..ScanOptions::default()
     };
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
-    let identifier = crate::identifier(args.mir_db.as_deref())?;
+    let extensions: Vec<String> = registry
+        .formats()
+        .flat_map(|f| f.extensions().iter().map(|e| format!(".{e}")))
+        .collect();
+    let identifier = crate::identifier(&args.db)?;
     let version = mir_scan::record_version(&registry, &identifier);
     let index = crate::open_index(&args.index, version, args.quiet)?;
     let mut scanner = Scanner::with_parts(options, registry, identifier);
@@ -39,23 +46,40 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    let unclaimed = unclaimed_files(&args.paths, &out.records);
+    let summary = Summary::of(&out, &unclaimed, args.fail_on);
 
     for e in &out.index_errors {
-        eprintln!("mir: warning: {e}");
+        eprintln!("mir: warning: {}", term(e));
     }
     for e in &out.walk_errors {
         let path = e
             .path
-            .as_ref()
-            .map(|p| p.display().to_string())
+            .as_deref()
+            .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         if e.is_loop {
             if !args.quiet {
-                eprintln!("mir: warning: symlink loop not followed: {path}");
+                eprintln!("mir: warning: symlink loop not followed: {}", term(&path));
             }
         } else {
-            eprintln!("mir: {path}: {}", e.message);
+            eprintln!("mir: {}", file_message(&path, &e.message));
         }
+    }
+    if !args.quiet {
+        for link in &out.outside_symlinks {
+            eprintln!(
+                "mir: warning: {}: symlink leaves the scanned folders, not followed (--follow-symlinks follows it)",
+                term_path(link)
+            );
+        }
+    }
+    for path in &unclaimed {
+        eprintln!(
+            "mir: {}: no format claims this file (mir reads {})",
+            term_path(path),
+            extensions.join(", ")
+        );
     }
 
     let stdout = std::io::stdout();
@@ -68,35 +92,41 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         for r in &out.records {
             json_line(&mut w, r)?;
         }
+        if args.json_summary {
+            write_json_extras(&mut w, &out, &unclaimed, &summary)?;
+        }
         // The table shows errors inline; with JSON on stdout, people still see them on stderr.
         if !args.quiet {
             w.flush()?;
             for r in out.records.iter().filter(|r| r.error.is_some()) {
                 eprintln!(
-                    "mir: {}: {}",
-                    r.path,
-                    r.error.as_deref().unwrap_or_default()
+                    "mir: {}",
+                    file_message(&r.path, r.error.as_deref().unwrap_or_default())
                 );
             }
         }
     } else {
-        print_table(&mut w, &out.records)?;
+        print_table(&mut w, &out.records, args.explain)?;
     }
     w.flush()?;
 
-    let s = &out.summary;
     if !args.quiet {
-        eprintln!(
-            "mir: {} file{}: {} identified, {} unrecognised, {} error{}",
-            s.files,
-            if s.files == 1 { "" } else { "s" },
-            s.identified,
-            s.unrecognised,
-            s.errors,
-            if s.errors == 1 { "" } else { "s" },
-        );
+        eprintln!("mir: {}", summary.line());
     }
-    Ok(u8::try_from(s.exit_code()).unwrap_or(2))
+    Ok(summary.exit_code)
+}
+
+/// Files named on the command line that no format claims (so the walk listed nothing for them).
+fn unclaimed_files(roots: &[PathBuf], records: &[Record]) -> Vec<PathBuf> {
+    roots
+        .iter()
+        .filter(|root| std::fs::metadata(root).is_ok_and(|m| m.is_file()))
+        .filter(|root| {
+            let shown = root.to_string_lossy();
+            !records.iter().any(|r| r.path == shown)
+        })
+        .cloned()
+        .collect()
 }
 
 fn progress_bar(quiet: bool) -> Option<ProgressBar> {
@@ -113,54 +143,303 @@ fn progress_bar(quiet: bool) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// One line per file: ID (or what went wrong), format, tensors, size, path.
-fn print_table<W: Write>(w: &mut W, records: &[Record]) -> anyhow::Result<()> {
-    let label = |r: &Record| -> String {
-        if let Some(e) = &r.error {
-            format!("error: {e}")
-        } else if let Some(m) = &r.mir {
-            m.clone()
-        } else if r.format.is_none() {
-            "(unrecognised format)".to_owned()
-        } else if !r.candidates.is_empty() {
-            format!("(one of {})", r.candidates.join(", "))
-        } else {
-            "(no MIR ID)".to_owned()
+/// How sure the table may look about a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// One ID, decided with confidence above [`UNSURE_CONFIDENCE`].
+    Identified,
+    /// Several candidates, or a confidence at or below [`UNSURE_CONFIDENCE`].
+    Ambiguous,
+    /// Only the architecture is known (`mir:dev.*`, `….unknown`).
+    ArchitectureOnly,
+    /// Read, but no ID (or no format at all).
+    Unrecognised,
+    /// Could not be read.
+    Error,
+}
+
+/// A confidence at or below this does not look identified (a two-way tie is 0.6).
+const UNSURE_CONFIDENCE: f32 = 0.6;
+
+impl Status {
+    fn of(r: &Record) -> Status {
+        if r.error.is_some() {
+            return Status::Error;
         }
-    };
-    let labels: Vec<String> = records.iter().map(label).collect();
-    let width = labels
+        match &r.mir {
+            _ if r.format.is_none() => Status::Unrecognised,
+            None if r.candidates.is_empty() => Status::Unrecognised,
+            None => Status::Ambiguous,
+            Some(id) if is_architecture_only(id) => Status::ArchitectureOnly,
+            Some(_)
+                if r.candidates.len() > 1
+                    || r.confidence.is_some_and(|c| c <= UNSURE_CONFIDENCE) =>
+            {
+                Status::Ambiguous
+            }
+            Some(_) => Status::Identified,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Status::Identified => "ok",
+            Status::Ambiguous => "ambiguous",
+            Status::ArchitectureOnly => "arch-only",
+            Status::Unrecognised => "unknown",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// `mir:dev.dit.unknown`-style IDs: the architecture is known, the model is not.
+fn is_architecture_only(id: &str) -> bool {
+    let base = id.strip_prefix("mir:").unwrap_or(id);
+    let base = base.split(':').next().unwrap_or(base);
+    base.starts_with("dev.") || base.ends_with(".unknown")
+}
+
+/// The scan's counts, on stderr and (with `--json-summary`) as the last JSON line.
+#[derive(Debug, Serialize)]
+struct Summary {
+    kind: &'static str,
+    /// Files reported (one record each).
+    files: usize,
+    /// Identified with one ID and a confidence above 0.6.
+    identified: usize,
+    /// Several candidates, or a confidence of 0.6 or less.
+    ambiguous: usize,
+    /// Only the architecture is known (`mir:dev.*`, `*.unknown`).
+    architecture_only: usize,
+    /// Read but not identified, or no format recognised them.
+    unrecognised: usize,
+    /// Files that could not be read.
+    errors: usize,
+    /// Folders or entries the walk could not read (symlink loops not counted).
+    walk_errors: usize,
+    /// Files with an `unsafe:` finding.
+    unsafe_files: usize,
+    /// Files with a `suspicious:` finding (and none `unsafe:`).
+    suspicious_files: usize,
+    /// Symlinks leaving the roots that were not followed.
+    outside_symlinks: usize,
+    /// Files named on the command line that no format claims.
+    unclaimed: usize,
+    /// The exit status `mir scan` returns.
+    exit_code: u8,
+}
+
+impl Summary {
+    fn of(out: &ScanOutput, unclaimed: &[PathBuf], fail_on: Option<FailOn>) -> Summary {
+        let mut s = Summary {
+            kind: "summary",
+            files: out.records.len(),
+            identified: 0,
+            ambiguous: 0,
+            architecture_only: 0,
+            unrecognised: 0,
+            errors: 0,
+            walk_errors: out.walk_errors.iter().filter(|e| !e.is_loop).count(),
+            unsafe_files: 0,
+            suspicious_files: 0,
+            outside_symlinks: out.outside_symlinks.len(),
+            unclaimed: unclaimed.len(),
+            exit_code: 0,
+        };
+        for r in &out.records {
+            match Status::of(r) {
+                Status::Identified => s.identified += 1,
+                Status::Ambiguous => s.ambiguous += 1,
+                Status::ArchitectureOnly => s.architecture_only += 1,
+                Status::Unrecognised => s.unrecognised += 1,
+                Status::Error => s.errors += 1,
+            }
+            if r.findings.iter().any(|f| f.starts_with("unsafe:")) {
+                s.unsafe_files += 1;
+            } else if r.findings.iter().any(|f| f.starts_with("suspicious:")) {
+                s.suspicious_files += 1;
+            }
+        }
+        let library = u8::try_from(out.summary.exit_code()).unwrap_or(output::EXIT_UNREADABLE);
+        s.exit_code = if library == output::EXIT_OK && s.unclaimed > 0 {
+            output::EXIT_UNRECOGNISED
+        } else {
+            library
+        };
+        let failing = match fail_on {
+            None => 0,
+            Some(FailOn::Unsafe) => s.unsafe_files,
+            Some(FailOn::Suspicious) => s.unsafe_files + s.suspicious_files,
+        };
+        if failing > 0 {
+            s.exit_code = output::EXIT_FINDINGS;
+        }
+        s
+    }
+
+    fn line(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![format!("{} identified", self.identified)];
+        if self.ambiguous > 0 {
+            parts.push(format!("{} ambiguous", self.ambiguous));
+        }
+        if self.architecture_only > 0 {
+            parts.push(format!("{} architecture only", self.architecture_only));
+        }
+        parts.push(format!("{} unrecognised", self.unrecognised));
+        parts.push(plural(self.errors + self.walk_errors, "error", "errors"));
+        if self.unsafe_files > 0 {
+            parts.push(format!("{} with unsafe findings", self.unsafe_files));
+        }
+        if self.outside_symlinks > 0 {
+            parts.push(plural(
+                self.outside_symlinks,
+                "symlink outside the roots not followed",
+                "symlinks outside the roots not followed",
+            ));
+        }
+        if self.unclaimed > 0 {
+            parts.push(format!("{} not claimed by any format", self.unclaimed));
+        }
+        format!(
+            "{}: {}",
+            plural(self.files, "file", "files"),
+            parts.join(", ")
+        )
+    }
+}
+
+/// A line of `--json-summary` output about a path (walk errors, symlinks, unclaimed files).
+#[derive(Serialize)]
+struct PathLine<'a> {
+    kind: &'static str,
+    path: String,
+    path_bytes: Option<String>,
+    message: &'a str,
+    is_loop: bool,
+}
+
+impl<'a> PathLine<'a> {
+    fn new(kind: &'static str, path: &Path, message: &'a str, is_loop: bool) -> Self {
+        // The record's own lossless path encoding.
+        let r = Record::for_path(path, 0);
+        PathLine {
+            kind,
+            path: r.path,
+            path_bytes: r.path_bytes,
+            message,
+            is_loop,
+        }
+    }
+}
+
+fn write_json_extras<W: Write>(
+    w: &mut W,
+    out: &ScanOutput,
+    unclaimed: &[PathBuf],
+    summary: &Summary,
+) -> anyhow::Result<()> {
+    for e in &out.walk_errors {
+        let path = e.path.clone().unwrap_or_default();
+        json_line(
+            w,
+            &PathLine::new("walk_error", &path, &e.message, e.is_loop),
+        )?;
+    }
+    for link in &out.outside_symlinks {
+        let line = PathLine::new(
+            "outside_symlink",
+            link,
+            "symlink leaves the scanned folders, not followed",
+            false,
+        );
+        json_line(w, &line)?;
+    }
+    for path in unclaimed {
+        json_line(
+            w,
+            &PathLine::new("unclaimed", path, "no format claims this file", false),
+        )?;
+    }
+    json_line(w, summary)
+}
+
+/// A header row, then one line per file: status, ID, format, tensors, size, path; below it,
+/// indented, what the record says beyond that (candidates, errors, parts, findings, evidence).
+fn print_table<W: Write>(w: &mut W, records: &[Record], explain: bool) -> anyhow::Result<()> {
+    let ids: Vec<String> = records
         .iter()
-        .filter(|l| !l.starts_with("error:"))
+        .map(|r| term(r.mir.as_deref().unwrap_or("-")).into_owned())
+        .collect();
+    let width = ids
+        .iter()
         .map(|l| l.chars().count())
         .max()
         .unwrap_or(0)
-        .clamp(12, 60);
-    for (r, l) in records.iter().zip(&labels) {
-        if l.starts_with("error:") {
-            writeln!(w, "{}  {l}", r.path)?;
-            // A payload found before the error that stopped the parser.
-            for f in r.findings.iter().filter(|f| !is_informational(f)) {
-                writeln!(w, "  ! {f}")?;
-            }
-            continue;
-        }
+        .clamp(6, 60);
+    let formats: Vec<String> = records
+        .iter()
+        .map(|r| term(r.format.as_deref().unwrap_or("-")).into_owned())
+        .collect();
+    let fwidth = formats
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 20);
+    if records.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "{:<9}  {:<width$}  {:<fwidth$}  {:>7}  {:>9}  PATH",
+        "STATUS", "MIR ID", "FORMAT", "TENSORS", "SIZE"
+    )?;
+    for ((r, id), format) in records.iter().zip(&ids).zip(&formats) {
+        let status = Status::of(r);
         let tensors = r
             .tensors
             .map(|t| t.to_string())
             .unwrap_or_else(|| "-".into());
         writeln!(
             w,
-            "{l:<width$}  {:<11}  {tensors:>6}  {:>9}  {}",
-            r.format.as_deref().unwrap_or("-"),
+            "{:<9}  {id:<width$}  {format:<fwidth$}  {tensors:>7}  {:>9}  {}",
+            status.word(),
             human_size(r.size),
-            r.path
+            term(&r.path)
         )?;
+        if let Some(e) = &r.error {
+            writeln!(w, "  ! error: {}", term(e))?;
+        }
+        if status == Status::Ambiguous {
+            let confidence = r
+                .confidence
+                .map(|c| format!(" (confidence {c:.2})"))
+                .unwrap_or_default();
+            if r.candidates.is_empty() {
+                writeln!(w, "  ? not sure{confidence}")?;
+            } else {
+                writeln!(
+                    w,
+                    "  ? one of {}{confidence}",
+                    term(&r.candidates.join(", "))
+                )?;
+            }
+        }
         for c in &r.components {
-            writeln!(w, "  + {} under {}", c.mir, c.prefix)?;
+            writeln!(w, "  + {} under {}", term(&c.mir), term(&c.prefix))?;
         }
         for f in r.findings.iter().filter(|f| !is_informational(f)) {
-            writeln!(w, "  ! {f}")?;
+            writeln!(w, "  ! {}", term(f))?;
+        }
+        if explain {
+            if let (Some(by), Some(c)) = (&r.decided_by, r.confidence) {
+                writeln!(w, "  = decided by {} (confidence {c:.2})", term(by))?;
+            }
+            for e in &r.evidence {
+                writeln!(w, "  = {}", term(e))?;
+            }
         }
     }
     Ok(())
@@ -169,4 +448,46 @@ fn print_table<W: Write>(w: &mut W, records: &[Record]) -> anyhow::Result<()> {
 /// Informational findings carry no severity prefix in records (see `Record::findings`).
 fn is_informational(finding: &str) -> bool {
     !(finding.starts_with("unsafe:") || finding.starts_with("suspicious:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(mir: Option<&str>, candidates: &[&str], confidence: Option<f32>) -> Record {
+        Record {
+            format: Some("safetensors".into()),
+            mir: mir.map(str::to_owned),
+            candidates: candidates.iter().map(|c| (*c).to_owned()).collect(),
+            confidence,
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn unsure_and_architecture_only_records_do_not_look_identified() {
+        let tie = rec(
+            Some("mir:model.dit.flux-1-dev"),
+            &[
+                "mir:model.dit.flux-1-dev",
+                "mir:model.dit.flux-1-kontext-dev",
+            ],
+            Some(0.6),
+        );
+        assert_eq!(Status::of(&tie), Status::Ambiguous);
+        let low = rec(Some("mir:model.vae.kl"), &[], Some(0.5));
+        assert_eq!(Status::of(&low), Status::Ambiguous);
+        let arch = rec(Some("mir:dev.dit.unknown"), &[], Some(0.9));
+        assert_eq!(Status::of(&arch), Status::ArchitectureOnly);
+        let sure = rec(Some("mir:model.unet.stable-diffusion-xl"), &[], Some(0.95));
+        assert_eq!(Status::of(&sure), Status::Identified);
+        let none = rec(None, &[], None);
+        assert_eq!(Status::of(&none), Status::Unrecognised);
+        let shared = rec(
+            None,
+            &["mir:model.vae.kl:a", "mir:model.vae.kl:b"],
+            Some(0.5),
+        );
+        assert_eq!(Status::of(&shared), Status::Ambiguous);
+    }
 }

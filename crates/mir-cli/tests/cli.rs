@@ -4,11 +4,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{mir, records, safetensors, shared};
+use common::{bundled_db, mir, records, safetensors, testvec};
 
 #[test]
 fn scan_of_testvec_prints_the_published_layer_hashes() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let out = mir(&["scan", "--json", "--quiet", dir.to_str().unwrap()]);
     let vectors: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
@@ -42,7 +42,7 @@ fn scan_of_testvec_prints_the_published_layer_hashes() {
 
 #[test]
 fn every_record_has_every_documented_field() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let out = mir(&["scan", "--json", "--quiet", dir.to_str().unwrap()]);
     for r in records(&out) {
         for field in [
@@ -141,10 +141,12 @@ fn exit_code_is_one_when_nothing_failed_but_some_file_is_unrecognised() {
 
 #[test]
 fn table_output_and_summary() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let out = mir(&["scan", dir.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 4, "{text}");
+    // A header row, then one line per file (the test vectors have no findings or components).
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.lines().next().unwrap().starts_with("STATUS"), "{text}");
     assert!(text.contains("tv1_with_meta.safetensors"));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("4 files"), "{err}");
@@ -159,7 +161,7 @@ fn missing_root_is_an_error_not_a_panic() {
 
 #[test]
 fn inspect_shows_metadata_and_fingerprints() {
-    let f = shared().join("mir/testvec/tv1_with_meta.safetensors");
+    let f = testvec().join("tv1_with_meta.safetensors");
     let out = mir(&["inspect", "--json", f.to_str().unwrap()]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -272,7 +274,7 @@ fn pickle_payloads_are_flagged_and_never_run() {
 #[test]
 fn classifies_gguf_fixtures_and_loads_a_mir_database() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/gguf");
-    let db = shared().join("mir/mir-2025-07.json");
+    let db = bundled_db();
     let out = mir(&[
         "scan",
         "--json",
@@ -311,7 +313,8 @@ fn classifies_gguf_fixtures_and_loads_a_mir_database() {
         "/no/such/mir.json",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(bad.status.code(), Some(2));
+    // A bad --mir-db is a fatal error (3), not "some file unreadable" (2).
+    assert_eq!(bad.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/mir.json"));
 }
 

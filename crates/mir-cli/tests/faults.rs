@@ -122,7 +122,8 @@ fn a_library_with_ten_percent_corrupt_files_reads_every_good_one_and_names_every
         (
             "bad_05_text.sft",
             b"this is a readme, not a model\n".repeat(4),
-            "over the limit",
+            // Said as what it is, not as a header length read from text.
+            "safetensors: not a safetensors file: it holds text",
         ),
         ("bad_06_empty.gguf", vec![], "truncated: the magic"),
         ("bad_07_cut.gguf", valid_gguf[..40].to_vec(), "cannot fit"),
@@ -744,7 +745,8 @@ fn thread_counts_are_bounded() {
         ("--hash-threads", "17"),
     ] {
         let out = mir_with_watchdog(&["scan", "--no-index", flag, bad, d], 20);
-        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        // A usage error: its own exit status (3), apart from "some file unreadable" (2).
+        assert_eq!(out.status.code(), Some(3), "{flag} {bad}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("is not in 0..="), "{flag} {bad}: {err}");
         assert!(!err.contains("panicked"), "{err}");
@@ -849,10 +851,11 @@ fn an_allocation_failure_is_one_error_record_and_the_scan_goes_on() {
         assert_eq!(recs.len(), 3, "round {round}: {recs:?}");
         assert!(recs["good.safetensors"]["error"].is_null());
         assert_eq!(recs["good.safetensors"]["tensors"], 2);
-        for bomb in ["bomb.safetensors", "bomb.gguf"] {
+        for (bomb, format) in [("bomb.safetensors", "safetensors"), ("bomb.gguf", "gguf")] {
             let e = recs[bomb]["error"].as_str().unwrap_or_default();
+            // Every error of a format carries the format's name (issue 18).
             assert!(
-                e.starts_with("out of memory: cannot allocate"),
+                e.starts_with(&format!("{format}: out of memory: cannot allocate")),
                 "round {round} {bomb}: {e}"
             );
             assert!(recs[bomb]["tensors"].is_null());

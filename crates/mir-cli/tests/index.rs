@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{mir_in, safetensors, shared};
+use common::{mir_in, safetensors, testvec};
 
 use sha2::Digest;
 
@@ -21,7 +21,7 @@ fn lines(out: &Output) -> Vec<serde_json::Value> {
 fn hashes_match_known_answers() {
     let tmp = tempfile::tempdir().unwrap();
     let index = tmp.path().join("i.sqlite3");
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let vectors: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
     for name in ["tv1_with_meta.safetensors", "tv2_no_meta.safetensors"] {
@@ -64,8 +64,9 @@ fn hashes_match_known_answers() {
             p.display()
         )
     );
+    // An unknown algorithm is a usage error (3), not an unreadable file (2).
     let bad = mir_in(&index, &["hash", "--algo", "md5", p.to_str().unwrap()]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(3));
 }
 
 #[test]

@@ -102,15 +102,19 @@ fn scan_reads_npy_files_through_the_plugin() {
         lib.to_str().unwrap(),
     ]);
     assert!(listed.status.success());
-    let row: serde_json::Value = serde_json::from_slice(
-        String::from_utf8(listed.stdout)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The built-in formats are listed first, marked `builtin`; then the plugin.
+    let builtin: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["builtin"] == true)
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(builtin, ["safetensors", "gguf", "ckpt"]);
+    let row = rows.iter().find(|r| r["builtin"] == false).unwrap();
     assert_eq!(row["name"], "npy");
     assert_eq!(row["loaded"], true);
     assert_eq!(row["abi_version"], 1);
@@ -128,9 +132,11 @@ fn an_explicit_plugin_that_cannot_load_is_an_error() {
         fake.to_str().unwrap(),
         tmp.path().to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    // A --plugin that cannot be loaded is fatal (3), and the message names it once.
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("libfake.so"), "{err}");
+    assert_eq!(err.matches("libfake.so").count(), 1, "{err}");
 
     let listed = mir(&[
         "plugins",

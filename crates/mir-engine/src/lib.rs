@@ -376,6 +376,7 @@ impl Engine {
             rx: Some(rx),
             cancel,
             handle: Some(handle),
+            exhausted: false,
         }
     }
 
@@ -439,6 +440,8 @@ pub struct FileIter {
     rx: Option<mpsc::Receiver<Box<FileReport>>>,
     cancel: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<ScanEnd>>,
+    /// True once `next` has returned `None`: every file was produced.
+    exhausted: bool,
 }
 
 impl FileIter {
@@ -451,7 +454,11 @@ impl FileIter {
         self.cancel.store(true, Ordering::Relaxed);
         // Dropping the receiver unblocks a producer waiting to send.
         self.rx = None;
-        self.handle.take().and_then(|h| h.join().ok())
+        let mut end = self.handle.take().and_then(|h| h.join().ok())?;
+        // Stopped before the last file was taken: cancelled, even when the producer had already
+        // queued every report.
+        end.cancelled |= !self.exhausted;
+        Some(end)
     }
 }
 
@@ -459,7 +466,9 @@ impl Iterator for FileIter {
     type Item = FileReport;
 
     fn next(&mut self) -> Option<FileReport> {
-        self.rx.as_ref()?.recv().ok().map(|b| *b)
+        let next = self.rx.as_ref()?.recv().ok().map(|b| *b);
+        self.exhausted |= next.is_none();
+        next
     }
 }
 

@@ -1,5 +1,5 @@
 //! Known-answer tests: every hash against independent one-shot code over `fs::read`, the
-//! `sha256sum`/`b3sum` tools when installed, and the MIR project's test vectors in ../shared.
+//! `sha256sum`/`b3sum` tools when installed, and the MIR project's test vectors (`fixtures/reference/mir-testvec`).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::fs;
@@ -12,20 +12,9 @@ use mir_hash::{
 };
 use sha2::{Digest, Sha256};
 
-/// ../shared next to the repository (`P/../shared` for a repository at `P`). Worktrees live one
-/// level deeper than the main checkout, so every ancestor is tried; a missing directory fails.
-fn shared() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared"))
-        .find(|p| p.join("mir/testvec/vectors.json").is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "../shared (with mir/testvec/vectors.json) is missing above {}: the known-answer tests need it",
-                manifest.display()
-            )
-        })
+/// The MIR test vectors kept in the repository (`fixtures/reference/mir-testvec`, README there).
+fn testvec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/mir-testvec")
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
@@ -97,7 +86,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 #[test]
 fn testvec_file_256_and_blake3_match_the_mir_project() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let vectors: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("vectors.json")).unwrap()).unwrap();
     let files = vectors.as_object().unwrap();
@@ -112,7 +101,7 @@ fn testvec_file_256_and_blake3_match_the_mir_project() {
 
 #[test]
 fn tv1_autov3_is_the_sha256_of_its_16_data_bytes() {
-    let path = shared().join("mir/testvec/tv1_with_meta.safetensors");
+    let path = testvec().join("tv1_with_meta.safetensors");
     let bytes = fs::read(&path).unwrap();
     let data: Vec<u8> = (0u8..16).collect();
     assert_eq!(&bytes[bytes.len() - 16..], &data[..]);
@@ -124,7 +113,7 @@ fn tv1_autov3_is_the_sha256_of_its_16_data_bytes() {
 
 #[test]
 fn gguf_has_no_autov3_and_says_why() {
-    let path = shared().join("mir/testvec/tv4_tiny.gguf");
+    let path = testvec().join("tv4_tiny.gguf");
     let h = hash_file(&path, &HashAlgo::ALL, &HashOptions::default()).unwrap();
     assert_eq!(h.autov3, None);
     assert!(

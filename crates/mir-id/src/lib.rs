@@ -9,7 +9,7 @@
 //! * the database form of the published MIR databases, a dotted key `info.dit.flux-1-dev` with the
 //!   compat kept apart (`*` is the database's "base entry" compat and means "no compat").
 //!
-//! The grammar follows the MIR project's code (shared/mir/SPEC-notes.md §1): the domain is the text
+//! The grammar follows the MIR project's code (darkshapes/nnll, its `mir` package): the domain is the text
 //! before the first `.`, the arch the text up to the second `.`, and the series the rest up to `:`,
 //! so a series may itself contain dots (`outetts-1.0-0`). A compat may contain `.`, `_`, upper case
 //! and `*` (`F8_E4M3`, `shuttle-3.1-aesthetic`). No field may contain `:` or whitespace.

@@ -136,9 +136,15 @@ impl Analyser {
             match self.registry.detect(&head, src.len(), ext.as_deref()) {
                 Some((format, _)) => {
                     facts.format = Some(format.name().to_owned());
-                    format.parse(&src, &self.limits).map(Some)
+                    format
+                        .parse(&src, &self.limits)
+                        .map(Some)
+                        .map_err(|e| crate::explain::explain(format.name(), &head, e))
                 }
-                None => Ok(None),
+                None => {
+                    facts.foreign = crate::explain::foreign_content(&head);
+                    Ok(None)
+                }
             }
         })();
         match parsed {

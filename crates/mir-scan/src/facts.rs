@@ -56,6 +56,9 @@ pub struct Facts {
     pub signatures: Option<Signatures>,
     /// Whole-file hashes computed so far (only those asked for, ever).
     pub hashes: FileHashes,
+    /// When no format recognised the file: what it holds instead, if that is known (a Git LFS
+    /// pointer, a legacy GGML file, text). Not stored in the index.
+    pub foreign: Option<&'static str>,
 }
 
 impl Facts {
@@ -231,6 +234,7 @@ impl StoredFacts {
             index,
             signatures,
             hashes,
+            foreign: None,
         })
     }
 
@@ -285,6 +289,7 @@ mod tests {
             index: Some(index.clone()),
             signatures: Some(sigs.clone()),
             hashes: FileHashes::default(),
+            foreign: None,
         };
         let text = StoredFacts::to_json(&facts).unwrap();
         let back = StoredFacts::from_json(&text, FileHashes::default()).unwrap();

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod analyse;
+mod explain;
 mod facts;
 mod identify;
 mod record;
@@ -37,6 +38,7 @@ mod shards;
 pub mod walk;
 
 pub use analyse::{Analyser, ConfigCache, IoStats, ReadFailure, Want};
+pub use explain::{NotThisFormat, foreign_content};
 pub use facts::{FACTS_VERSION, Facts, facts_version, facts_version_with};
 pub use identify::{Context, Identifier};
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};

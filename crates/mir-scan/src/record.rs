@@ -262,6 +262,11 @@ impl Record {
                 record
                     .evidence
                     .push("no known format recognised the file's first bytes".to_owned());
+                if let Some(what) = f.foreign {
+                    record
+                        .evidence
+                        .push(format!("the file is not a weight file: {what}"));
+                }
             }
         }
         record.tensors = r.tensors;

@@ -82,6 +82,9 @@ pub struct ScanOptions {
     /// Keep each file's tensor index in its [`FileReport`] (off: only counts and fingerprints
     /// are kept once a file is identified, which bounds a large scan's memory).
     pub keep_index: bool,
+    /// Follow symlinks that leave the roots (by default they are reported in
+    /// [`ScanOutput::outside_symlinks`] and not followed).
+    pub follow_symlinks: bool,
 }
 
 impl Default for ScanOptions {
@@ -93,6 +96,7 @@ impl Default for ScanOptions {
             hashes: Vec::new(),
             hash_options: HashOptions::default(),
             keep_index: false,
+            follow_symlinks: false,
         }
     }
 }
@@ -138,6 +142,9 @@ pub struct ScanEnd {
     pub walk_errors: Vec<WalkError>,
     /// Problems with the index (the scan went on without it).
     pub index_errors: Vec<String>,
+    /// Symlinks whose target leaves the roots, not followed (see
+    /// [`ScanOptions::follow_symlinks`]).
+    pub outside_symlinks: Vec<PathBuf>,
     /// Counts over the files emitted.
     pub summary: Summary,
     /// What the file system saw.
@@ -157,6 +164,9 @@ pub struct ScanOutput {
     pub walk_errors: Vec<WalkError>,
     /// Problems with the index (the scan went on without it).
     pub index_errors: Vec<String>,
+    /// Symlinks whose target leaves the roots, not followed (see
+    /// [`ScanOptions::follow_symlinks`]).
+    pub outside_symlinks: Vec<PathBuf>,
     /// Counts.
     pub summary: Summary,
     /// What the file system saw.
@@ -246,6 +256,7 @@ impl Scanner {
             models,
             walk_errors: end.walk_errors,
             index_errors: end.index_errors,
+            outside_symlinks: end.outside_symlinks,
             summary: end.summary,
             stats: end.stats,
         }
@@ -270,6 +281,7 @@ impl Scanner {
                 .flat_map(|f| f.extensions().iter().map(|e| (*e).to_owned()))
                 .collect(),
             hash_named: self.options.hash_named_files,
+            follow_outside: self.options.follow_symlinks,
         };
         let mut listing = walk::collect(roots, &selection, self.options.threads);
         let files = std::mem::take(&mut listing.files);
@@ -373,6 +385,7 @@ impl Scanner {
         }
         end.summary.errors += listing.errors.iter().filter(|e| !e.is_loop).count();
         end.walk_errors = listing.errors;
+        end.outside_symlinks = listing.outside_symlinks;
         end.stats.opened = self.analyser.stats.opened() - opened_before;
         end.stats.hashed = self.analyser.stats.hashed() - hashed_before;
         end.stats.cached = cached_count.load(Ordering::Relaxed) as u64;

@@ -49,6 +49,9 @@ pub struct Selection {
     pub extensions: Vec<String>,
     /// Also keep extensionless files named like content hashes (HF blobs, Ollama `sha256-…`).
     pub hash_named: bool,
+    /// Follow symlinks whose target is outside the roots too (`mir scan --follow-symlinks`).
+    /// When false they are listed in [`Listing::outside_symlinks`] and not followed.
+    pub follow_outside: bool,
 }
 
 impl Selection {
@@ -90,6 +93,9 @@ pub struct Listing {
     pub model_indexes: Vec<PathBuf>,
     /// Folders and entries that could not be read.
     pub errors: Vec<WalkError>,
+    /// Symlinks (to folders, or to files the selection wants) whose target leaves the roots and
+    /// which were therefore not followed, sorted.
+    pub outside_symlinks: Vec<PathBuf>,
 }
 
 /// Walks `roots` with `threads` threads (0 = automatic) and lists the selected files.
@@ -119,18 +125,29 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
         builder.add(r);
     }
     let inside = canonical_roots.clone();
+    let outside: std::sync::Arc<Mutex<Vec<PathBuf>>> = std::sync::Arc::default();
+    let outside_seen = std::sync::Arc::clone(&outside);
+    let follow_outside = selection.follow_outside;
+    let wanted = selection.clone();
     builder
         .standard_filters(false)
         .hidden(false)
         .follow_links(true)
         .threads(threads)
         .filter_entry(move |entry| {
-            // A symlink is followed only when its target stays under one of the roots.
+            // A symlink is followed only when its target stays under one of the roots (or with
+            // `follow_outside`); one that leaves them is reported, never skipped silently.
             if !entry.path_is_symlink() {
                 return true;
             }
             match entry.path().canonicalize() {
-                Ok(target) => inside.iter().any(|r| target.starts_with(r)),
+                Ok(target) if inside.iter().any(|r| target.starts_with(r)) => true,
+                Ok(target) => {
+                    if !follow_outside && (target.is_dir() || wanted.wants(entry.path())) {
+                        lock(&outside_seen).push(entry.path().to_path_buf());
+                    }
+                    follow_outside
+                }
                 Err(_) => false,
             }
         });
@@ -183,6 +200,10 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
         .errors
         .extend(errors.into_inner().unwrap_or_default());
     listing.errors.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut outside = std::mem::take(&mut *lock(&outside));
+    outside.sort();
+    outside.dedup();
+    listing.outside_symlinks = outside;
     listing
 }
 
@@ -309,6 +330,7 @@ mod tests {
         Selection {
             extensions: vec!["safetensors".into(), "gguf".into()],
             hash_named: true,
+            follow_outside: false,
         }
     }
 
@@ -356,6 +378,24 @@ mod tests {
             "{:?}",
             listing.errors
         );
+        // The link that leaves the root is reported, not skipped silently.
+        assert_eq!(listing.outside_symlinks, vec![root.join("escape")]);
+
+        // Asked to, the walk follows it.
+        let follow = Selection {
+            follow_outside: true,
+            ..sel()
+        };
+        let listing = collect(std::slice::from_ref(&root), &follow, 2);
+        assert!(
+            listing
+                .files
+                .iter()
+                .any(|c| c.path.ends_with("escape/secret.safetensors")),
+            "{:?}",
+            listing.files
+        );
+        assert!(listing.outside_symlinks.is_empty());
     }
 
     #[cfg(unix)]

@@ -2,8 +2,8 @@
 
 /// Why a file could not be read as a PyTorch checkpoint.
 ///
-/// [`crate::CkptFormat::parse`] returns these wrapped in [`mir_core::Error::Format`]; use
-/// [`mir_core::Error::downcast_format`] to get them back.
+/// [`crate::CkptFormat`]'s [`mir_core::Format::parse`] returns these wrapped in
+/// [`mir_core::Error::Format`]; use [`mir_core::Error::downcast_format`] to get them back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CkptError {

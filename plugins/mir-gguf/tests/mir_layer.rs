@@ -4,23 +4,14 @@ use std::path::PathBuf;
 
 use mir_core::{Limits, Source, signature::Signatures};
 
-/// `../shared` beside the repository (`MIR_SHARED_DIR` overrides it, e.g. from a worktree).
-fn shared() -> PathBuf {
-    let root = std::env::var_os("MIR_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let p = root.join("mir/testvec");
-    assert!(
-        p.is_dir(),
-        "the shared reference data is missing at {}",
-        p.display()
-    );
-    p
+/// The MIR test vectors kept in the repository (`fixtures/reference/mir-testvec`, README there).
+fn testvec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/mir-testvec")
 }
 
 #[test]
 fn tv4_tiny_layer_string_and_hashes_match_the_vector() {
-    let dir = shared();
+    let dir = testvec();
     let vector: String = std::fs::read_to_string(dir.join("gguf_vector.json")).unwrap();
     let field = |name: &str| -> String {
         let at = vector.find(&format!("\"{name}\": \"")).unwrap() + name.len() + 5;

@@ -147,7 +147,8 @@ pub fn parse(src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Err
     scan::with_scratch(|scratch| {
         let mut header = std::mem::take(&mut scratch.header);
         header.clear();
-        // The allocator may refuse a large header (under a memory limit): an error, not an abort.
+        // Fallible: a header within the limits that the allocator cannot provide is an
+        // out-of-memory error for this file, never an abort of the scan (issue 17 item 8).
         let r = mir_core::grow_zeroed(&mut header, len, "safetensors header")
             .and_then(|()| src.read_exact_at(8, &mut header, "safetensors header"))
             .and_then(|()| header_bytes(&header, file_len, limits, true, scratch).map_err(wrap));

@@ -50,6 +50,12 @@ const KEEP_BYTES: usize = 8 << 20;
 /// last-value-wins on repeated keys) before the layer string is declared not reproducible.
 const MAX_NESTED_KEYS: usize = 100_000;
 
+/// The key under which serde_json hands a number to `deserialize_any` as a one-entry map when its
+/// `arbitrary_precision` feature is on (another crate of a build can switch it on: feature
+/// unification). Every visitor that accepts a map checks for it, so a number is never taken for
+/// an object.
+const NUMBER_KEY: &str = "$serde_json::private::Number";
+
 /// Buffers reused across the files one thread parses.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -441,6 +447,10 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
         let mut first = true;
         st.layer.buf.push('{');
         while let Some(CowStr(key)) = m.next_key::<CowStr<'de>>()? {
+            if first && key == NUMBER_KEY {
+                m.next_value::<IgnoredAny>()?;
+                return Ok(None);
+            }
             if !first {
                 st.layer.buf.push_str(ITEM_SEP);
             }
@@ -576,6 +586,12 @@ impl<'de> Visitor<'de> for MetadataSeed<'_, '_, '_> {
         let mut count = 0u64;
         let mut meta: BTreeMap<String, MetaValue> = BTreeMap::new();
         while let Some(CowStr(key)) = m.next_key::<CowStr<'de>>()? {
+            if count == 0 && key == NUMBER_KEY {
+                m.next_value::<IgnoredAny>()?;
+                st.meta_err
+                    .get_or_insert(SafetensorsError::MetadataNotObject);
+                return Ok(());
+            }
             count = count.saturating_add(1);
             if count > limit {
                 st.fatal = Some(SafetensorsError::TooManyMetadataEntries { limit });
@@ -703,28 +719,23 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
         // Python keeps the first position and the last value of a repeated key; rather than
         // buffer the object to rewrite it, a repeat makes the layer string "not reproducible".
         let mut keys: HashSet<u128, Xxh3DefaultBuilder> = HashSet::default();
-        let mut next = m.next_key::<CowStr<'de>>()?;
-        // A build of serde_json with `arbitrary_precision` (switched on for the whole workspace by
-        // a dev-dependency in test builds) hands numbers over as this one-entry map: write the
-        // number, as `json.loads` would have built it, not the map.
-        if let Some(CowStr(key)) = &next
-            && key == ARBITRARY_PRECISION_TOKEN
-        {
-            let CowStr(text) = m.next_value::<CowStr<'de>>()?;
-            push_number_text(layer.buf, &text);
-            return Ok(());
-        }
-        layer.buf.push('{');
         let mut first = true;
-        while let Some(CowStr(key)) = next.take() {
-            next = None;
+        let at = layer.buf.len();
+        layer.buf.push('{');
+        while let Some(CowStr(key)) = m.next_key::<CowStr<'de>>()? {
+            if first && key == NUMBER_KEY {
+                // A number in its decimal text: `repr` of what `json.loads` builds from it.
+                layer.buf.truncate(at);
+                let CowStr(text) = m.next_value::<CowStr<'de>>()?;
+                push_number_text(layer.buf, &text);
+                return Ok(());
+            }
             layer.nested_keys = layer.nested_keys.saturating_add(1);
             if layer.nested_keys > MAX_NESTED_KEYS || !keys.insert(xxh3_128(key.as_bytes())) {
                 layer.broken = true;
             }
             if layer.broken {
                 m.next_value::<Skip>()?;
-                next = m.next_key::<CowStr<'de>>()?;
                 continue;
             }
             if !first {
@@ -735,25 +746,21 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
             layer.buf.push_str(KEY_SEP);
             m.next_value_seed(ReprSeed { layer: &mut *layer })?;
             layer.maybe_flush();
-            next = m.next_key::<CowStr<'de>>()?;
         }
         layer.buf.push('}');
         Ok(())
     }
 }
 
-/// The key under which serde_json's `arbitrary_precision` feature passes a number's text.
-const ARBITRARY_PRECISION_TOKEN: &str = "$serde_json::private::Number";
-
-/// Python's `repr` of a JSON number given as text: an integer when it has no fraction or
-/// exponent (and fits the 64-bit types serde_json would have used), else a float.
-fn push_number_text(buf: &mut String, text: &str) {
+/// Python's `repr` of a JSON number given as text: an integer when it is one that fits 64 bits,
+/// else the float it parses to (as `serde_json::Value` would have given it).
+fn push_number_text(out: &mut String, text: &str) {
     if let Ok(i) = text.parse::<i64>() {
-        let _ = write!(buf, "{i}");
+        let _ = write!(out, "{i}");
     } else if let Ok(u) = text.parse::<u64>() {
-        let _ = write!(buf, "{u}");
+        let _ = write!(out, "{u}");
     } else {
-        pyrepr::push_float(buf, text.parse::<f64>().unwrap_or(f64::NAN));
+        pyrepr::push_float(out, text.parse::<f64>().unwrap_or(f64::NAN));
     }
 }
 

@@ -5,14 +5,9 @@ use std::path::PathBuf;
 use mir_core::{Format, Limits, Source, signature::Signatures};
 use mir_safetensors::{SafetensorsError, SafetensorsFormat, parse};
 
-fn shared() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(
-        p.join("mir/testvec/vectors.json").exists(),
-        "../shared is missing at {}",
-        p.display()
-    );
-    p
+/// The MIR test vectors kept in the repository (`fixtures/reference/mir-testvec`, README there).
+fn testvec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/mir-testvec")
 }
 
 fn file(header: &[u8], data: usize) -> Vec<u8> {
@@ -37,7 +32,7 @@ fn err(bytes: Vec<u8>) -> SafetensorsError {
 
 #[test]
 fn mir_test_vectors_give_the_published_layer_hashes() {
-    let dir = shared().join("mir/testvec");
+    let dir = testvec();
     let vectors: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
     let vectors = vectors.as_object().unwrap();
@@ -72,7 +67,7 @@ fn mir_test_vectors_give_the_published_layer_hashes() {
 
 #[test]
 fn tv1_index_has_metadata_ranges_and_order() {
-    let src = Source::open(shared().join("mir/testvec/tv1_with_meta.safetensors")).unwrap();
+    let src = Source::open(testvec().join("tv1_with_meta.safetensors")).unwrap();
     let index = parse(&src, &Limits::default()).unwrap();
     assert_eq!(index.meta_str("format"), Some("pt"));
     let names: Vec<&str> = index.tensors.iter().map(|t| t.name.as_str()).collect();
@@ -283,7 +278,7 @@ fn unknown_dtype_is_kept_with_a_finding() {
 
 #[test]
 fn truncated_at_every_byte_never_panics() {
-    let f = std::fs::read(shared().join("mir/testvec/tv3_quotes_unicode.safetensors")).unwrap();
+    let f = std::fs::read(testvec().join("tv3_quotes_unicode.safetensors")).unwrap();
     for cut in 0..f.len() {
         let src = Source::from_bytes("cut.safetensors", f[..cut].to_vec());
         assert!(
@@ -451,4 +446,28 @@ mod differential {
             prop_assert_eq!(ours, theirs, "header {}", header);
         }
     }
+}
+
+#[test]
+fn numbers_are_never_taken_for_objects() {
+    // serde_json hands numbers over as one-entry maps when another crate of the build switches
+    // on its `arbitrary_precision` feature; a number entry or `__metadata__` stays what it is.
+    match err(file(br#"{"a":1.5}"#, 0)) {
+        SafetensorsError::InvalidEntry { name, reason } => {
+            assert_eq!((name.as_str(), reason), ("a", "entry is not an object"));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(matches!(
+        err(file(br#"{"__metadata__":2.5}"#, 0)),
+        SafetensorsError::MetadataNotObject
+    ));
+    // Floats in an unknown field are accepted (their repr goes into the layer string).
+    let h = br#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[1.5,-0.0,18446744073709551616]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#;
+    let index = parse(
+        &Source::from_bytes("f.safetensors", file(h, 2)),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(index.mir_layer_hashes.is_some());
 }

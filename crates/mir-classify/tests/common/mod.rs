@@ -1,4 +1,4 @@
-//! Shared helpers for the integration tests: where the fixtures and ../shared live, and how a
+//! Shared helpers for the integration tests: where the fixtures and the reference data live, and how a
 //! spec is turned into a classification.
 #![allow(
     dead_code,
@@ -17,22 +17,19 @@ pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared reference folder: `../shared` beside the repository (a git worktree one level
-/// deeper finds it at `../../shared`). Panics loudly when it is missing: tests never skip.
-pub(crate) fn shared() -> PathBuf {
-    let candidates = [
-        repo_root().join("../shared"),
-        repo_root().join("../../shared"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.join("mir/IDS.md").is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "the shared reference folder is missing (looked at {candidates:?}); tests need it"
-            )
-        })
+/// Reference data from outside the project, kept in the repository with its licence beside it
+/// (`fixtures/reference/`: model-toolkit key lists, MIR test vectors).
+pub(crate) fn reference() -> PathBuf {
+    repo_root().join("fixtures/reference")
+}
+
+/// The MIR databases the tests load: the bundled July 2025 one (`crates/mir-cli/data`) and our
+/// own excerpt in the August 2025 format (`fixtures/mir-db`).
+pub(crate) fn database(name: &str) -> PathBuf {
+    match name {
+        "mir-2025-07.json" => repo_root().join("crates/mir-cli/data/mir-2025-07.json"),
+        other => repo_root().join("fixtures/mir-db").join(other),
+    }
 }
 
 /// The fixtures folder.
@@ -43,9 +40,7 @@ pub(crate) fn fixtures() -> PathBuf {
 /// Resolves `@include` names: `toolkit:NAME` from model-toolkit's components, else a fixture.
 pub(crate) fn resolve(name: &str) -> Option<String> {
     let path = match name.strip_prefix("toolkit:") {
-        Some(rest) => shared()
-            .join("reference/model-toolkit/components")
-            .join(rest),
+        Some(rest) => reference().join("model-toolkit/components").join(rest),
         None => fixtures().join(name),
     };
     std::fs::read_to_string(path).ok()

@@ -22,15 +22,14 @@ pub(crate) fn mir_in(index: &Path, args: &[&str]) -> Output {
         .expect("run mir")
 }
 
-/// The shared reference folder beside the repository; the tests need it.
-pub(crate) fn shared() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(
-        p.join("mir/testvec").exists(),
-        "../shared is missing at {}",
-        p.display()
-    );
-    p
+/// The MIR test vectors kept in the repository (`fixtures/reference/mir-testvec`).
+pub(crate) fn testvec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/mir-testvec")
+}
+
+/// The MIR database bundled with `mir` (July 2025, LGPL-3.0, `crates/mir-cli/data`).
+pub(crate) fn bundled_db() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mir-2025-07.json")
 }
 
 /// The JSON Lines of `out`'s stdout.
