@@ -469,6 +469,7 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("dit.toml", include_str!("../rules/dit.toml")),
     ("image.toml", include_str!("../rules/image.toml")),
     ("components.toml", include_str!("../rules/components.toml")),
+    ("control.toml", include_str!("../rules/control.toml")),
     ("adapters.toml", include_str!("../rules/adapters.toml")),
     ("llm.toml", include_str!("../rules/llm.toml")),
     ("filename.toml", include_str!("../rules/filename.toml")),

@@ -145,11 +145,6 @@ fn ids_rows() -> Vec<String> {
 /// when it gets covered: the test fails while a covered row is still listed.
 const KNOWN_GAPS: &[&str] = &[
     // issue 13: control, adapters, embeddings, image encoders, upscalers, segmenters
-    "mir:model.adapter.t2i-adapter:",
-    "mir:model.adapter.ip-adapter:",
-    "mir:model.adapter.redux:flux-1-dev",
-    "mir:model.embedding.textual-inversion:",
-    "mir:model.vit.clip-vision-l",
     "mir:model.vit.sam",
     "mir:model.gan.",
     // issue 12: denoisers, VAEs and LoRA bases of the second edition (the layouts helpers remove
