@@ -89,21 +89,31 @@ struct ScanIter {
     cancel: Arc<AtomicBool>,
     handle: Mutex<Option<JoinHandle<bool>>>,
     cancelled: Mutex<Option<bool>>,
+    /// Set once `__next__` saw the end: every record was taken.
+    exhausted: AtomicBool,
 }
 
 impl ScanIter {
     fn stop(&self) {
         self.cancel.store(true, Ordering::Relaxed);
         // Dropping the receiver unblocks a worker waiting to send.
-        self.rx.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let handle = self
             .handle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(h) = handle {
-            let cancelled = h.join().unwrap_or(true);
-            let mut c = self.cancelled.lock().unwrap_or_else(PoisonError::into_inner);
+            // Stopped before the last record was taken: cancelled, even when the worker had
+            // already queued every record.
+            let cancelled = h.join().unwrap_or(true) || !self.exhausted.load(Ordering::Relaxed);
+            let mut c = self
+                .cancelled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             c.get_or_insert(cancelled);
         }
     }
@@ -134,6 +144,7 @@ impl ScanIter {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
+                    self.exhausted.store(true, Ordering::Relaxed);
                     py.allow_threads(|| self.stop());
                     return Ok(None);
                 }
@@ -149,7 +160,10 @@ impl ScanIter {
     /// `None` while the scan runs; then whether it was stopped before its end.
     #[getter]
     fn cancelled(&self) -> Option<bool> {
-        *self.cancelled.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .cancelled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -196,6 +210,7 @@ fn scan(
         cancel,
         handle: Mutex::new(Some(handle)),
         cancelled: Mutex::new(None),
+        exhausted: AtomicBool::new(false),
     })
 }
 

@@ -171,6 +171,19 @@ def test_gil_is_released_during_a_scan(tmp_path: pathlib.Path) -> None:
     assert max(gaps) < (end - start) / 2, (max(gaps), end - start)
 
 
+def test_a_finished_scan_is_not_cancelled() -> None:
+    it = mir.scan(FIXTURES / "safetensors")
+    records = list(it)
+    assert records
+    assert it.cancelled is False
+    # Closed with records still queued: cancelled, though the worker may have queued them all.
+    it = mir.scan(FIXTURES / "safetensors")
+    next(it)
+    time.sleep(0.2)
+    it.close()
+    assert it.cancelled is True
+
+
 def test_close_cancels_the_scan(tmp_path: pathlib.Path) -> None:
     folder = slow_folder(tmp_path, 12)
     start = time.monotonic()
