@@ -3,7 +3,7 @@
 `safetensors.safe_open` loop reading what a model manager reads (keys, shapes, metadata).
 
     pip install safetensors numpy        # the baseline only; `mir` needs neither
-    python examples/python/bench_vs_safetensors.py FOLDER [--runs 5] [--threads N]
+    python examples/python/bench_vs_safetensors.py FOLDER [--runs 5] [--threads N] [--index F]
 
 Prints the best wall time of each over `--runs` runs (both read warm page cache after the first
 run) and their ratio. `mir.scan` does more per file (classification, fingerprint signatures), so
@@ -37,8 +37,8 @@ def with_safe_open(files: List[pathlib.Path]) -> int:
     return tensors
 
 
-def with_mir(files: List[pathlib.Path], threads: Optional[int]) -> int:
-    return sum(r.tensors or 0 for r in mir.scan(*files, threads=threads))
+def with_mir(files: List[pathlib.Path], threads: Optional[int], index: Optional[str] = None) -> int:
+    return sum(r.tensors or 0 for r in mir.scan(*files, threads=threads, index=index))
 
 
 def best(fn, runs: int) -> float:
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("folder", type=pathlib.Path)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="mir threads (default: per core)")
+    ap.add_argument("--index", help="also time mir.scan through this index (warm after run 1)")
     args = ap.parse_args()
     files = sorted(p for p in args.folder.rglob("*.safetensors") if p.is_file())
     if not files:
@@ -65,6 +66,9 @@ def main() -> None:
     t_mir = best(lambda: with_mir(files, args.threads), args.runs)
     print(f"safe_open loop: {t_st * 1e3:.1f} ms   mir.scan: {t_mir * 1e3:.1f} ms   "
           f"ratio: {t_st / t_mir:.2f}x")
+    if args.index:
+        t_idx = best(lambda: with_mir(files, args.threads, args.index), args.runs)
+        print(f"mir.scan through the index: {t_idx * 1e3:.1f} ms   ratio: {t_st / t_idx:.2f}x")
 
 
 if __name__ == "__main__":
