@@ -260,6 +260,24 @@ fn hash(
     })
 }
 
+/// Duplicates among `paths` as the JSON of `mir dupes --json` and the per-file warnings.
+/// `index` defaults to one in memory (dupes needs an index).
+#[pyfunction]
+#[pyo3(signature = (paths, index=None, threads=None))]
+fn dupes(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    index: Option<String>,
+    threads: Option<usize>,
+) -> PyResult<(String, Vec<String>)> {
+    py.allow_threads(|| {
+        let index = index.unwrap_or_else(|| ":memory:".to_owned());
+        let engine = engine(paths, Some(index), &[], None, threads)?;
+        let (report, warnings) = engine.dupes().map_err(engine_error)?;
+        Ok((to_json(&report)?, warnings))
+    })
+}
+
 /// Every ID the built-in rules can emit, as the JSON lines of `mir ids --json`.
 #[pyfunction]
 fn ids() -> PyResult<Vec<String>> {
@@ -276,6 +294,7 @@ fn _mir(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
     m.add_function(wrap_pyfunction!(hash, m)?)?;
     m.add_function(wrap_pyfunction!(ids, m)?)?;
+    m.add_function(wrap_pyfunction!(dupes, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -233,3 +233,17 @@ def test_ctrl_c_cancels_the_scan(tmp_path: pathlib.Path) -> None:
     assert len(got) < 12
     one = _time_one(folder)
     assert elapsed < one * 6, (elapsed, one)
+
+
+def test_dupes_finds_identical_files(tmp_path: pathlib.Path) -> None:
+    import shutil
+
+    src = FIXTURES / "gguf" / "llama_v1.gguf"
+    shutil.copy(src, tmp_path / "a.gguf")
+    shutil.copy(src, tmp_path / "b.gguf")
+    shutil.copy(FIXTURES / "gguf" / "lora_adapter.gguf", tmp_path / "c.gguf")
+    r = mir.dupes(tmp_path)
+    groups = [sorted(pathlib.Path(p).name for p in g["paths"]) for g in r["identical"]]
+    assert groups == [["a.gguf", "b.gguf"]]
+    assert r["wasted_bytes"] == src.stat().st_size
+    assert r["warnings"] == []

@@ -22,6 +22,7 @@ __all__ = [
     "inspect",
     "hash",
     "ids",
+    "dupes",
     "Record",
     "Scan",
     "MirError",
@@ -284,3 +285,21 @@ def ids() -> List[Dict[str, Any]]:
     """Every ID the built-in rules can emit and what decides it (the rows of
     ``mir ids --json``)."""
     return [json.loads(line) for line in _mir.ids()]
+
+
+def dupes(
+    *paths: PathLike,
+    index: Optional[PathLike] = None,
+    threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Duplicates among the files under ``paths``: the report of ``mir dupes --json``
+    (``identical`` content groups, ``same_shape`` groups, ``wasted_bytes``, ``unhashed``) plus
+    ``warnings`` (per-file problems). Only files whose sizes collide are hashed. ``index``: a
+    SQLite file to reuse facts and hashes (default: an index in memory)."""
+    try:
+        line, warnings = _mir.dupes([os.fspath(p) for p in paths], _index_arg(index), threads)
+    except _mir.RawError as e:
+        raise _mapped(e) from None
+    report: Dict[str, Any] = json.loads(line)
+    report["warnings"] = list(warnings)
+    return report
