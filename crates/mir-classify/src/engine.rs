@@ -99,6 +99,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) keys: &'a KeyView<'a>,
     pub(crate) adapter: Option<&'a AdapterView<'a>>,
     pub(crate) meta: &'a Meta<'a>,
+    /// The file's base name, lowercased once here rather than by every rule.
     pub(crate) file_name: Option<&'a str>,
 }
 
@@ -170,7 +171,6 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     let meta = meta_hit.map(|(_, e)| e);
     let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
     let filename = ctx.file_name.and_then(|f| {
-        let f = f.to_ascii_lowercase();
         rule.filename
             .iter()
             .find(|t| f.contains(t.as_str()))
