@@ -75,11 +75,38 @@ pub(crate) fn index_blind(p: &str) -> bool {
     })
 }
 
-/// Per-pass cache of explained-ness by key skeleton (all-digit segments written as `0`).
+/// Per-pass cache of explained-ness by key skeleton: one slot per skeleton id (see
+/// [`skeleton_ids`]), 0 = not computed yet, 1 = unexplained, 2 = explained.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    buf: String,
-    map: HashMap<String, bool>,
+    seen: Vec<u8>,
+}
+
+/// Gives every key a skeleton id (all-digit segments written as `0`: `input_blocks.0.0.in_layers.0`
+/// for every `input_blocks.N.M.in_layers.K`); keys with the same skeleton share an id. Computed
+/// once per view and shared by every rule's coverage pass, so a rule's pass does one array
+/// lookup per key instead of building and hashing the skeleton again.
+pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<u32> {
+    let mut map: HashMap<String, u32> = HashMap::new();
+    let mut buf = String::new();
+    keys.map(|key| {
+        buf.clear();
+        for (i, seg) in key.split('.').enumerate() {
+            if i > 0 {
+                buf.push('.');
+            }
+            buf.push_str(if is_index(seg) { "0" } else { seg });
+        }
+        let next = u32::try_from(map.len()).unwrap_or(u32::MAX);
+        match map.get(buf.as_str()) {
+            Some(&id) => id,
+            None => {
+                map.insert(buf.clone(), next);
+                next
+            }
+        }
+    })
+    .collect()
 }
 
 /// A rule's groups indexed by their literal first segment, built at load time: a key is only
@@ -125,23 +152,25 @@ pub(crate) struct Explainer<'r> {
 }
 
 impl Explainer<'_> {
-    /// [`Explainer::explains`], cached per key skeleton when the patterns allow it.
-    pub(crate) fn explains_memo(&self, key: &str, memo: &mut Memo) -> bool {
+    /// [`Explainer::explains`], cached per key skeleton (`skeleton` is the key's id from
+    /// [`skeleton_ids`]) when the patterns allow it.
+    pub(crate) fn explains_memo(&self, key: &str, skeleton: u32, memo: &mut Memo) -> bool {
         if !self.memo {
             return self.explains(key);
         }
-        memo.buf.clear();
-        for (i, seg) in key.split('.').enumerate() {
-            if i > 0 {
-                memo.buf.push('.');
-            }
-            memo.buf.push_str(if is_index(seg) { "0" } else { seg });
-        }
-        if let Some(&v) = memo.map.get(memo.buf.as_str()) {
-            return v;
+        let slot = usize::try_from(skeleton).unwrap_or(usize::MAX);
+        if let Some(&v) = memo.seen.get(slot)
+            && v != 0
+        {
+            return v == 2;
         }
         let v = self.explains(key);
-        memo.map.insert(memo.buf.clone(), v);
+        if slot >= memo.seen.len() && slot < usize::MAX {
+            memo.seen.resize(slot.saturating_add(1), 0);
+        }
+        if let Some(s) = memo.seen.get_mut(slot) {
+            *s = if v { 2 } else { 1 };
+        }
         v
     }
 
@@ -333,15 +362,23 @@ mod tests {
             memo: true,
         };
         let mut m = Memo::default();
-        for (k, want) in [
+        let cases = [
             ("input_blocks.1.0.in_layers.0.weight", true),
             ("input_blocks.4.0.in_layers.2.bias", true),
             ("input_blocks.4.0.time_stack.0.weight", false),
             ("out.2.weight", true),
             ("out.2.bias", false),
-        ] {
-            assert_eq!(ex.explains_memo(k, &mut m), want, "{k}");
-            assert_eq!(ex.explains_memo(k, &mut m), want, "{k} (cached)");
+            ("input_blocks.7.3.in_layers.9.weight", true),
+            ("out.5.bias", false),
+        ];
+        let ids = skeleton_ids(cases.iter().map(|c| c.0));
+        // Same skeleton, same id; different skeleton, different id.
+        assert_eq!(ids[0], ids[5]);
+        assert_eq!(ids[4], ids[6]);
+        assert_ne!(ids[0], ids[1]);
+        for ((k, want), id) in cases.into_iter().zip(ids) {
+            assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k}");
+            assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k} (cached)");
         }
     }
 

@@ -226,11 +226,12 @@ pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Ta
             .map(|b| ctx.keys.prefix_range(&b.prefix))
             .filter(|r| !r.is_empty())
             .collect();
-        for (i, (k, shape)) in ctx.keys.iter().enumerate() {
+        let skeletons = ctx.keys.skeletons();
+        for (i, ((k, shape), &id)) in ctx.keys.iter().zip(skeletons).enumerate() {
             if skip.iter().any(|r| r.contains(&i)) {
                 continue;
             }
-            tally.add(k, shape, ex.explains_memo(k, &mut memo), false);
+            tally.add(k, shape, ex.explains_memo(k, id, &mut memo), false);
         }
     }
     Some(tally)

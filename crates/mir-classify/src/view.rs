@@ -153,6 +153,8 @@ impl SuffixIndex {
 #[derive(Debug, Default)]
 pub(crate) struct KeyView<'a> {
     entries: Vec<(String, &'a [u64])>,
+    /// Skeleton id of each entry (`coverage::skeleton_ids`), computed on first use.
+    skeletons: std::cell::OnceCell<Vec<u32>>,
 }
 
 impl<'a> KeyView<'a> {
@@ -165,18 +167,31 @@ impl<'a> KeyView<'a> {
             .map(|(n, s)| (strip.normalize(n).0, s))
             .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        KeyView { entries }
+        KeyView {
+            entries,
+            skeletons: std::cell::OnceCell::new(),
+        }
     }
 
     /// Builds a view from already-final names (the adapter view).
     pub(crate) fn from_entries(mut entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        KeyView { entries }
+        KeyView {
+            entries,
+            skeletons: std::cell::OnceCell::new(),
+        }
     }
 
     /// Every (name, shape), in name order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a [u64])> + '_ {
         self.entries.iter().map(|(k, s)| (k.as_str(), *s))
+    }
+
+    /// The skeleton id of every name, in name order (computed once, shared by every rule's
+    /// coverage pass).
+    pub(crate) fn skeletons(&self) -> &[u32] {
+        self.skeletons
+            .get_or_init(|| crate::coverage::skeleton_ids(self.iter().map(|(k, _)| k)))
     }
 
     /// The positions of the names that start with `prefix` (contiguous: the view is sorted).
