@@ -43,7 +43,11 @@ fn bench(c: &mut Criterion) {
             "lora-sdxl.kohya.spec",
             "mir:model.lora.lora:stable-diffusion-xl",
         ),
-        ("flux_1_dev_bundle", "flux-1-dev.bundle.spec", "mir:model.dit.flux-1-dev"),
+        (
+            "flux_1_dev_bundle",
+            "flux-1-dev.bundle.spec",
+            "mir:model.dit.flux-1-dev",
+        ),
     ] {
         let idx = load(spec);
         let out = classifier.classify(&Input::new(&idx));

@@ -275,9 +275,12 @@ impl Classifier {
             },
             config_model_type: input.config_model_type.filter(|_| !no_weights),
         };
-        let base_name = input
-            .file_name
-            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_ascii_lowercase());
+        let base_name = input.file_name.map(|f| {
+            f.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(f)
+                .to_ascii_lowercase()
+        });
         let ctx = Ctx {
             keys: &keys,
             adapter: (!adapter.keys.is_empty()).then_some(&adapter),
@@ -900,8 +903,17 @@ mod tests {
         pieces.extend(rs.adapter_suffixes.iter().map(|s| s.suffix.clone()));
         pieces.extend(
             [
-                "double_blocks.", "0.", "img_attn.qkv", ".weight", ".default.", "lora_unet_",
-                "t", "model", ".", "_", "x",
+                "double_blocks.",
+                "0.",
+                "img_attn.qkv",
+                ".weight",
+                ".default.",
+                "lora_unet_",
+                "t",
+                "model",
+                ".",
+                "_",
+                "x",
             ]
             .map(String::from),
         );
@@ -915,7 +927,10 @@ mod tests {
         let mut runner = proptest::test_runner::TestRunner::default();
         runner
             .run(&name_strategy(&rs), |n| {
-                prop_assert_eq!(rs.stripper.normalize(&n), normalize_key(&n, &rs.strip_prefixes));
+                prop_assert_eq!(
+                    rs.stripper.normalize(&n),
+                    normalize_key(&n, &rs.strip_prefixes)
+                );
                 let plain = rs
                     .adapter_suffixes
                     .iter()

@@ -53,7 +53,11 @@ impl Stripper {
     pub(crate) fn new(prefixes: &[String]) -> Stripper {
         let mut buckets: Vec<Vec<(usize, String)>> = vec![Vec::new(); 256];
         for (i, p) in prefixes.iter().enumerate() {
-            if let Some(b) = p.as_bytes().first().and_then(|&b| buckets.get_mut(usize::from(b))) {
+            if let Some(b) = p
+                .as_bytes()
+                .first()
+                .and_then(|&b| buckets.get_mut(usize::from(b)))
+            {
                 b.push((i, p.clone()));
             }
             // An empty prefix never strips anything (`rest.len() > 0` and no progress), so it
@@ -143,9 +147,10 @@ impl SuffixIndex {
             .as_bytes()
             .last()
             .and_then(|&b| self.buckets.get(usize::from(b)))?;
-        bucket.iter().filter_map(|&i| suffixes.get(i)).find(|s| {
-            name.len() > s.suffix.len() && name.ends_with(s.suffix.as_str())
-        })
+        bucket
+            .iter()
+            .filter_map(|&i| suffixes.get(i))
+            .find(|s| name.len() > s.suffix.len() && name.ends_with(s.suffix.as_str()))
     }
 }
 
@@ -163,9 +168,8 @@ impl<'a> KeyView<'a> {
         items: impl Iterator<Item = (&'a str, &'a [u64])>,
         strip: &Stripper,
     ) -> KeyView<'a> {
-        let mut entries: Vec<(String, &'a [u64])> = items
-            .map(|(n, s)| (strip.normalize(n).0, s))
-            .collect();
+        let mut entries: Vec<(String, &'a [u64])> =
+            items.map(|(n, s)| (strip.normalize(n).0, s)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView {
             entries,
