@@ -111,25 +111,48 @@ pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<u32> 
 
 /// A rule's groups indexed by their literal first segment, built at load time: a key is only
 /// tested against the groups of its own first segment plus those whose first segment holds a
-/// wildcard.
+/// wildcard. Segments end at `.`; for adapter rules also at `_` (adapter-view paths join the
+/// module path with `_`: `unet/input_blocks_4_1_…` is in the bucket `unet/input`), since a
+/// group's prefix may end before either there.
 #[derive(Debug, Default)]
 pub(crate) struct GroupIndex {
     by_head: HashMap<String, Vec<usize>>,
     general: Vec<usize>,
+    adapter: bool,
+}
+
+/// The first segment of `s`: up to the first `.` (or, for adapter-view paths, `_`), and whether
+/// a separator was found.
+fn head(s: &str, adapter: bool) -> (&str, bool) {
+    let end = if adapter {
+        s.find(['.', '_'])
+    } else {
+        s.find('.')
+    };
+    match end {
+        Some(i) => (s.get(..i).unwrap_or(s), true),
+        None => (s, false),
+    }
 }
 
 impl GroupIndex {
-    /// Indexes `groups`.
-    pub(crate) fn new(groups: &[Pattern]) -> GroupIndex {
-        let mut ix = GroupIndex::default();
+    /// Indexes `groups` (`adapter`: the rule is matched on the adapter view).
+    pub(crate) fn new(groups: &[Pattern], adapter: bool) -> GroupIndex {
+        let mut ix = GroupIndex {
+            adapter,
+            ..GroupIndex::default()
+        };
         for (i, p) in groups.iter().enumerate() {
             let lit = p.literal_prefix();
-            let head = match lit.split_once('.') {
-                Some((h, _)) => Some(h),
-                None if lit == p.text() => Some(lit),
-                None => None,
+            // A key the group matches starts with `lit`, so its first segment is `lit`'s when
+            // `lit` holds a separator; a literal group is followed in the key by a separator or
+            // nothing, so its first segment is its own. Otherwise it is unknown.
+            let h = match head(lit, adapter) {
+                (h, true) => Some(h),
+                (h, false) if lit == p.text() => Some(h),
+                _ => None,
             };
-            match head {
+            match h {
                 Some(h) => ix.by_head.entry(h.to_owned()).or_default().push(i),
                 None => ix.general.push(i),
             }
@@ -177,7 +200,7 @@ impl Explainer<'_> {
     /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
     /// benign pattern).
     pub(crate) fn explains(&self, key: &str) -> bool {
-        let head = key.split_once('.').map_or(key, |(h, _)| h);
+        let (head, _) = head(key, self.index.adapter);
         let hit = |i: &usize| {
             self.groups
                 .get(*i)
@@ -353,7 +376,7 @@ mod tests {
             Pattern::new("input_blocks.*.*.in_layers"),
             Pattern::new("out.*.weight"),
         ];
-        let index = GroupIndex::new(&groups);
+        let index = GroupIndex::new(&groups, false);
         let ex = Explainer {
             groups: &groups,
             index: &index,
@@ -380,6 +403,49 @@ mod tests {
             assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k}");
             assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k} (cached)");
         }
+    }
+
+    #[test]
+    fn adapter_buckets_give_the_same_answers_as_every_group() {
+        let groups: Vec<Pattern> = [
+            "unet/input_blocks_*",
+            "unet/img_in",
+            "unet/time*",
+            "te1/**",
+            "unet/double_blocks_*_img_attn",
+            "te2/encoder",
+        ]
+        .into_iter()
+        .map(Pattern::new)
+        .collect();
+        let index = GroupIndex::new(&groups, true);
+        let ex = Explainer {
+            groups: &groups,
+            index: &index,
+            benign: &[],
+            adapter: true,
+            memo: false,
+        };
+        for k in [
+            "unet/input_blocks_4_1_proj_in.down",
+            "unet/input.down",
+            "unet/img_in.down",
+            "unet/img_in_x.down",
+            "unet/img_out.down",
+            "unet/time_in_in_layer.down",
+            "unet/timestep.up",
+            "te1/text_model_encoder_layers_0_mlp_fc1.down",
+            "unet/double_blocks_3_img_attn_qkv.down",
+            "unet/double_blocks_3_txt_attn_qkv.down",
+            "te2/encoder_layers_0.down",
+            "te2/encoders.down",
+            "te3/x.down",
+        ] {
+            let brute = groups.iter().any(|p| p.matches_module(k, true));
+            assert_eq!(ex.explains(k), brute, "{k}");
+        }
+        assert!(ex.explains("unet/input_blocks_4_1_proj_in.down"));
+        assert!(!ex.explains("unet/img_out.down"));
     }
 
     #[test]

@@ -714,7 +714,8 @@ fn compile(
         .flatten()
         .chain(benign_text.iter())
         .all(|p| crate::coverage::index_blind(p));
-    let group_index = crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]));
+    let group_index =
+        crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]), d.role == Role::Adapter);
     Ok(Rule {
         groups,
         groups_memo,
