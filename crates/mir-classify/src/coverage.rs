@@ -86,10 +86,14 @@ pub(crate) struct Memo {
 /// for every `input_blocks.N.M.in_layers.K`); keys with the same skeleton share an id. Computed
 /// once per view and shared by every rule's coverage pass, so a rule's pass does one array
 /// lookup per key instead of building and hashing the skeleton again.
-pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<u32> {
+/// A `None` key (one no pass looks at) gets `u32::MAX`.
+pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = Option<&'k str>>) -> Vec<u32> {
     let mut map: HashMap<String, u32> = HashMap::new();
     let mut buf = String::new();
     keys.map(|key| {
+        let Some(key) = key else {
+            return u32::MAX;
+        };
         buf.clear();
         for (i, seg) in key.split('.').enumerate() {
             if i > 0 {
@@ -178,7 +182,7 @@ impl Explainer<'_> {
     /// [`Explainer::explains`], cached per key skeleton (`skeleton` is the key's id from
     /// [`skeleton_ids`]) when the patterns allow it.
     pub(crate) fn explains_memo(&self, key: &str, skeleton: u32, memo: &mut Memo) -> bool {
-        if !self.memo {
+        if !self.memo || skeleton == u32::MAX {
             return self.explains(key);
         }
         let slot = usize::try_from(skeleton).unwrap_or(usize::MAX);
@@ -394,7 +398,7 @@ mod tests {
             ("input_blocks.7.3.in_layers.9.weight", true),
             ("out.5.bias", false),
         ];
-        let ids = skeleton_ids(cases.iter().map(|c| c.0));
+        let ids = skeleton_ids(cases.iter().map(|c| Some(c.0)));
         // Same skeleton, same id; different skeleton, different id.
         assert_eq!(ids[0], ids[5]);
         assert_eq!(ids[4], ids[6]);

@@ -226,7 +226,7 @@ pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Ta
             .map(|b| ctx.keys.prefix_range(&b.prefix))
             .filter(|r| !r.is_empty())
             .collect();
-        let skeletons = ctx.keys.skeletons();
+        let skeletons = ctx.keys.skeletons(&skip);
         for (i, ((k, shape), &id)) in ctx.keys.iter().zip(skeletons).enumerate() {
             if skip.iter().any(|r| r.contains(&i)) {
                 continue;

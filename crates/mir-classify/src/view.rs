@@ -192,10 +192,16 @@ impl<'a> KeyView<'a> {
     }
 
     /// The skeleton id of every name, in name order (computed once, shared by every rule's
-    /// coverage pass).
-    pub(crate) fn skeletons(&self) -> &[u32] {
-        self.skeletons
-            .get_or_init(|| crate::coverage::skeleton_ids(self.iter().map(|(k, _)| k)))
+    /// coverage pass). Names at positions in `skip` (the bundle parts, the same ranges for every
+    /// rule) get `u32::MAX` and no work.
+    pub(crate) fn skeletons(&self, skip: &[std::ops::Range<usize>]) -> &[u32] {
+        self.skeletons.get_or_init(|| {
+            crate::coverage::skeleton_ids(
+                self.iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (!skip.iter().any(|r| r.contains(&i))).then_some(k)),
+            )
+        })
     }
 
     /// The positions of the names that start with `prefix` (contiguous: the view is sorted).
