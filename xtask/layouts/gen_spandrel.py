@@ -263,7 +263,24 @@ def gen_restorers() -> None:
              "CodeFormer codeformer.pth (params_ema)", "CodeFormer", 1, False)
 
 
-GENS = {"esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
+def gen_defaults() -> None:
+    """Architectures instantiated with spandrel's class defaults (the configuration of the
+    paper's main released model, which spandrel's `load()` falls back to)."""
+    import importlib
+
+    for mod, name in [("RGT", "default"), ("DRCT", "default"), ("ATD", "default"),
+                      ("RCAN", "default"), ("DnCNN", "default"), ("FBCNN", "default"),
+                      ("RestoreFormer", "default"), ("DITN", "default"),
+                      ("SeemoRe", "default"), ("MoSR", "default")]:
+        cls = getattr(importlib.import_module(f"spandrel.architectures.{mod}"), mod)
+        _, sd = state_of(cls, {})
+        scale = spandrel.ModelLoader().load_from_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}).scale
+        emit(name, cls, {}, f"{mod} class defaults (spandrel {spandrel.__version__})", mod,
+             scale, False)
+
+
+GENS = {"defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
         "dat": gen_dat, "small": gen_small, "restorers": gen_restorers}
 
 if __name__ == "__main__":
