@@ -271,8 +271,19 @@ def gen_defaults() -> None:
     for mod, name in [("RGT", "default"), ("DRCT", "default"), ("ATD", "default"),
                       ("RCAN", "default"), ("DnCNN", "default"), ("FBCNN", "default"),
                       ("RestoreFormer", "default"), ("DITN", "default"),
-                      ("SeemoRe", "default"), ("MoSR", "default")]:
-        cls = getattr(importlib.import_module(f"spandrel.architectures.{mod}"), mod)
+                      ("SeemoRe", "default"), ("MoSR", "default"), ("CRAFT", "default"),
+                      ("DCTLSA", "default"), ("DRUNet", "default"), ("FDAT", "default"),
+                      ("FFTformer", "default"), ("GRL", "default"), ("HVICIDNet", "default"),
+                      ("IPT", "default"), ("MixDehazeNet", "default"), ("MoESR", "default"),
+                      ("SwiftSRGAN", "default"), ("Uformer", "default"),
+                      ("RetinexFormer", "default"), ("x:AdaCode", "default"),
+                      ("x:DDColor", "default"), ("x:M3SNet", "default"),
+                      ("x:MAT", "default"), ("x:MIRNet2", "default"), ("x:MPRNet", "default"),
+                      ("x:Restormer", "default")]:
+        pkg = "spandrel"
+        if mod.startswith("x:"):
+            pkg, mod = "spandrel_extra_arches", mod[2:]
+        cls = getattr(importlib.import_module(f"{pkg}.architectures.{mod}"), mod)
         _, sd = state_of(cls, {})
         scale = spandrel.ModelLoader().load_from_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}).scale
