@@ -14,7 +14,7 @@ use mir_core::{Dtype, FormatRegistry, MetaValue, Severity, TensorIndex, TensorRe
 use mir_hash::FileHashes;
 use serde::{Deserialize, Serialize};
 
-/// The version of the stored facts encoding. Bump it when [`StoredFacts`] changes meaning.
+/// The version of the stored facts encoding. Bump it when the stored form of [`Facts`] changes meaning.
 pub const FACTS_VERSION: u32 = 1;
 
 /// The version the index stores facts under for this set of formats: it changes with

@@ -254,7 +254,7 @@ impl FileReport {
 /// One model's result: its kind, its files and its identification.
 #[derive(Clone, Debug)]
 pub struct ModelReport {
-    /// The model's path (see [`ModelLink::model`]; a single file's own path).
+    /// The model's path (see [`ModelLink::path`]; a single file's own path).
     pub path: PathBuf,
     /// The kind of model.
     pub kind: ModelKind,
