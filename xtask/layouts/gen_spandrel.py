@@ -291,7 +291,27 @@ def gen_defaults() -> None:
              scale, False)
 
 
-GENS = {"defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
+def gen_more() -> None:
+    from spandrel.architectures.KBNet import KBNet_s
+    from spandrel.architectures.SAFMN import SAFMN
+    from spandrel.architectures.Swin2SR import Swin2SR
+    from spandrel_extra_arches.architectures.SRFormer import SRFormer
+
+    emit("x4", SAFMN, dict(dim=36, n_blocks=8, ffn_scale=2.0, upscaling_factor=4),
+         "SAFMN SAFMN_DF2K_x4.pth", "SAFMN", 4, False)
+    emit("s", KBNet_s, {}, f"KBNet_s class defaults (spandrel {spandrel.__version__})", "KBNet",
+         1, False)
+    emit("x4", Swin2SR, dict(upscale=4, img_size=64, window_size=8, img_range=1.0, depths=[6] * 6,
+                             embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
+                             upsampler="pixelshuffle", resi_connection="1conv"),
+         "Swin2SR Swin2SR_ClassicalSR_X4_64.pth", "Swin2SR", 4, False)
+    emit("x4", SRFormer, dict(upscale=4, img_size=64, window_size=16, img_range=1.0,
+                              depths=[6] * 6, embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
+                              upsampler="pixelshuffle", resi_connection="1conv"),
+         "SRFormer SRFormer_SRx4_DF2K.pth", "SRFormer", 4, False)
+
+
+GENS = {"more": gen_more, "defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
         "dat": gen_dat, "small": gen_small, "restorers": gen_restorers}
 
 if __name__ == "__main__":
