@@ -480,6 +480,7 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("llm.toml", include_str!("../rules/llm.toml")),
     ("filename.toml", include_str!("../rules/filename.toml")),
     ("video.toml", include_str!("../rules/video.toml")),
+    ("gan.toml", include_str!("../rules/gan.toml")),
 ];
 
 /// The embedded layout file (prefixes, bundle parts, adapter naming, tables, database aliases).
