@@ -75,34 +75,88 @@ pub(crate) fn index_blind(p: &str) -> bool {
     })
 }
 
-/// Per-pass cache of explained-ness by key skeleton (all-digit segments written as `0`).
+/// Per-pass cache of explained-ness by key skeleton: one slot per skeleton id (see
+/// [`skeleton_ids`]), 0 = not computed yet, 1 = unexplained, 2 = explained.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    buf: String,
-    map: HashMap<String, bool>,
+    seen: Vec<u8>,
+}
+
+/// Gives every key a skeleton id (all-digit segments written as `0`: `input_blocks.0.0.in_layers.0`
+/// for every `input_blocks.N.M.in_layers.K`); keys with the same skeleton share an id. Computed
+/// once per view and shared by every rule's coverage pass, so a rule's pass does one array
+/// lookup per key instead of building and hashing the skeleton again.
+/// A `None` key (one no pass looks at) gets `u32::MAX`.
+pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = Option<&'k str>>) -> Vec<u32> {
+    let mut map: HashMap<String, u32> = HashMap::new();
+    let mut buf = String::new();
+    keys.map(|key| {
+        let Some(key) = key else {
+            return u32::MAX;
+        };
+        buf.clear();
+        for (i, seg) in key.split('.').enumerate() {
+            if i > 0 {
+                buf.push('.');
+            }
+            buf.push_str(if is_index(seg) { "0" } else { seg });
+        }
+        let next = u32::try_from(map.len()).unwrap_or(u32::MAX);
+        match map.get(buf.as_str()) {
+            Some(&id) => id,
+            None => {
+                map.insert(buf.clone(), next);
+                next
+            }
+        }
+    })
+    .collect()
 }
 
 /// A rule's groups indexed by their literal first segment, built at load time: a key is only
 /// tested against the groups of its own first segment plus those whose first segment holds a
-/// wildcard.
+/// wildcard. Segments end at `.`; for adapter rules also at `_` (adapter-view paths join the
+/// module path with `_`: `unet/input_blocks_4_1_…` is in the bucket `unet/input`), since a
+/// group's prefix may end before either there.
 #[derive(Debug, Default)]
 pub(crate) struct GroupIndex {
     by_head: HashMap<String, Vec<usize>>,
     general: Vec<usize>,
+    adapter: bool,
+}
+
+/// The first segment of `s`: up to the first `.` (or, for adapter-view paths, `_`), and whether
+/// a separator was found.
+fn head(s: &str, adapter: bool) -> (&str, bool) {
+    let end = if adapter {
+        s.find(['.', '_'])
+    } else {
+        s.find('.')
+    };
+    match end {
+        Some(i) => (s.get(..i).unwrap_or(s), true),
+        None => (s, false),
+    }
 }
 
 impl GroupIndex {
-    /// Indexes `groups`.
-    pub(crate) fn new(groups: &[Pattern]) -> GroupIndex {
-        let mut ix = GroupIndex::default();
+    /// Indexes `groups` (`adapter`: the rule is matched on the adapter view).
+    pub(crate) fn new(groups: &[Pattern], adapter: bool) -> GroupIndex {
+        let mut ix = GroupIndex {
+            adapter,
+            ..GroupIndex::default()
+        };
         for (i, p) in groups.iter().enumerate() {
             let lit = p.literal_prefix();
-            let head = match lit.split_once('.') {
-                Some((h, _)) => Some(h),
-                None if lit == p.text() => Some(lit),
-                None => None,
+            // A key the group matches starts with `lit`, so its first segment is `lit`'s when
+            // `lit` holds a separator; a literal group is followed in the key by a separator or
+            // nothing, so its first segment is its own. Otherwise it is unknown.
+            let h = match head(lit, adapter) {
+                (h, true) => Some(h),
+                (h, false) if lit == p.text() => Some(h),
+                _ => None,
             };
-            match head {
+            match h {
                 Some(h) => ix.by_head.entry(h.to_owned()).or_default().push(i),
                 None => ix.general.push(i),
             }
@@ -125,30 +179,32 @@ pub(crate) struct Explainer<'r> {
 }
 
 impl Explainer<'_> {
-    /// [`Explainer::explains`], cached per key skeleton when the patterns allow it.
-    pub(crate) fn explains_memo(&self, key: &str, memo: &mut Memo) -> bool {
-        if !self.memo {
+    /// [`Explainer::explains`], cached per key skeleton (`skeleton` is the key's id from
+    /// [`skeleton_ids`]) when the patterns allow it.
+    pub(crate) fn explains_memo(&self, key: &str, skeleton: u32, memo: &mut Memo) -> bool {
+        if !self.memo || skeleton == u32::MAX {
             return self.explains(key);
         }
-        memo.buf.clear();
-        for (i, seg) in key.split('.').enumerate() {
-            if i > 0 {
-                memo.buf.push('.');
-            }
-            memo.buf.push_str(if is_index(seg) { "0" } else { seg });
-        }
-        if let Some(&v) = memo.map.get(memo.buf.as_str()) {
-            return v;
+        let slot = usize::try_from(skeleton).unwrap_or(usize::MAX);
+        if let Some(&v) = memo.seen.get(slot)
+            && v != 0
+        {
+            return v == 2;
         }
         let v = self.explains(key);
-        memo.map.insert(memo.buf.clone(), v);
+        if slot >= memo.seen.len() && slot < usize::MAX {
+            memo.seen.resize(slot.saturating_add(1), 0);
+        }
+        if let Some(s) = memo.seen.get_mut(slot) {
+            *s = if v { 2 } else { 1 };
+        }
         v
     }
 
     /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
     /// benign pattern).
     pub(crate) fn explains(&self, key: &str) -> bool {
-        let head = key.split_once('.').map_or(key, |(h, _)| h);
+        let (head, _) = head(key, self.index.adapter);
         let hit = |i: &usize| {
             self.groups
                 .get(*i)
@@ -324,7 +380,7 @@ mod tests {
             Pattern::new("input_blocks.*.*.in_layers"),
             Pattern::new("out.*.weight"),
         ];
-        let index = GroupIndex::new(&groups);
+        let index = GroupIndex::new(&groups, false);
         let ex = Explainer {
             groups: &groups,
             index: &index,
@@ -333,16 +389,67 @@ mod tests {
             memo: true,
         };
         let mut m = Memo::default();
-        for (k, want) in [
+        let cases = [
             ("input_blocks.1.0.in_layers.0.weight", true),
             ("input_blocks.4.0.in_layers.2.bias", true),
             ("input_blocks.4.0.time_stack.0.weight", false),
             ("out.2.weight", true),
             ("out.2.bias", false),
-        ] {
-            assert_eq!(ex.explains_memo(k, &mut m), want, "{k}");
-            assert_eq!(ex.explains_memo(k, &mut m), want, "{k} (cached)");
+            ("input_blocks.7.3.in_layers.9.weight", true),
+            ("out.5.bias", false),
+        ];
+        let ids = skeleton_ids(cases.iter().map(|c| Some(c.0)));
+        // Same skeleton, same id; different skeleton, different id.
+        assert_eq!(ids[0], ids[5]);
+        assert_eq!(ids[4], ids[6]);
+        assert_ne!(ids[0], ids[1]);
+        for ((k, want), id) in cases.into_iter().zip(ids) {
+            assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k}");
+            assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k} (cached)");
         }
+    }
+
+    #[test]
+    fn adapter_buckets_give_the_same_answers_as_every_group() {
+        let groups: Vec<Pattern> = [
+            "unet/input_blocks_*",
+            "unet/img_in",
+            "unet/time*",
+            "te1/**",
+            "unet/double_blocks_*_img_attn",
+            "te2/encoder",
+        ]
+        .into_iter()
+        .map(Pattern::new)
+        .collect();
+        let index = GroupIndex::new(&groups, true);
+        let ex = Explainer {
+            groups: &groups,
+            index: &index,
+            benign: &[],
+            adapter: true,
+            memo: false,
+        };
+        for k in [
+            "unet/input_blocks_4_1_proj_in.down",
+            "unet/input.down",
+            "unet/img_in.down",
+            "unet/img_in_x.down",
+            "unet/img_out.down",
+            "unet/time_in_in_layer.down",
+            "unet/timestep.up",
+            "te1/text_model_encoder_layers_0_mlp_fc1.down",
+            "unet/double_blocks_3_img_attn_qkv.down",
+            "unet/double_blocks_3_txt_attn_qkv.down",
+            "te2/encoder_layers_0.down",
+            "te2/encoders.down",
+            "te3/x.down",
+        ] {
+            let brute = groups.iter().any(|p| p.matches_module(k, true));
+            assert_eq!(ex.explains(k), brute, "{k}");
+        }
+        assert!(ex.explains("unet/input_blocks_4_1_proj_in.down"));
+        assert!(!ex.explains("unet/img_out.down"));
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) keys: &'a KeyView<'a>,
     pub(crate) adapter: Option<&'a AdapterView<'a>>,
     pub(crate) meta: &'a Meta<'a>,
+    /// The file's base name, lowercased once here rather than by every rule.
     pub(crate) file_name: Option<&'a str>,
 }
 
@@ -170,7 +171,6 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     let meta = meta_hit.map(|(_, e)| e);
     let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
     let filename = ctx.file_name.and_then(|f| {
-        let f = f.to_ascii_lowercase();
         rule.filename
             .iter()
             .find(|t| f.contains(t.as_str()))
@@ -226,11 +226,12 @@ pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Ta
             .map(|b| ctx.keys.prefix_range(&b.prefix))
             .filter(|r| !r.is_empty())
             .collect();
-        for (i, (k, shape)) in ctx.keys.iter().enumerate() {
+        let skeletons = ctx.keys.skeletons(&skip);
+        for (i, ((k, shape), &id)) in ctx.keys.iter().zip(skeletons).enumerate() {
             if skip.iter().any(|r| r.contains(&i)) {
                 continue;
             }
-            tally.add(k, shape, ex.explains_memo(k, &mut memo), false);
+            tally.add(k, shape, ex.explains_memo(k, id, &mut memo), false);
         }
     }
     Some(tally)

@@ -14,6 +14,10 @@ pub(crate) struct Pattern {
     text: String,
     tokens: Vec<Token>,
     literal_prefix: String,
+    /// The literal text after the last wildcard ("" when the pattern ends with one): every
+    /// name the pattern matches ends with it, so one comparison rejects most names before any
+    /// backtracking. Computed at load time.
+    literal_suffix: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,10 +55,15 @@ impl Pattern {
             Some(Token::Lit(l)) => l.clone(),
             _ => String::new(),
         };
+        let literal_suffix = match tokens.last() {
+            Some(Token::Lit(l)) => l.clone(),
+            _ => String::new(),
+        };
         Pattern {
             text: text.to_owned(),
             tokens,
             literal_prefix,
+            literal_suffix,
         }
     }
 
@@ -83,6 +92,9 @@ impl Pattern {
 
     /// Matches `s` and returns the text the first `*` matched ("" when the pattern has none).
     pub(crate) fn capture<'s>(&self, s: &'s str) -> Option<&'s str> {
+        if !s.ends_with(self.literal_suffix.as_str()) {
+            return None;
+        }
         let mut first = None;
         if match_at(&self.tokens, s, &mut first) {
             Some(first.unwrap_or(""))
@@ -184,6 +196,25 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
             false
         }
         Token::DoubleStar => {
+            // `**lit…`: only the places where the literal occurs can continue the match (the
+            // same answer as trying every position, without a comparison at each of them).
+            // Occurrences may overlap (`aa` in `aaa`), so the search restarts one character
+            // after each hit rather than using `match_indices`.
+            if let Some(Token::Lit(l)) = rest.first() {
+                let mut from = 0usize;
+                while let Some(at) = s
+                    .get(from..)
+                    .and_then(|t| t.find(l.as_str()))
+                    .map(|i| from.saturating_add(i))
+                {
+                    let tail = s.get(at..).unwrap_or("");
+                    if match_at(rest, tail, first) {
+                        return true;
+                    }
+                    from = at.saturating_add(tail.chars().next().map_or(1, char::len_utf8));
+                }
+                return false;
+            }
             for (end, _) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
                 let (_, tail) = s.split_at(end);
                 if match_at(rest, tail, first) {
@@ -255,6 +286,70 @@ mod tests {
         let e = Pattern::new("x.**");
         assert!(e.matches_module("x.a.b", false));
         assert!(!e.matches_module("y.a", false));
+    }
+
+    /// The matcher before the load-time suffix test and the `**literal` jump: every position
+    /// tried. The compiled matcher must agree with it on every name.
+    fn reference<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bool {
+        let Some((tok, rest)) = tokens.split_first() else {
+            return s.is_empty();
+        };
+        match tok {
+            Token::Lit(l) => s
+                .strip_prefix(l.as_str())
+                .is_some_and(|tail| reference(rest, tail, first)),
+            Token::Star => {
+                let limit = s.find('.').unwrap_or(s.len());
+                for (end, _) in s
+                    .char_indices()
+                    .skip(1)
+                    .chain(std::iter::once((s.len(), ' ')))
+                {
+                    if end > limit {
+                        break;
+                    }
+                    let (head, tail) = s.split_at(end);
+                    let saved = *first;
+                    if first.is_none() {
+                        *first = Some(head);
+                    }
+                    if reference(rest, tail, first) {
+                        return true;
+                    }
+                    *first = saved;
+                }
+                false
+            }
+            Token::DoubleStar => s
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(s.len()))
+                .any(|end| reference(rest, s.get(end..).unwrap_or(""), first)),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compiled_matcher_agrees_with_the_reference(
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "_", "*", "**", "b.", "é"]), 0..6),
+            name in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "_", "b", "1", "é"]), 0..10),
+        ) {
+            let p = Pattern::new(&pat.concat());
+            let n = name.concat();
+            let mut first = None;
+            let want = reference(&p.tokens, &n, &mut first).then(|| first.unwrap_or(""));
+            proptest::prop_assert_eq!(p.capture(&n), want);
+        }
+    }
+
+    #[test]
+    fn overlapping_literal_after_double_star() {
+        // `**aab` on `aaab`: the literal `aa` occurs at 0 and (overlapping) at 1; only 1 matches.
+        assert!(Pattern::new("**aab").matches("aaab"));
+        assert!(Pattern::new("x**aa.b").matches("xaaa.b"));
+        assert!(!Pattern::new("x**aa.b").matches("xa.b"));
     }
 
     #[test]

@@ -253,12 +253,13 @@ impl Classifier {
                 .iter()
                 .map(|t| (t.name.as_str(), t.shape.as_slice()))
         };
-        let keys = KeyView::build(items(), &rs.strip_prefixes);
+        let keys = KeyView::build(items(), &rs.stripper);
         let adapter = AdapterView::build(
             items(),
             &rs.adapter_targets,
             &rs.adapter_suffixes,
-            &rs.strip_prefixes,
+            &rs.suffix_index,
+            &rs.stripper,
         );
         // A file without tensors holds no weights (llama.cpp's vocabulary-only GGUFs, a
         // metadata-only safetensors): what its metadata claims (`general.architecture`,
@@ -274,14 +275,17 @@ impl Classifier {
             },
             config_model_type: input.config_model_type.filter(|_| !no_weights),
         };
-        let base_name = input
-            .file_name
-            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f));
+        let base_name = input.file_name.map(|f| {
+            f.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(f)
+                .to_ascii_lowercase()
+        });
         let ctx = Ctx {
             keys: &keys,
             adapter: (!adapter.keys.is_empty()).then_some(&adapter),
             meta: &meta,
-            file_name: base_name,
+            file_name: base_name.as_deref(),
         };
         let mut out = Classification {
             precision: input.index.dominant_dtype().and_then(|d| {
@@ -360,7 +364,7 @@ impl Classifier {
         if ex.adapter {
             // Tensors outside the adapter view (kohya `.alpha`, stray base weights).
             for t in adapter.others.iter().filter_map(|&i| index.tensors.get(i)) {
-                let k = normalize_key(&t.name, &rs.strip_prefixes).0;
+                let k = rs.stripper.normalize(&t.name).0;
                 tally.add(&k, &t.shape, ex.benign_only(&k), false);
             }
         } else {
@@ -724,7 +728,7 @@ impl Classifier {
             let entries: Vec<(String, &[u64])> = sub
                 .iter()
                 .map(|(n, s)| {
-                    let (norm, removed) = normalize_key(n, &rs.strip_prefixes);
+                    let (norm, removed) = rs.stripper.normalize(n);
                     wrapper = wrapper.min(removed);
                     (norm, *s)
                 })
@@ -889,6 +893,59 @@ impl Classifier {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// Names built from the real wrapper prefixes, adapter suffixes and a few segments, in any
+    /// order: enough to hit nested wrappers, `.default.`, prefixes that are the whole name, and
+    /// suffixes that are prefixes of one another.
+    fn name_strategy(rs: &RuleSet) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let mut pieces: Vec<String> = rs.strip_prefixes.clone();
+        pieces.extend(rs.adapter_suffixes.iter().map(|s| s.suffix.clone()));
+        pieces.extend(
+            [
+                "double_blocks.",
+                "0.",
+                "img_attn.qkv",
+                ".weight",
+                ".default.",
+                "lora_unet_",
+                "t",
+                "model",
+                ".",
+                "_",
+                "x",
+            ]
+            .map(String::from),
+        );
+        proptest::collection::vec(proptest::sample::select(pieces), 0..6).prop_map(|v| v.concat())
+    }
+
+    #[test]
+    fn compiled_prefixes_and_suffixes_equal_the_plain_scans() {
+        use proptest::prelude::*;
+        let rs = RuleSet::builtin().unwrap();
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(&name_strategy(&rs), |n| {
+                prop_assert_eq!(
+                    rs.stripper.normalize(&n),
+                    normalize_key(&n, &rs.strip_prefixes)
+                );
+                let plain = rs
+                    .adapter_suffixes
+                    .iter()
+                    .filter(|s| n.ends_with(s.suffix.as_str()) && n.len() > s.suffix.len())
+                    .max_by_key(|s| s.suffix.len())
+                    .map(|s| s.suffix.as_str());
+                let compiled = rs
+                    .suffix_index
+                    .longest(&n, &rs.adapter_suffixes)
+                    .map(|s| s.suffix.as_str());
+                prop_assert_eq!(compiled, plain);
+                Ok(())
+            })
+            .unwrap();
+    }
 
     #[test]
     fn every_embedded_rule_file_parses_and_validates() {

@@ -452,6 +452,8 @@ struct LayoutFile {
 #[derive(Debug)]
 pub(crate) struct RuleSet {
     pub(crate) rules: Vec<Rule>,
+    /// The prefixes as written; the engine uses `stripper`, tests compare the two.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) strip_prefixes: Vec<String>,
     pub(crate) bundle_parts: Vec<BundlePart>,
     pub(crate) adapter_targets: Vec<AdapterTarget>,
@@ -461,6 +463,10 @@ pub(crate) struct RuleSet {
     pub(crate) db: DbAliases,
     /// Patterns of tensors every family may carry (`scaled_fp8`, `v_pred`, …).
     pub(crate) benign: Vec<Pattern>,
+    /// `strip_prefixes`, compiled for normalising names.
+    pub(crate) stripper: crate::view::Stripper,
+    /// `adapter_suffixes`, compiled for building the adapter view.
+    pub(crate) suffix_index: crate::view::SuffixIndex,
 }
 
 /// The embedded rule files, by name.
@@ -474,6 +480,7 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("llm.toml", include_str!("../rules/llm.toml")),
     ("filename.toml", include_str!("../rules/filename.toml")),
     ("video.toml", include_str!("../rules/video.toml")),
+    ("gan.toml", include_str!("../rules/gan.toml")),
 ];
 
 /// The embedded layout file (prefixes, bundle parts, adapter naming, tables, database aliases).
@@ -546,6 +553,8 @@ impl RuleSet {
             None => Vec::new(),
         };
         Ok(RuleSet {
+            stripper: crate::view::Stripper::new(&layout.strip_prefixes),
+            suffix_index: crate::view::SuffixIndex::new(&layout.adapter_suffix),
             benign,
             rules,
             strip_prefixes: layout.strip_prefixes,
@@ -706,7 +715,8 @@ fn compile(
         .flatten()
         .chain(benign_text.iter())
         .all(|p| crate::coverage::index_blind(p));
-    let group_index = crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]));
+    let group_index =
+        crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]), d.role == Role::Adapter);
     Ok(Rule {
         groups,
         groups_memo,

@@ -36,34 +36,172 @@ pub fn normalize_key(name: &str, strip_prefixes: &[String]) -> (String, usize) {
     (out, removed)
 }
 
+/// The wrapper prefixes of `layout.toml`, compiled once at load time for [`normalize_key`]'s
+/// job: bucketed by first byte and ordered longest first, so each round of stripping compares a
+/// name against the two or three prefixes that start like it instead of every prefix.
+///
+/// `Stripper::normalize(n)` equals `normalize_key(n, prefixes)` for every name (a test checks
+/// it on the fixtures' names); `normalize_key` stays the plain reference version.
+#[derive(Debug, Default)]
+pub(crate) struct Stripper {
+    /// Prefixes by first byte, longest first (ties: later in the list first, like `max_by_key`).
+    buckets: Vec<Vec<String>>,
+}
+
+impl Stripper {
+    /// Compiles a prefix list.
+    pub(crate) fn new(prefixes: &[String]) -> Stripper {
+        let mut buckets: Vec<Vec<(usize, String)>> = vec![Vec::new(); 256];
+        for (i, p) in prefixes.iter().enumerate() {
+            if let Some(b) = p
+                .as_bytes()
+                .first()
+                .and_then(|&b| buckets.get_mut(usize::from(b)))
+            {
+                b.push((i, p.clone()));
+            }
+            // An empty prefix never strips anything (`rest.len() > 0` and no progress), so it
+            // is left out.
+        }
+        let buckets = buckets
+            .into_iter()
+            .map(|mut b| {
+                b.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(y.0.cmp(&x.0)));
+                b.into_iter().map(|(_, p)| p).collect()
+            })
+            .collect();
+        Stripper { buckets }
+    }
+
+    /// Same as [`normalize_key`] with the compiled prefixes.
+    pub(crate) fn normalize(&self, name: &str) -> (String, usize) {
+        let mut rest = name;
+        let mut removed = 0usize;
+        for _ in 0..6 {
+            let bucket = rest
+                .as_bytes()
+                .first()
+                .and_then(|&b| self.buckets.get(usize::from(b)));
+            let hit = bucket.and_then(|b| {
+                b.iter()
+                    .find(|p| rest.len() > p.len() && rest.starts_with(p.as_str()))
+            });
+            match hit {
+                Some(p) => {
+                    rest = rest.get(p.len()..).unwrap_or("");
+                    removed = removed.saturating_add(p.len());
+                }
+                None => break,
+            }
+        }
+        let out = if rest.contains(".default.") {
+            rest.replace(".default.", ".")
+        } else {
+            rest.to_owned()
+        };
+        (out, removed)
+    }
+}
+
+/// The adapter suffixes of `layout.toml` (`.lora_down.weight`, `.hada_w1_a`, …), compiled at
+/// load time: bucketed by last byte and ordered longest first, so a tensor name is compared with
+/// the few suffixes that end like it (most names of a base model end in `t` of `weight`, which
+/// holds only the suffixes ending in `weight`).
+#[derive(Debug, Default)]
+pub(crate) struct SuffixIndex {
+    /// Positions into the suffix list by last byte, longest first (ties: later first).
+    buckets: Vec<Vec<usize>>,
+}
+
+impl SuffixIndex {
+    /// Compiles a suffix list.
+    pub(crate) fn new(suffixes: &[AdapterSuffix]) -> SuffixIndex {
+        let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); 256];
+        for (i, s) in suffixes.iter().enumerate() {
+            if let Some(b) = s
+                .suffix
+                .as_bytes()
+                .last()
+                .and_then(|&b| buckets.get_mut(usize::from(b)))
+            {
+                b.push(i);
+            }
+        }
+        for b in &mut buckets {
+            b.sort_by(|&x, &y| {
+                let len = |i: usize| suffixes.get(i).map_or(0, |s| s.suffix.len());
+                len(y).cmp(&len(x)).then(y.cmp(&x))
+            });
+        }
+        SuffixIndex { buckets }
+    }
+
+    /// The longest suffix `name` ends with (and is longer than), as `max_by_key` over the list
+    /// would pick it. An empty suffix is never picked (no rule file has one).
+    pub(crate) fn longest<'s>(
+        &self,
+        name: &str,
+        suffixes: &'s [AdapterSuffix],
+    ) -> Option<&'s AdapterSuffix> {
+        let bucket = name
+            .as_bytes()
+            .last()
+            .and_then(|&b| self.buckets.get(usize::from(b)))?;
+        bucket
+            .iter()
+            .filter_map(|&i| suffixes.get(i))
+            .find(|s| name.len() > s.suffix.len() && name.ends_with(s.suffix.as_str()))
+    }
+}
+
 /// A sorted list of (name, shape) pairs, searched by pattern.
 #[derive(Debug, Default)]
 pub(crate) struct KeyView<'a> {
     entries: Vec<(String, &'a [u64])>,
+    /// Skeleton id of each entry (`coverage::skeleton_ids`), computed on first use.
+    skeletons: std::cell::OnceCell<Vec<u32>>,
 }
 
 impl<'a> KeyView<'a> {
     /// Builds a view from names and shapes, normalising each name.
     pub(crate) fn build(
         items: impl Iterator<Item = (&'a str, &'a [u64])>,
-        strip_prefixes: &[String],
+        strip: &Stripper,
     ) -> KeyView<'a> {
-        let mut entries: Vec<(String, &'a [u64])> = items
-            .map(|(n, s)| (normalize_key(n, strip_prefixes).0, s))
-            .collect();
+        let mut entries: Vec<(String, &'a [u64])> =
+            items.map(|(n, s)| (strip.normalize(n).0, s)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        KeyView { entries }
+        KeyView {
+            entries,
+            skeletons: std::cell::OnceCell::new(),
+        }
     }
 
     /// Builds a view from already-final names (the adapter view).
     pub(crate) fn from_entries(mut entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        KeyView { entries }
+        KeyView {
+            entries,
+            skeletons: std::cell::OnceCell::new(),
+        }
     }
 
     /// Every (name, shape), in name order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a [u64])> + '_ {
         self.entries.iter().map(|(k, s)| (k.as_str(), *s))
+    }
+
+    /// The skeleton id of every name, in name order (computed once, shared by every rule's
+    /// coverage pass). Names at positions in `skip` (the bundle parts, the same ranges for every
+    /// rule) get `u32::MAX` and no work.
+    pub(crate) fn skeletons(&self, skip: &[std::ops::Range<usize>]) -> &[u32] {
+        self.skeletons.get_or_init(|| {
+            crate::coverage::skeleton_ids(
+                self.iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (!skip.iter().any(|r| r.contains(&i))).then_some(k)),
+            )
+        })
     }
 
     /// The positions of the names that start with `prefix` (contiguous: the view is sorted).
@@ -124,7 +262,8 @@ impl<'a> AdapterView<'a> {
         items: impl Iterator<Item = (&'a str, &'a [u64])>,
         targets: &[AdapterTarget],
         suffixes: &[AdapterSuffix],
-        strip_prefixes: &[String],
+        suffix_index: &SuffixIndex,
+        strip: &Stripper,
     ) -> AdapterView<'a> {
         let mut entries = Vec::new();
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
@@ -133,11 +272,7 @@ impl<'a> AdapterView<'a> {
             // Most tensors of a base model are not adapter tensors: test the suffix before
             // allocating anything.
             let peft_default = raw.contains(".default.");
-            if !peft_default
-                && !suffixes
-                    .iter()
-                    .any(|s| raw.ends_with(s.suffix.as_str()) && raw.len() > s.suffix.len())
-            {
+            if !peft_default && suffix_index.longest(raw, suffixes).is_none() {
                 others.push(pos);
                 continue;
             }
@@ -146,11 +281,7 @@ impl<'a> AdapterView<'a> {
             } else {
                 raw.to_owned()
             };
-            let Some(sfx) = suffixes
-                .iter()
-                .filter(|s| name.ends_with(s.suffix.as_str()) && name.len() > s.suffix.len())
-                .max_by_key(|s| s.suffix.len())
-            else {
+            let Some(sfx) = suffix_index.longest(&name, suffixes) else {
                 others.push(pos);
                 continue;
             };
@@ -164,7 +295,7 @@ impl<'a> AdapterView<'a> {
                     t.style.as_str(),
                     name.get(t.prefix.len()..).unwrap_or("").to_owned(),
                 ),
-                None => ("unet", "dotted", normalize_key(&name, strip_prefixes).0),
+                None => ("unet", "dotted", strip.normalize(&name).0),
             };
             let module = rest
                 .get(..rest.len().saturating_sub(sfx.suffix.len()))
@@ -249,7 +380,7 @@ mod tests {
             ),
             ("model.img_in.weight", shape.as_slice()),
         ];
-        let v = KeyView::build(items.into_iter(), &strip());
+        let v = KeyView::build(items.into_iter(), &Stripper::new(&strip()));
         let p = Pattern::new("double_blocks.*.img_attn.qkv.weight");
         assert_eq!(v.find(&p).count(), 2);
         assert!(v.first(&Pattern::new("img_in.weight")).is_some());
