@@ -33,18 +33,7 @@ impl Identifier {
     /// The built-in rule set, compiled once. Fails only if the embedded rules are invalid (a test
     /// of `mir-classify` guards against that).
     pub fn builtin() -> Result<Identifier, RuleError> {
-        let (rules, (layout_name, layout)) = Classifier::builtin_sources();
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (name, text) in rules {
-            h.update(name.as_bytes());
-            h.update(text.as_bytes());
-        }
-        h.update(layout_name.as_bytes());
-        h.update(layout.as_bytes());
-        Ok(Identifier {
-            classifier: Classifier::builtin()?,
-            fingerprint: h.digest(),
-        })
+        Self::with_rules(&[])
     }
 
     /// The built-in rules plus `extra` rule files, as `(name, TOML text)` in the format of

@@ -53,6 +53,6 @@ pub use report::{
 };
 pub use scanner::{
     BATCH, Emitted, MAX_THREADS, Progress, RECORD_VERSION, ScanEnd, ScanOptions, ScanOutput,
-    ScanStats, Scanner, default_registry, inspect, record_version,
+    ScanStats, Scanner, default_registry, record_version,
 };
 pub use walk::{Candidate, WalkError};

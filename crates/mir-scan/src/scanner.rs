@@ -892,16 +892,3 @@ fn model_report(path: PathBuf, acc: ModelAcc) -> ModelReport {
     }
     report
 }
-
-/// Reads one file's header with the given formats: its index and fingerprints (the raw layer
-/// of `mir inspect`; identification goes through [`Analyser::analyse_path`]).
-pub fn inspect(
-    path: &Path,
-    registry: &FormatRegistry,
-    limits: &Limits,
-) -> Result<(TensorIndex, Signatures), mir_core::Error> {
-    let src = mir_core::Source::open(path)?;
-    let index = registry.parse(&src, limits)?;
-    let sigs = Signatures::of(&index);
-    Ok((index, sigs))
-}
