@@ -311,7 +311,43 @@ def gen_more() -> None:
          "SRFormer SRFormer_SRx4_DF2K.pth", "SRFormer", 4, False)
 
 
-GENS = {"more": gen_more, "defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
+def gen_rest() -> None:
+    """The last four of spandrel's 52: MMRealSR, SAFMN-BCIE, AuraSR (spandrel) and FeMaSR
+    (spandrel_extra_arches)."""
+    from spandrel.architectures.AuraSR import AuraSR
+    from spandrel.architectures.MMRealSR import MMRealSR
+    from spandrel.architectures.SAFMNBCIE import SAFMNBCIE
+    from spandrel_extra_arches.architectures.FeMaSR import FeMaSR
+
+    mm = dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32,
+              num_degradation=2, degradation_degree_actv="sigmoid", num_feats=[64, 128, 256, 512],
+              num_blocks=[2, 2, 2, 2], downscales=[2, 2, 2, 1])
+    emit("x4", MMRealSR, mm, "MMRealSR MMRealSRGAN_x4.pth (params_ema)", "MMRealSR", 4, True)
+    emit("x2", MMRealSR, {**mm, "scale": 2},
+         "MMRealSR at scale 2 (pixel-unshuffle 2 before the RRDB trunk, as BasicSR's RRDBNet x2)",
+         "MMRealSR", 2, True)
+    emit("jpeg", SAFMNBCIE, dict(dim=128, n_blocks=8, num_layers=6, ffn_scale=2.0,
+                                 upscaling_factor=2),
+         "SAFMN SAFMN_BCIE (NTIRE 2024 compressed-image enhancement; spandrel's test file: "
+         "128 dim, 8 blocks, 6 layers, unshuffle 2)", "SAFMNBCIE", 1, False)
+    emit("v1", AuraSR, dict(dim=64, style_network=dict(dim_in=128, dim_out=512, depth=4),
+                            up_dim_mults=(1, 2, 4, 8, 16), down_dim_mults=(4, 8, 16), channels=3,
+                            full_attn=(False, False, False, True, True), flash_attn=True,
+                            self_attn_dim_head=64, self_attn_heads=8, attn_depths=(2, 2, 2, 2, 4),
+                            mid_attn_depth=4, num_conv_kernels=4, skip_connect_scale=0.4,
+                            image_size=256, input_image_size=64, unconditional=True),
+         "fal AuraSR model.safetensors (config.json of fal/AuraSR and fal/AuraSR-v2)", "AuraSR",
+         4, False)
+    fem = dict(in_channel=3, codebook_params=[[32, 1024, 512]], gt_resolution=256, LQ_stage=True,
+               norm_type="gn", act_type="silu", use_quantize=True, scale_factor=4,
+               use_residual=True)
+    emit("x4", FeMaSR, fem, "FeMaSR FeMaSR_SRX4_model_g.pth (options/test_FeMaSR_x4.yml)",
+         "FeMaSR", 4, True)
+    emit("x2", FeMaSR, {**fem, "scale_factor": 2},
+         "FeMaSR FeMaSR_SRX2_model_g.pth (options/test_FeMaSR_x2.yml)", "FeMaSR", 2, True)
+
+
+GENS = {"rest": gen_rest, "more": gen_more, "defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
         "dat": gen_dat, "small": gen_small, "restorers": gen_restorers}
 
 if __name__ == "__main__":
