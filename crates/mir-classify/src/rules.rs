@@ -481,6 +481,7 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     ("filename.toml", include_str!("../rules/filename.toml")),
     ("video.toml", include_str!("../rules/video.toml")),
     ("gan.toml", include_str!("../rules/gan.toml")),
+    ("vision.toml", include_str!("../rules/vision.toml")),
 ];
 
 /// The embedded layout file (prefixes, bundle parts, adapter naming, tables, database aliases).
