@@ -27,6 +27,7 @@ use std::path::Path;
 use mir_core::{Dtype, TensorIndex, TensorRecord};
 
 pub mod gguf;
+pub mod torch;
 
 /// One line of a spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
