@@ -170,7 +170,7 @@ def gen_swinir() -> None:
                                 upsampler="pixelshuffledirect", resi_connection="1conv"),
          "SwinIR 002_lightweightSR_DIV2K_s64w8_SwinIR-S_x4.pth", 4),
     ]:
-        emit(name, SwinIR, cfg, src, "SwinIR", s, False)
+        emit(name, SwinIR, cfg, src, "SwinIR", s, True)
 
 
 def gen_hat() -> None:
@@ -191,7 +191,7 @@ def gen_hat() -> None:
                       upsampler="pixelshuffle", resi_connection="1conv"),
          "HAT HAT-S_SRx2.pth", 2),
     ]:
-        emit(name, HAT, cfg, src, "HAT", s, False)
+        emit(name, HAT, cfg, src, "HAT", s, True)
 
 
 def gen_dat() -> None:
@@ -210,16 +210,16 @@ def gen_dat() -> None:
                           upsampler="pixelshuffledirect"),
          "DAT DAT_light_x4.pth", 4),
     ]:
-        emit(name, DAT, cfg, src, "DAT", s, False)
+        emit(name, DAT, cfg, src, "DAT", s, True)
 
 
 def gen_small() -> None:
     emit("x4", OmniSR, dict(num_in_ch=3, num_out_ch=3, num_feat=64, block_num=1, pe=True,
                             window_size=8, res_num=5, up_scale=4, bias=True),
-         "OmniSR OmniSR_X4_DIV2K.safetensors", "OmniSR", 4, False)
+         "OmniSR OmniSR_X4_DIV2K.safetensors", "OmniSR", 4, True)
     emit("x2", OmniSR, dict(num_in_ch=3, num_out_ch=3, num_feat=64, block_num=1, pe=True,
                             window_size=8, res_num=5, up_scale=2, bias=True),
-         "OmniSR OmniSR_X2_DIV2K.safetensors", "OmniSR", 2, False)
+         "OmniSR OmniSR_X2_DIV2K.safetensors", "OmniSR", 2, True)
     emit("x4", SPAN, dict(num_in_ch=3, num_out_ch=3, feature_channels=48,
                           upscale=4, bias=True),
          "SPAN spanx4_ch48.pth", "SPAN", 4, True)
@@ -288,7 +288,51 @@ def gen_defaults() -> None:
         scale = spandrel.ModelLoader().load_from_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}).scale
         emit(name, cls, {}, f"{mod} class defaults (spandrel {spandrel.__version__})", mod,
-             scale, False)
+             scale, mod in SCALED)
+
+
+# Architectures whose scale the classifier reads from the upsampler (rules/gan.toml).
+SCALED = {"RGT", "RCAN", "CRAFT", "DITN", "SeemoRe", "MoSR", "MoESR", "DCTLSA", "SwiftSRGAN"}
+
+
+def gen_scales() -> None:
+    """Second-scale variants: the same class at another released (or supported) scale, so the
+    tests prove the scale is read from the structure (the upsampler), not fixed per family."""
+    import importlib
+
+    from spandrel.architectures.SAFMN import SAFMN
+    from spandrel.architectures.Swin2SR import Swin2SR
+    from spandrel_extra_arches.architectures.SRFormer import SRFormer
+
+    emit("x2", SAFMN, dict(dim=36, n_blocks=8, ffn_scale=2.0, upscaling_factor=2),
+         "SAFMN SAFMN_DF2K_x2.pth", "SAFMN", 2, True)
+    emit("x2", Swin2SR, dict(upscale=2, img_size=64, window_size=8, img_range=1.0,
+                             depths=[6] * 6, embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
+                             upsampler="pixelshuffle", resi_connection="1conv"),
+         "Swin2SR Swin2SR_ClassicalSR_X2_64.pth", "Swin2SR", 2, True)
+    emit("x2", SRFormer, dict(upscale=2, img_size=64, window_size=16, img_range=1.0,
+                              depths=[6] * 6, embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
+                              upsampler="pixelshuffle", resi_connection="1conv"),
+         "SRFormer SRFormer_SRx2_DF2K.pth", "SRFormer", 2, True)
+    emit("x3-classical", importlib.import_module("spandrel.architectures.SwinIR").SwinIR,
+         dict(upscale=3, in_chans=3, img_size=64, window_size=8, img_range=1.0, depths=[6] * 6,
+              embed_dim=180, num_heads=[6] * 6, mlp_ratio=2, upsampler="pixelshuffle",
+              resi_connection="1conv"),
+         "SwinIR 001_classicalSR_DF2K_s64w8_SwinIR-M_x3.pth", "SwinIR", 3, True)
+    # class defaults at the other scale (parameter name per class)
+    for mod, key, scale, src in [
+        ("RGT", "upscale", 4, "RGT RGT_x4.pth (defaults, upscale=4)"),
+        ("RCAN", "scale", 2, "RCAN RCAN_BIX2.pt (defaults, scale=2)"),
+        ("CRAFT", "upscale", 2, "CRAFT CRAFT_MODEL_x2.pth (defaults, upscale=2)"),
+        ("DITN", "upscale", 2, "DITN DITN_Real_GAN_x2 style (defaults, upscale=2)"),
+        ("SeemoRe", "scale", 2, "SeemoRe SeemoRe_T_X2.pth (defaults, scale=2)"),
+        ("MoSR", "upscale", 2, "MoSR 2x models (defaults, upscale=2)"),
+        ("MoESR", "scale", 2, "MoESR 2x models (defaults, scale=2)"),
+        ("DCTLSA", "upscale", 2, "DCTLSA x2 (defaults, upscale=2)"),
+        ("SwiftSRGAN", "upscale_factor", 2, "SwiftSRGAN swift_srgan_2x.pth.tar (defaults, upscale_factor=2)"),
+    ]:
+        cls = getattr(importlib.import_module(f"spandrel.architectures.{mod}"), mod)
+        emit(f"x{scale}", cls, {key: scale}, src, mod, scale, True)
 
 
 def gen_more() -> None:
@@ -298,17 +342,17 @@ def gen_more() -> None:
     from spandrel_extra_arches.architectures.SRFormer import SRFormer
 
     emit("x4", SAFMN, dict(dim=36, n_blocks=8, ffn_scale=2.0, upscaling_factor=4),
-         "SAFMN SAFMN_DF2K_x4.pth", "SAFMN", 4, False)
+         "SAFMN SAFMN_DF2K_x4.pth", "SAFMN", 4, True)
     emit("s", KBNet_s, {}, f"KBNet_s class defaults (spandrel {spandrel.__version__})", "KBNet",
          1, False)
     emit("x4", Swin2SR, dict(upscale=4, img_size=64, window_size=8, img_range=1.0, depths=[6] * 6,
                              embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
                              upsampler="pixelshuffle", resi_connection="1conv"),
-         "Swin2SR Swin2SR_ClassicalSR_X4_64.pth", "Swin2SR", 4, False)
+         "Swin2SR Swin2SR_ClassicalSR_X4_64.pth", "Swin2SR", 4, True)
     emit("x4", SRFormer, dict(upscale=4, img_size=64, window_size=16, img_range=1.0,
                               depths=[6] * 6, embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
                               upsampler="pixelshuffle", resi_connection="1conv"),
-         "SRFormer SRFormer_SRx4_DF2K.pth", "SRFormer", 4, False)
+         "SRFormer SRFormer_SRx4_DF2K.pth", "SRFormer", 4, True)
 
 
 def gen_rest() -> None:
@@ -347,7 +391,7 @@ def gen_rest() -> None:
          "FeMaSR FeMaSR_SRX2_model_g.pth (options/test_FeMaSR_x2.yml)", "FeMaSR", 2, True)
 
 
-GENS = {"rest": gen_rest, "more": gen_more, "defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
+GENS = {"scales": gen_scales, "rest": gen_rest, "more": gen_more, "defaults": gen_defaults, "esrgan": gen_esrgan, "compact": gen_compact, "swinir": gen_swinir, "hat": gen_hat,
         "dat": gen_dat, "small": gen_small, "restorers": gen_restorers}
 
 if __name__ == "__main__":
