@@ -319,6 +319,20 @@ def gen_scales() -> None:
               embed_dim=180, num_heads=[6] * 6, mlp_ratio=2, upsampler="pixelshuffle",
               resi_connection="1conv"),
          "SwinIR 001_classicalSR_DF2K_s64w8_SwinIR-M_x3.pth", "SwinIR", 3, True)
+    from spandrel.architectures.ATD import ATD
+    from spandrel.architectures.DRCT import DRCT
+
+    drct = dict(upscale=4, in_chans=3, img_size=64, window_size=16, img_range=1.0,
+                depths=[6] * 6, embed_dim=180, num_heads=[6] * 6, mlp_ratio=2,
+                upsampler="pixelshuffle", resi_connection="1conv", gc=32)
+    emit("x4", DRCT, drct, "DRCT DRCT_SRx4_ImageNet-pretrain.pth", "DRCT", 4, True)
+    emit("x2", DRCT, {**drct, "upscale": 2}, "DRCT DRCT_SRx2_ImageNet-pretrain.pth", "DRCT", 2,
+         True)
+    atd = dict(upscale=4, embed_dim=210, depths=[6] * 6, num_heads=[6] * 6, window_size=16,
+               category_size=256, num_tokens=128, reducted_dim=20, convffn_kernel_size=5,
+               mlp_ratio=2, upsampler="pixelshuffle", img_range=1.0)
+    emit("x4", ATD, atd, "ATD 103_ATD_SRx4_finetune.pth", "ATD", 4, True)
+    emit("x2", ATD, {**atd, "upscale": 2}, "ATD 101_ATD_SRx2_finetune.pth", "ATD", 2, True)
     # class defaults at the other scale (parameter name per class)
     for mod, key, scale, src in [
         ("RGT", "upscale", 4, "RGT RGT_x4.pth (defaults, upscale=4)"),

@@ -35,6 +35,8 @@ const SCALED: &[(&str, &[&str], &str)] = &[
     ("mosr", &["gan-mosr.x2", "gan-mosr.default"], "upsampler.0.weight"),
     ("moesr", &["gan-moesr.x2", "gan-moesr.default"], "upscale.0.weight"),
     ("dctlsa", &["gan-dctlsa.x2", "gan-dctlsa.default"], "upsampler.0.weight"),
+    ("drct", &["gan-drct.x2", "gan-drct.x4"], "upsample.0.weight"),
+    ("atd", &["gan-atd.x2", "gan-atd.x4"], "upsample.0.weight"),
 ];
 
 #[test]
