@@ -384,6 +384,9 @@ def gen_rest() -> None:
     emit("x2", MMRealSR, {**mm, "scale": 2},
          "MMRealSR at scale 2 (pixel-unshuffle 2 before the RRDB trunk, as BasicSR's RRDBNet x2)",
          "MMRealSR", 2, True)
+    emit("x1", MMRealSR, {**mm, "scale": 1},
+         "MMRealSR at scale 1 (pixel-unshuffle 4 before the RRDB trunk, as BasicSR's RRDBNet x1)",
+         "MMRealSR", 1, True)
     emit("jpeg", SAFMNBCIE, dict(dim=128, n_blocks=8, num_layers=6, ffn_scale=2.0,
                                  upscaling_factor=2),
          "SAFMN SAFMN_BCIE (NTIRE 2024 compressed-image enhancement; spandrel's test file: "
