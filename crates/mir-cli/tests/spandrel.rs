@@ -156,7 +156,7 @@ fn a_folder_of_every_spandrel_architecture_is_named_in_full() {
 #[test]
 fn wrapped_pytorch_checkpoints_are_named_like_their_safetensors() {
     // (file, layout, wrapper, ID): the wrappers the released files use.
-    let cases: [(&str, &str, Option<&str>, &str); 9] = [
+    let cases: [(&str, &str, Option<&str>, &str); 11] = [
         // ESRGAN's original release and community models (old key style, bare state dict).
         ("4x-UltraSharp.pth", "gan-esrgan.x4-old", None, "mir:model.gan.esrgan:x4"),
         // Real-ESRGAN (BasicSR key style) under `params_ema`, x2 under `params`.
@@ -170,6 +170,9 @@ fn wrapped_pytorch_checkpoints_are_named_like_their_safetensors() {
         ("codeformer.pth", "gan-codeformer.v0.1", Some("params_ema"), "mir:model.gan.codeformer"),
         // SAM 2.1's release wraps its state dict in `model`.
         ("sam2.1_hiera_tiny.pt", "sam-2-1.tiny", Some("model"), "mir:model.vit.sam-2-1:tiny"),
+        // SAM and Depth Anything V2 release bare state dicts.
+        ("sam_vit_b_01ec64.pth", "sam.vit-b", None, "mir:model.vit.sam:vit-b"),
+        ("depth_anything_v2_vits.pth", "depth-anything-v2.small", None, "mir:model.vit.depth-anything-v2:small"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (file, layout, wrapper, _) in cases {
