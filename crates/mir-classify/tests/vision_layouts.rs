@@ -20,21 +20,77 @@ fn named(c: &Classifier, s: &mir_classify::testing::Spec) -> (String, Vec<String
 
 /// (family, fixtures at two or more scales, the upsampler tensor whose width decides the scale)
 const SCALED: &[(&str, &[&str], &str)] = &[
-    ("swinir", &["gan-swinir.x2-classical", "gan-swinir.x3-classical", "gan-swinir.x4-lightweight"], "upsample.0.weight"),
+    (
+        "swinir",
+        &[
+            "gan-swinir.x2-classical",
+            "gan-swinir.x3-classical",
+            "gan-swinir.x4-lightweight",
+        ],
+        "upsample.0.weight",
+    ),
     ("hat", &["gan-hat.x2-s", "gan-hat.x4"], "upsample.0.weight"),
-    ("dat", &["gan-dat.x2-s", "gan-dat.x4", "gan-dat.x4-light"], "upsample.0.weight"),
-    ("srformer", &["gan-srformer.x2", "gan-srformer.x4"], "upsample.0.weight"),
-    ("swin2sr", &["gan-swin2sr.x2", "gan-swin2sr.x4"], "upsample.0.weight"),
-    ("rgt", &["gan-rgt.default", "gan-rgt.x4"], "upsample.0.weight"),
-    ("rcan", &["gan-rcan.x2", "gan-rcan.default"], "tail.0.0.weight"),
+    (
+        "dat",
+        &["gan-dat.x2-s", "gan-dat.x4", "gan-dat.x4-light"],
+        "upsample.0.weight",
+    ),
+    (
+        "srformer",
+        &["gan-srformer.x2", "gan-srformer.x4"],
+        "upsample.0.weight",
+    ),
+    (
+        "swin2sr",
+        &["gan-swin2sr.x2", "gan-swin2sr.x4"],
+        "upsample.0.weight",
+    ),
+    (
+        "rgt",
+        &["gan-rgt.default", "gan-rgt.x4"],
+        "upsample.0.weight",
+    ),
+    (
+        "rcan",
+        &["gan-rcan.x2", "gan-rcan.default"],
+        "tail.0.0.weight",
+    ),
     ("omnisr", &["gan-omnisr.x2", "gan-omnisr.x4"], "up.0.weight"),
-    ("safmn", &["gan-safmn.x2", "gan-safmn.x4"], "to_img.0.weight"),
-    ("craft", &["gan-craft.x2", "gan-craft.default"], "upsample.0.weight"),
-    ("ditn", &["gan-ditn.x2", "gan-ditn.default"], "upsample.0.weight"),
-    ("seemore", &["gan-seemore.x2", "gan-seemore.default"], "upsampler.0.weight"),
-    ("mosr", &["gan-mosr.x2", "gan-mosr.default"], "upsampler.0.weight"),
-    ("moesr", &["gan-moesr.x2", "gan-moesr.default"], "upscale.0.weight"),
-    ("dctlsa", &["gan-dctlsa.x2", "gan-dctlsa.default"], "upsampler.0.weight"),
+    (
+        "safmn",
+        &["gan-safmn.x2", "gan-safmn.x4"],
+        "to_img.0.weight",
+    ),
+    (
+        "craft",
+        &["gan-craft.x2", "gan-craft.default"],
+        "upsample.0.weight",
+    ),
+    (
+        "ditn",
+        &["gan-ditn.x2", "gan-ditn.default"],
+        "upsample.0.weight",
+    ),
+    (
+        "seemore",
+        &["gan-seemore.x2", "gan-seemore.default"],
+        "upsampler.0.weight",
+    ),
+    (
+        "mosr",
+        &["gan-mosr.x2", "gan-mosr.default"],
+        "upsampler.0.weight",
+    ),
+    (
+        "moesr",
+        &["gan-moesr.x2", "gan-moesr.default"],
+        "upscale.0.weight",
+    ),
+    (
+        "dctlsa",
+        &["gan-dctlsa.x2", "gan-dctlsa.default"],
+        "upsampler.0.weight",
+    ),
     ("drct", &["gan-drct.x2", "gan-drct.x4"], "upsample.0.weight"),
     ("atd", &["gan-atd.x2", "gan-atd.x4"], "upsample.0.weight"),
 ];
@@ -76,7 +132,9 @@ fn the_scale_is_read_from_the_upsampler_not_fixed_per_family() {
         compats.sort();
         compats.dedup();
         if compats.len() < 2 {
-            bad.push(format!("{fam}: only one scale {compats:?} among {fixtures:?}"));
+            bad.push(format!(
+                "{fam}: only one scale {compats:?} among {fixtures:?}"
+            ));
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
@@ -176,7 +234,11 @@ fn mistoline_is_named_as_the_controlnet_of_its_base_by_its_own_layout() {
         let out = common::classify(&c, &s);
         let got = out.mir.as_ref().map(|m| m.to_string()).unwrap_or_default();
         assert_eq!(got, want, "{f}: {:?}", out.evidence);
-        assert!(out.evidence.iter().any(|e| e == rule), "{f}: {:?}", out.evidence);
+        assert!(
+            out.evidence.iter().any(|e| e == rule),
+            "{f}: {:?}",
+            out.evidence
+        );
         assert!(out.coverage.as_ref().is_some_and(|c| c.is_full()), "{f}");
         // Without its ControlNet modules the FLUX file is a (pruned) FLUX.1 base, never again
         // a MistoLine: the rule needs the conditioning encoder.

@@ -32,13 +32,21 @@ fn spec(name: &str) -> Vec<SpecTensor> {
 /// in its order: (architecture id, committed layout, the ID `mir` must give it).
 const SPANDREL: [(&str, &str, &str); 52] = [
     ("Compact", "gan-compact.x4", "mir:model.gan.compact:x4"),
-    ("SwiftSRGAN", "gan-swiftsrgan.default", "mir:model.gan.swiftsrgan:x4"),
+    (
+        "SwiftSRGAN",
+        "gan-swiftsrgan.default",
+        "mir:model.gan.swiftsrgan:x4",
+    ),
     ("HAT", "gan-hat.x4", "mir:model.gan.hat:x4"),
     ("GRL", "gan-grl.default", "mir:model.gan.grl"),
     ("Swin2SR", "gan-swin2sr.x4", "mir:model.gan.swin2sr:x4"),
     ("SwinIR", "gan-swinir.x4-real", "mir:model.gan.swinir:x4"),
     ("GFPGAN", "gan-gfpgan.v1.4", "mir:model.gan.gfpgan"),
-    ("RestoreFormer", "gan-restoreformer.default", "mir:model.gan.restoreformer"),
+    (
+        "RestoreFormer",
+        "gan-restoreformer.default",
+        "mir:model.gan.restoreformer",
+    ),
     ("LaMa", "gan-lama.big-lama", "mir:model.gan.lama"),
     ("OmniSR", "gan-omnisr.x4", "mir:model.gan.omnisr:x4"),
     ("SCUNet", "gan-scunet.gan", "mir:model.gan.scunet"),
@@ -51,22 +59,42 @@ const SPANDREL: [(&str, &str, &str); 52] = [
     ("DITN", "gan-ditn.default", "mir:model.gan.ditn:x4"),
     ("MMRealSR", "gan-mmrealsr.x4", "mir:model.gan.mmrealsr:x4"),
     ("SPAN", "gan-span.x4", "mir:model.gan.span:x4"),
-    ("RealCUGAN", "gan-realcugan.x2", "mir:model.gan.realcugan:x2"),
+    (
+        "RealCUGAN",
+        "gan-realcugan.x2",
+        "mir:model.gan.realcugan:x2",
+    ),
     ("SAFMN", "gan-safmn.x4", "mir:model.gan.safmn:x4"),
     ("SAFMNBCIE", "gan-safmnbcie.jpeg", "mir:model.gan.safmnbcie"),
     ("DCTLSA", "gan-dctlsa.default", "mir:model.gan.dctlsa:x4"),
-    ("FFTformer", "gan-fftformer.default", "mir:model.gan.fftformer"),
+    (
+        "FFTformer",
+        "gan-fftformer.default",
+        "mir:model.gan.fftformer",
+    ),
     ("NAFNet", "gan-nafnet.sidd-width64", "mir:model.gan.nafnet"),
     ("ATD", "gan-atd.x4", "mir:model.gan.atd:x4"),
-    ("MixDehazeNet", "gan-mixdehazenet.default", "mir:model.gan.mixdehazenet"),
+    (
+        "MixDehazeNet",
+        "gan-mixdehazenet.default",
+        "mir:model.gan.mixdehazenet",
+    ),
     ("DRUNet", "gan-drunet.default", "mir:model.gan.drunet"),
     ("DnCNN", "gan-dncnn.default", "mir:model.gan.dncnn"),
     ("IPT", "gan-ipt.default", "mir:model.gan.ipt"),
     ("DRCT", "gan-drct.x4", "mir:model.gan.drct:x4"),
     ("ESRGAN", "gan-esrgan.x4-old", "mir:model.gan.esrgan:x4"),
     ("PLKSR", "gan-plksr.x4", "mir:model.gan.plksr:x4"),
-    ("RetinexFormer", "gan-retinexformer.default", "mir:model.gan.retinexformer"),
-    ("HVICIDNet", "gan-hvicidnet.default", "mir:model.gan.hvicidnet"),
+    (
+        "RetinexFormer",
+        "gan-retinexformer.default",
+        "mir:model.gan.retinexformer",
+    ),
+    (
+        "HVICIDNet",
+        "gan-hvicidnet.default",
+        "mir:model.gan.hvicidnet",
+    ),
     ("SeemoRe", "gan-seemore.default", "mir:model.gan.seemore:x4"),
     ("MoSR", "gan-mosr.default", "mir:model.gan.mosr:x4"),
     ("MoESR", "gan-moesr.default", "mir:model.gan.moesr:x4"),
@@ -74,13 +102,21 @@ const SPANDREL: [(&str, &str, &str); 52] = [
     ("FDAT", "gan-fdat.default", "mir:model.gan.fdat"),
     ("AuraSR", "gan-aurasr.v1", "mir:model.gan.aurasr"),
     ("SRFormer", "gan-srformer.x4", "mir:model.gan.srformer:x4"),
-    ("CodeFormer", "gan-codeformer.v0.1", "mir:model.gan.codeformer"),
+    (
+        "CodeFormer",
+        "gan-codeformer.v0.1",
+        "mir:model.gan.codeformer",
+    ),
     ("MAT", "gan-mat.default", "mir:model.gan.mat"),
     ("DDColor", "gan-ddcolor.default", "mir:model.gan.ddcolor"),
     ("AdaCode", "gan-adacode.default", "mir:model.gan.adacode"),
     ("FeMaSR", "gan-femasr.x4", "mir:model.gan.femasr:x4"),
     ("M3SNet", "gan-m3snet.default", "mir:model.gan.m3snet"),
-    ("Restormer", "gan-restormer.default", "mir:model.gan.restormer"),
+    (
+        "Restormer",
+        "gan-restormer.default",
+        "mir:model.gan.restormer",
+    ),
     ("MPRNet", "gan-mprnet.default", "mir:model.gan.mprnet"),
     ("MIRNet2", "gan-mirnet2.default", "mir:model.gan.mirnet2"),
 ];
@@ -158,21 +194,76 @@ fn wrapped_pytorch_checkpoints_are_named_like_their_safetensors() {
     // (file, layout, wrapper, ID): the wrappers the released files use.
     let cases: [(&str, &str, Option<&str>, &str); 11] = [
         // ESRGAN's original release and community models (old key style, bare state dict).
-        ("4x-UltraSharp.pth", "gan-esrgan.x4-old", None, "mir:model.gan.esrgan:x4"),
+        (
+            "4x-UltraSharp.pth",
+            "gan-esrgan.x4-old",
+            None,
+            "mir:model.gan.esrgan:x4",
+        ),
         // Real-ESRGAN (BasicSR key style) under `params_ema`, x2 under `params`.
-        ("RealESRGAN_x4plus.pth", "gan-esrgan.x4-new", Some("params_ema"), "mir:model.gan.esrgan:x4"),
-        ("RealESRGAN_x2plus.pth", "gan-esrgan.x2-new", Some("params"), "mir:model.gan.esrgan:x2"),
-        ("1x-restore.pth", "gan-esrgan.x1-old", Some("state_dict"), "mir:model.gan.esrgan:x1"),
+        (
+            "RealESRGAN_x4plus.pth",
+            "gan-esrgan.x4-new",
+            Some("params_ema"),
+            "mir:model.gan.esrgan:x4",
+        ),
+        (
+            "RealESRGAN_x2plus.pth",
+            "gan-esrgan.x2-new",
+            Some("params"),
+            "mir:model.gan.esrgan:x2",
+        ),
+        (
+            "1x-restore.pth",
+            "gan-esrgan.x1-old",
+            Some("state_dict"),
+            "mir:model.gan.esrgan:x1",
+        ),
         // SwinIR / HAT / GFPGAN / CodeFormer releases (`params`, `params_ema`).
-        ("001_classicalSR_DF2K_s64w8_SwinIR-M_x2.pth", "gan-swinir.x2-classical", Some("params"), "mir:model.gan.swinir:x2"),
-        ("HAT_SRx4_ImageNet-pretrain.pth", "gan-hat.x4", Some("params_ema"), "mir:model.gan.hat:x4"),
-        ("GFPGANv1.4.pth", "gan-gfpgan.v1.4", Some("params_ema"), "mir:model.gan.gfpgan"),
-        ("codeformer.pth", "gan-codeformer.v0.1", Some("params_ema"), "mir:model.gan.codeformer"),
+        (
+            "001_classicalSR_DF2K_s64w8_SwinIR-M_x2.pth",
+            "gan-swinir.x2-classical",
+            Some("params"),
+            "mir:model.gan.swinir:x2",
+        ),
+        (
+            "HAT_SRx4_ImageNet-pretrain.pth",
+            "gan-hat.x4",
+            Some("params_ema"),
+            "mir:model.gan.hat:x4",
+        ),
+        (
+            "GFPGANv1.4.pth",
+            "gan-gfpgan.v1.4",
+            Some("params_ema"),
+            "mir:model.gan.gfpgan",
+        ),
+        (
+            "codeformer.pth",
+            "gan-codeformer.v0.1",
+            Some("params_ema"),
+            "mir:model.gan.codeformer",
+        ),
         // SAM 2.1's release wraps its state dict in `model`.
-        ("sam2.1_hiera_tiny.pt", "sam-2-1.tiny", Some("model"), "mir:model.vit.sam-2-1:tiny"),
+        (
+            "sam2.1_hiera_tiny.pt",
+            "sam-2-1.tiny",
+            Some("model"),
+            "mir:model.vit.sam-2-1:tiny",
+        ),
         // SAM and Depth Anything V2 release bare state dicts.
-        ("sam_vit_b_01ec64.pth", "sam.vit-b", None, "mir:model.vit.sam:vit-b"),
-        ("depth_anything_v2_vits.pth", "depth-anything-v2.small", None, "mir:model.vit.depth-anything-v2:small"),
+        (
+            "sam_vit_b_01ec64.pth",
+            "sam.vit-b",
+            None,
+            "mir:model.vit.sam:vit-b",
+        ),
+        (
+            "depth_anything_v2_vits.pth",
+            "depth-anything-v2.small",
+            None,
+            "mir:model.vit.depth-anything-v2:small",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (file, layout, wrapper, _) in cases {
@@ -197,7 +288,9 @@ fn wrapped_pytorch_checkpoints_are_named_like_their_safetensors() {
         );
         let have = r["mir"].as_str().unwrap_or("null");
         if have != want {
-            wrong.push(format!("{file} ({layout} in {wrapper:?}): {have}, not {want}"));
+            wrong.push(format!(
+                "{file} ({layout} in {wrapper:?}): {have}, not {want}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
