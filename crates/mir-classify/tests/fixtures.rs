@@ -146,11 +146,6 @@ fn ids_rows() -> Vec<String> {
 const KNOWN_GAPS: &[&str] = &[
     // issue 13: control, adapters, embeddings, image encoders, upscalers, segmenters
     "mir:model.vit.sam",
-    // issue 12: denoisers, VAEs and LoRA bases of the second edition (the layouts helpers remove
-    // these as they cover them)
-    "mir:model.unet.ssd-1b",
-    "mir:model.unet.segmind-vega",
-    "mir:model.unet.koala",
 ];
 
 #[test]
