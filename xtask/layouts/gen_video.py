@@ -1395,6 +1395,9 @@ def group_of(key: str) -> str:
 # rule names yet).
 EXTRA_GROUPS = {
     "stable-video-diffusion": ["conditioner.**", "first_stage_model.**"],
+    # Wan 2.1 Fun V1.1 Control adds the reference-image conv (VideoX-Fun add_ref_conv); the Wan 2.2
+    # Fun-Control rule's own fixtures come from gen_families.py
+    "wan-fun-control": ["ref_conv"],
     # LoRAs (adapter view, `unet/<module path joined with _>`): every module a HunyuanVideo or
     # LTX-Video LoRA may target, in diffusers and original naming
     "lora-hunyuanvideo": [

@@ -232,6 +232,55 @@ fn new_image_families_are_never_named_as_their_look_alikes() {
             ],
         ),
         (
+            "hunyuanimage-2-1.original.spec",
+            &["mir:model.dit.hunyuanimage-2-1:refiner"],
+        ),
+        (
+            "hunyuanimage-2-1.diffusers.spec",
+            &["mir:model.dit.hunyuanimage-2-1:refiner"],
+        ),
+        (
+            "hunyuanimage-2-1-refiner.original.spec",
+            &[
+                "mir:model.dit.hunyuanvideo",
+                "mir:model.dit.hunyuanvideo-1-5",
+                "mir:dev.",
+            ],
+        ),
+        (
+            "wan-2-1-fun-control-14b.original.spec",
+            &["mir:model.dit.wan-2-2:fun-control"],
+        ),
+        (
+            "wan-2-2-fun-control-a14b.native.spec",
+            &[
+                "mir:model.dit.wan-2-1:",
+                "mir:model.dit.wan-2-2:i2v",
+                "mir:model.dit.wan-2-2:t2v",
+                "mir:dev.",
+            ],
+        ),
+        (
+            "hunyuan3d-2.original.spec",
+            &["mir:model.dit.hunyuan3d-2:2-1"],
+        ),
+        (
+            "hunyuan3d-2-1.original.spec",
+            &[
+                "mir:model.dit.hunyuandit-v1",
+                "mir:model.dit.flux-1-",
+                "mir:model.dit.hunyuan3d-2:mini",
+            ],
+        ),
+        (
+            "kandinsky-5-t2v-lite.original.spec",
+            &[
+                "mir:model.dit.hunyuanvideo",
+                "mir:model.dit.wan-",
+                "mir:dev.",
+            ],
+        ),
+        (
             "sdxl-full.ldm.spec",
             &[
                 "mir:model.unet.ssd-1b",
