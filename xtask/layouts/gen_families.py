@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Layouts of the last issue-12 families: Kandinsky 5, the HunyuanImage 2.1 refiner, Wan 2.2
-Fun-Control and Hunyuan3D 2.1 (fixtures/specs/<family>.<layout>.spec).
+Fun-Control, Hunyuan3D 2.1 and HiDream-O1 (fixtures/specs/<family>.<layout>.spec).
 
     python xtask/layouts/gen_families.py                  # every family
     python xtask/layouts/gen_families.py kandinsky-5      # some of them
@@ -15,7 +15,8 @@ diffusers' conversion script. Checkouts (the committed specs were made from the 
     git clone https://github.com/kandinskylab/kandinsky-5 /tmp/k5          # 6e2a805
     git clone https://github.com/aigc-apps/VideoX-Fun /tmp/videox-fun      # 804a425
     git clone https://github.com/Tencent-Hunyuan/Hunyuan3D-2.1 /tmp/hy3d21  # 5e3ec6d
-    KANDINSKY5_SRC=/tmp/k5 VIDEOX_FUN_SRC=/tmp/videox-fun HY3D21_SRC=/tmp/hy3d21 \\
+    git clone https://github.com/HiDream-ai/HiDream-O1-Image /tmp/hidream-o1  # 210c9bf
+    KANDINSKY5_SRC=/tmp/k5 VIDEOX_FUN_SRC=/tmp/videox-fun HY3D21_SRC=/tmp/hy3d21 HIDREAM_O1_SRC=/tmp/hidream-o1 \\
         /work/venv-gen/bin/python xtask/layouts/gen_families.py
 
 A family whose checkout is not given is skipped with a message (its committed specs stay).
@@ -283,11 +284,67 @@ def hunyuan3d21():
                "left out, as in the 2.0 fixtures)"), ex)
 
 
+# ---------------------------------------------------------------------------------------------
+# HiDream-O1-Image (HiDream-ai, 8B): a pixel-space generator built into Qwen3-VL-8B: the authors'
+# Qwen3VLForConditionalGeneration (models/qwen3_vl_transformers.py of HiDream-ai/HiDream-O1-Image)
+# adds to transformers' Qwen3-VL a timestep embedder (t_embedder1), a bottleneck patch embedder
+# over 32x32 RGB patches (x_embedder.proj1/proj2) and an output layer (final_layer2). No diffusers
+# class. Config: the released config.json is Qwen3-VL-8B-Instruct's (text 4096 wide, 36 layers,
+# 8 KV heads; vision 27 blocks, 1152 wide, deepstack at 8/16/24); values as published for
+# Qwen3-VL-8B, checked against the 8B HiDream gives (8.80B computed).
+
+HIDREAM_O1_TEXT = dict(hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32,
+                       num_key_value_heads=8, head_dim=128, vocab_size=151936, rms_norm_eps=1e-6, rope_theta=5000000.0,
+                       max_position_embeddings=262144,
+                       rope_scaling={"rope_type": "default", "mrope_section": [24, 20, 20], "mrope_interleaved": True})
+HIDREAM_O1_VISION = dict(depth=27, hidden_size=1152, intermediate_size=4304, num_heads=16, out_hidden_size=4096,
+                         patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=2304,
+                         deepstack_visual_indexes=[8, 16, 24], in_channels=3)
+
+
+def hidream_o1():
+    src = checkout("HIDREAM_O1_SRC")
+    if src is None:
+        return
+    import transformers.modeling_rope_utils as rope
+    from transformers.models.qwen3_vl.configuration_qwen3_vl import Qwen3VLConfig
+
+    # transformers 5 dropped the "default" RoPE initialiser the authors' file (written for 4.57)
+    # asks for; its rotary embedding holds only a non-persistent buffer, so any initialiser of the
+    # right shape gives the same state dict.
+    if "default" not in rope.ROPE_INIT_FUNCTIONS:
+        def _default(config, device=None, seq_len=None):
+            base = getattr(config, "rope_theta", None) or config.rope_parameters["rope_theta"]
+            dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+            inv = torch.arange(0, dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / dim
+            return 1.0 / (base ** inv), 1.0
+        rope.ROPE_INIT_FUNCTIONS["default"] = _default
+    mod = load_module("hidream_o1_qwen3_vl", src / "models" / "qwen3_vl_transformers.py")
+    cfg = Qwen3VLConfig(text_config=HIDREAM_O1_TEXT, vision_config=HIDREAM_O1_VISION, tie_word_embeddings=False)
+    with torch.device("meta"):
+        model = mod.Qwen3VLForConditionalGeneration(cfg)
+    n = sum(p.numel() for p in model.parameters()) / 1e9
+    if abs(n - 8.8) > 0.2:
+        raise SystemExit(f"hidream-o1: {n:.2f}B parameters, expected about 8.8B (Qwen3-VL-8B + heads)")
+    sd = state_of(model, BF16)
+    desc = f"the authors' Qwen3VLForConditionalGeneration (HiDream-ai/HiDream-O1-Image {commit_of(src)}, models/qwen3_vl_transformers.py)"
+    cfg_src = f"HiDream-ai/HiDream-O1-Image config.json (the Qwen3-VL-8B-Instruct text/vision config); {n:.2f}B parameters"
+    flat = dict(text_config=HIDREAM_O1_TEXT, vision_config=HIDREAM_O1_VISION)
+    ex = ["@expect mir:model.dit.hidream-o1", "@expect_prediction flow"]
+    write_spec("hidream-o1.transformers", sd, head(desc, cfg_src, flat,
+               "transformers folder (model-0000N-of-0000M.safetensors shards; here the whole weight map), "
+               "names and shapes of state_dict()"), ex)
+    write_spec("hidream-o1.single", sd, head(desc, cfg_src, flat,
+               "single file (hidream_o1_image[_dev]_bf16.safetensors, as ComfyUI / stable-diffusion.cpp load it): "
+               "the same names as the transformers folder"), ex)
+
+
 FAMILIES = {
     "kandinsky-5": kandinsky5,
     "hunyuanimage-refiner": hunyuanimage_refiner,
     "wan-2-2-fun-control": wan22_fun_control,
     "hunyuan3d-2-1": hunyuan3d21,
+    "hidream-o1": hidream_o1,
 }
 
 
