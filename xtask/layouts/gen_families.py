@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Layouts of the last issue-12 families: Kandinsky 5, the HunyuanImage 2.1 refiner, Wan 2.2
+"""Layouts of the last issue-12 families: Kandinsky 5 (Lite, Pro), the HunyuanImage 2.1 refiner, Wan 2.2
 Fun-Control, Hunyuan3D 2.1 and HiDream-O1 (fixtures/specs/<family>.<layout>.spec).
 
     python xtask/layouts/gen_families.py                  # every family
@@ -121,6 +121,11 @@ K5 = [
     ("kandinsky-5-t2i-lite", "configs/k5_lite_t2i_sft_hd.yaml (kandinskylab/Kandinsky-5.0-T2I-Lite-sft[-Diffusers])",
      dict(in_visual_dim=16, out_visual_dim=16, time_dim=512, patch_size=(1, 2, 2), model_dim=2560, ff_dim=10240,
           num_text_blocks=2, num_visual_blocks=50, axes_dims=(32, 48, 48), in_text_dim=3584, in_text_dim2=768), 6.0),
+    ("kandinsky-5-t2v-pro", "configs/k5_pro_t2v_5s_sft_sd.yaml (kandinskylab/Kandinsky-5.0-T2V-Pro-sft-5s"
+     "[-Diffusers]; the I2V Pro and 10 s / HD releases share it)",
+     dict(in_visual_dim=16, out_visual_dim=16, in_text_dim=3584, in_text_dim2=768, time_dim=1024, patch_size=(1, 2, 2),
+          model_dim=4096, ff_dim=16384, num_text_blocks=4, num_visual_blocks=60, axes_dims=(32, 48, 48),
+          visual_cond=True), 19.0),
 ]
 
 
