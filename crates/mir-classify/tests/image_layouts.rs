@@ -401,7 +401,8 @@ fn a_pruned_sdxl_unet_is_not_named_as_a_distillation() {
         "mir:model.unet.koala",
     ];
     // (what is dropped, described; predicate on the tensor name)
-    let prunings: &[(&str, fn(&str) -> bool)] = &[
+    type Pruning = (&'static str, fn(&str) -> bool);
+    let prunings: &[Pruning] = &[
         ("the mid block's attention", |n| {
             n.contains("middle_block.1.")
         }),
