@@ -1354,6 +1354,9 @@ RULE_FIXTURES = {
     "taehv-wan-2-2": ["tae-wan-2-2"],
     "taehv-hunyuanvideo-1-5": ["tae-hunyuanvideo-1-5"],
     "taehv-ltx-2": ["tae-ltx-2"],
+    # written by gen_families.py
+    "wan-2-2-fun-control": ["wan-2-2-fun-control-a14b"],
+    "hunyuan3d-2-1": ["hunyuan3d-2-1"],
 }
 
 BLOCK_LISTS = re.compile(r"(blocks|layers|block|stack|modules|blocks_2|^encoder|^decoder)$")
@@ -1435,7 +1438,11 @@ def rule_groups() -> dict[str, list[str]]:
                 for line in path.read_text().splitlines():
                     if not line or line[0] in "#@":
                         continue
-                    groups.add(group_of(line.split()[0]))
+                    key = line.split()[0]
+                    # ComfyUI scaled-fp8 packaging (layout.toml `benign`), not a module of the family
+                    if key == "scaled_fp8" or key.endswith(".scale_weight"):
+                        continue
+                    groups.add(group_of(key))
         out[rule] = sorted(groups)
     return out
 
