@@ -84,3 +84,30 @@ fn the_families_decided_only_by_metadata_are_exactly_these() {
         "file-name-only rules outside filename.toml: {only_name:?}"
     );
 }
+
+/// The layouts gen_families.py wrote (Kandinsky 5, the HunyuanImage 2.1 refiner, Wan 2.2
+/// Fun-Control, Hunyuan3D 2.1, HiDream-O1): all present, each named with its expected ID at
+/// structure confidence, fully explained, with the family's flow objective.
+#[test]
+fn the_last_issue_12_families_are_named_from_their_real_layouts() {
+    let c = Classifier::builtin().unwrap();
+    let mut failures = Vec::new();
+    for name in common::generated_by("gen_families.py", 16) {
+        let s = common::spec(&name);
+        let out = common::classify(&c, &s);
+        let got = out.mir.as_ref().map(|m| m.to_string());
+        if got != s.expect {
+            failures.push(format!("{name}: named {got:?}, expected {:?}", s.expect));
+        }
+        if out.confidence < 0.9 {
+            failures.push(format!("{name}: confidence {:.2}", out.confidence));
+        }
+        if !out.coverage.as_ref().is_some_and(|c| c.is_full()) {
+            failures.push(format!("{name}: coverage {:?}", out.coverage));
+        }
+        if out.prediction.map(|p| p.as_str()) != Some("flow") {
+            failures.push(format!("{name}: prediction {:?}", out.prediction));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
