@@ -190,17 +190,28 @@ def hunyuanimage_refiner():
 
 
 # ---------------------------------------------------------------------------------------------
-# Wan 2.2 Fun-Control (alibaba-pai/Wan2.2-Fun-A14B-Control): the authors' VideoX-Fun
-# Wan2_2Transformer3DModel (videox_fun/models/wan_transformer3d.py). diffusers has no class for
-# it. The release is two experts (high_noise_model/, low_noise_model/ diffusion_pytorch_model
-# .safetensors) with Wan's native names and one layout. Config: the Wan 2.2 A14B backbone (dim
-# 5120, 40 layers, 40 heads, ffn 13824, out 16) with in_dim 48 (noise + control video + start
-# image latents, pipeline_wan2_2_fun_control.py) and the reference-image conv (add_ref_conv,
-# in_dim_ref_conv 16); the values VideoX-Fun's own ComfyUI loader (comfyui/wan2_2/nodes.py) reads
-# back from the released files. No CLIP image embedder (Wan 2.2 has none; Wan 2.1 Fun has one).
+# Wan 2.2 Fun-Control (alibaba-pai/Wan2.2-Fun-A14B-Control, Wan2.2-Fun-5B-Control): the authors'
+# VideoX-Fun Wan2_2Transformer3DModel (videox_fun/models/wan_transformer3d.py). diffusers has no
+# class for it. The A14B release is two experts (high_noise_model/, low_noise_model/
+# diffusion_pytorch_model.safetensors) with Wan's native names and one layout. Input channels, as
+# the authors' pipeline builds them (pipeline_wan2_2_fun_control.py; its examples always pass the
+# inpaint video, so `init_video` is set): noise latents + control-video latents + a 4-channel
+# mask + masked-video latents = 16 + 16 + 4 + 16 = 52 for A14B (Wan 2.1 VAE), 48 + 48 + 4 + 48
+# = 148 for 5B (Wan 2.2 VAE); the reference-image conv (add_ref_conv) takes one latent (16 / 48).
+# Backbones: Wan 2.2 A14B (dim 5120, 40 layers, 40 heads, ffn 13824, out 16) and TI2V-5B (dim
+# 3072, 30 layers, 24 heads, ffn 14336, out 48), the values VideoX-Fun's own ComfyUI loader
+# (comfyui/wan2_2/nodes.py) reads back from the released files. No CLIP image embedder (the class
+# drops img_emb; Wan 2.1 Fun has one).
 
-WAN22_FUN = dict(model_type="i2v", dim=5120, in_dim=48, ffn_dim=13824, freq_dim=256, text_dim=4096, num_heads=40,
-                 num_layers=40, out_dim=16, text_len=512, eps=1e-6, add_ref_conv=True, in_dim_ref_conv=16)
+WAN22_FUN = [
+    ("wan-2-2-fun-control-a14b", "alibaba-pai/Wan2.2-Fun-A14B-Control high_noise_model/config.json and "
+     "low_noise_model/config.json (one layout)",
+     dict(model_type="i2v", dim=5120, in_dim=52, ffn_dim=13824, freq_dim=256, text_dim=4096, num_heads=40,
+          num_layers=40, out_dim=16, text_len=512, eps=1e-6, add_ref_conv=True, in_dim_ref_conv=16), True),
+    ("wan-2-2-fun-control-5b", "alibaba-pai/Wan2.2-Fun-5B-Control config.json",
+     dict(model_type="i2v", dim=3072, in_dim=148, ffn_dim=14336, freq_dim=256, text_dim=4096, num_heads=24,
+          num_layers=30, out_dim=48, text_len=512, eps=1e-6, add_ref_conv=True, in_dim_ref_conv=48), False),
+]
 
 
 def wan22_fun_control():
@@ -227,30 +238,32 @@ def wan22_fun_control():
     load_module("videox_fun.models.wan_camera_adapter", models / "wan_camera_adapter.py", "videox_fun.models")
     mod = load_module("videox_fun.models.wan_transformer3d", models / "wan_transformer3d.py", "videox_fun.models")
     cls = mod.Wan2_2Transformer3DModel
-    with torch.device("meta"):
-        model = cls(**WAN22_FUN)
-    n = sum(p.numel() for p in model.parameters()) / 1e9
-    sd = state_of(model, BF16)
     desc = f"the authors' videox_fun.models.wan_transformer3d.Wan2_2Transformer3DModel (aigc-apps/VideoX-Fun {commit_of(src)})"
-    cfg_src = (f"alibaba-pai/Wan2.2-Fun-A14B-Control high_noise_model/config.json and low_noise_model/config.json "
-               f"(one layout); {n:.2f}B parameters per expert")
     ex = ["@expect mir:model.dit.wan-2-2:fun-control", "@expect_prediction flow"]
-    write_spec("wan-2-2-fun-control-a14b.native", sd, head(desc, cfg_src, WAN22_FUN,
-               "as released (high_noise_model/diffusion_pytorch_model.safetensors): Wan's native names"), ex)
-    # ComfyUI's repackaged fp8 files (wan2.2_fun_control_{high,low}_noise_14B_fp8_scaled.safetensors):
-    # the block Linears in float8_e4m3fn with a per-tensor `.scale_weight`, a `scaled_fp8` marker,
-    # the rest kept in BF16.
-    fp8 = OrderedDict()
-    fp8["scaled_fp8"] = ("F8_E4M3", [0])
-    for k, (dt, shape) in sd.items():
-        if k.startswith("blocks.") and k.endswith(".weight") and len(shape) == 2:
-            fp8[k] = ("F8_E4M3", shape)
-            fp8[k[: -len("weight")] + "scale_weight"] = ("F32", [])
-        else:
-            fp8[k] = (dt, shape)
-    write_spec("wan-2-2-fun-control-a14b.comfy-fp8", fp8, head(desc, cfg_src, WAN22_FUN,
-               "ComfyUI repackaged scaled-fp8 single file: native names, block Linear weights as F8_E4M3 with "
-               "a `.scale_weight` each and the `scaled_fp8` marker"), ex)
+    for name, cfg_src, cfg, comfy in WAN22_FUN:
+        with torch.device("meta"):
+            model = cls(**cfg)
+        n = sum(p.numel() for p in model.parameters()) / 1e9
+        sd = state_of(model, BF16)
+        full_src = f"{cfg_src}; {n:.2f}B parameters" + (" per expert" if comfy else "")
+        write_spec(f"{name}.native", sd, head(desc, full_src, cfg,
+                   "as released (diffusion_pytorch_model.safetensors): Wan's native names"), ex)
+        if not comfy:
+            continue
+        # ComfyUI's repackaged fp8 files (wan2.2_fun_control_{high,low}_noise_14B_fp8_scaled
+        # .safetensors): the block Linears in float8_e4m3fn with a per-tensor `.scale_weight`, a
+        # `scaled_fp8` marker, the rest kept in BF16.
+        fp8 = OrderedDict()
+        fp8["scaled_fp8"] = ("F8_E4M3", [0])
+        for k, (dt, shape) in sd.items():
+            if k.startswith("blocks.") and k.endswith(".weight") and len(shape) == 2:
+                fp8[k] = ("F8_E4M3", shape)
+                fp8[k[: -len("weight")] + "scale_weight"] = ("F32", [])
+            else:
+                fp8[k] = (dt, shape)
+        write_spec(f"{name}.comfy-fp8", fp8, head(desc, full_src, cfg,
+                   "ComfyUI repackaged scaled-fp8 single file: native names, block Linear weights as F8_E4M3 "
+                   "with a `.scale_weight` each and the `scaled_fp8` marker"), ex)
 
 
 # ---------------------------------------------------------------------------------------------

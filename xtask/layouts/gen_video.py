@@ -1355,7 +1355,7 @@ RULE_FIXTURES = {
     "taehv-hunyuanvideo-1-5": ["tae-hunyuanvideo-1-5"],
     "taehv-ltx-2": ["tae-ltx-2"],
     # written by gen_families.py
-    "wan-2-2-fun-control": ["wan-2-2-fun-control-a14b"],
+    "wan-2-2-fun-control": ["wan-2-2-fun-control-a14b", "wan-2-2-fun-control-5b"],
     "hunyuan3d-2-1": ["hunyuan3d-2-1"],
 }
 

@@ -261,6 +261,14 @@ fn new_image_families_are_never_named_as_their_look_alikes() {
             ],
         ),
         (
+            "wan-2-2-fun-control-5b.native.spec",
+            &[
+                "mir:model.dit.wan-2-2:ti2v",
+                "mir:model.dit.wan-2-2:i2v",
+                "mir:dev.",
+            ],
+        ),
+        (
             "hunyuan3d-2.original.spec",
             &["mir:model.dit.hunyuan3d-2:2-1"],
         ),
