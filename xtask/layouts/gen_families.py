@@ -17,7 +17,7 @@ diffusers' conversion script. Checkouts (the committed specs were made from the 
     git clone https://github.com/Tencent-Hunyuan/Hunyuan3D-2.1 /tmp/hy3d21  # 5e3ec6d
     git clone https://github.com/HiDream-ai/HiDream-O1-Image /tmp/hidream-o1  # 210c9bf
     KANDINSKY5_SRC=/tmp/k5 VIDEOX_FUN_SRC=/tmp/videox-fun HY3D21_SRC=/tmp/hy3d21 HIDREAM_O1_SRC=/tmp/hidream-o1 \\
-        /work/venv-gen/bin/python xtask/layouts/gen_families.py
+        /tmp/venv-gen/bin/python xtask/layouts/gen_families.py
 
 A family whose checkout is not given is skipped with a message (its committed specs stay).
 """
