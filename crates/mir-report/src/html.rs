@@ -43,17 +43,18 @@ h3{font-size:14px;margin:0 0 6px;color:var(--muted);font-weight:600;text-transfo
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
 .card b{display:block;font-size:22px;font-weight:650}
-.card span{color:var(--muted);font-size:12.5px}
+.card small{color:var(--muted);font-size:12.5px}
 .card.warn b{color:var(--warn)}.card.bad b{color:var(--bad)}.card.ok b{color:var(--ok)}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:18px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px 28px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:12px;color:var(--muted);font-weight:600;white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.tally td{padding:3px 6px}
+.tally td{padding:3px 6px}.tally td:first-child{white-space:nowrap;max-width:170px;overflow:hidden;text-overflow:ellipsis}
 .bar{background:var(--chip);border-radius:4px;height:10px;min-width:60px;overflow:hidden}
 .bar>i{display:block;height:100%;background:var(--accent);border-radius:4px}
-.hbar{display:grid;grid-template-columns:minmax(140px,260px) 1fr 90px;gap:10px;align-items:center;margin:5px 0}
+.hbar{display:grid;grid-template-columns:minmax(160px,300px) 1fr 130px;gap:10px;align-items:center;margin:5px 0}
+.hbar .n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .hbar .bar{height:16px}.hbar .lbl{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 .muted{color:var(--muted)}.path{word-break:break-all}
@@ -165,14 +166,22 @@ pub fn render(s: &Summary, page: &Page) -> String {
         let _ = write!(h, " · {}", esc(&page.generated));
     }
     h.push_str(" · made by <code>mir report</code></p></header>\n<main>\n");
+    let base = common_dir(s);
+    if !base.is_empty() {
+        let _ = write!(
+            h,
+            "<p class=\"note\" id=\"base\">Paths below are relative to <code>{}</code></p>",
+            esc(base)
+        );
+    }
     cards(&mut h, s);
     space_by_family(&mut h, s);
     totals(&mut h, s);
-    duplicates(&mut h, s);
-    misplaced(&mut h, s);
-    abstained(&mut h, s);
+    duplicates(&mut h, s, base);
+    misplaced(&mut h, s, base);
+    abstained(&mut h, s, base);
     previews(&mut h, s, page);
-    models(&mut h, s, page);
+    models(&mut h, s, page, base);
     folder_rules(&mut h);
     if !page.notes.is_empty() {
         let _ = write!(
@@ -189,12 +198,43 @@ pub fn render(s: &Summary, page: &Page) -> String {
     h
 }
 
+/// The folder every file's path starts with (ending in `/`), so the page can show shorter paths;
+/// empty when the paths share none.
+fn common_dir(s: &Summary) -> &str {
+    let Some(first) = s.files.first() else {
+        return "";
+    };
+    let mut len = first.path.len();
+    for f in &s.files[1..] {
+        len = first
+            .path
+            .bytes()
+            .zip(f.path.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    let prefix = first.path.get(..len).unwrap_or("");
+    match prefix.rfind('/') {
+        Some(i) if i > 0 => &first.path[..=i],
+        _ => "",
+    }
+}
+
+/// `path` without the common folder.
+fn rel<'a>(path: &'a str, base: &str) -> &'a str {
+    match path.strip_prefix(base) {
+        Some(r) if !base.is_empty() && !r.is_empty() => r,
+        _ => path,
+    }
+}
+
 fn cards(h: &mut String, s: &Summary) {
     let identified = s.identified();
     let card = |h: &mut String, id: &str, class: &str, value: String, label: &str| {
         let _ = write!(
             h,
-            "<div class=\"card {class}\" id=\"{id}\"><b>{value}</b><span>{label}</span></div>"
+            "<div class=\"card {class}\" id=\"{id}\"><b>{value}</b><small>{label}</small></div>"
         );
     };
     h.push_str("<div class=\"cards\">");
@@ -295,8 +335,8 @@ fn totals(h: &mut String, s: &Summary) {
         for t in list {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td style=\"width:35%\"><div class=\"bar\">\
-                 <i style=\"width:{:.2}%\"></i></div></td><td class=\"n\">{}</td></tr>",
+                "<tr><td title=\"{0}\">{0}</td><td class=\"n\">{1}</td><td style=\"width:30%\"><div class=\"bar\">\
+                 <i style=\"width:{2:.2}%\"></i></div></td><td class=\"n\">{3}</td></tr>",
                 esc(&t.name),
                 t.files,
                 pct(t.files as u64, max),
@@ -312,7 +352,7 @@ fn totals(h: &mut String, s: &Summary) {
     );
 }
 
-fn duplicates(h: &mut String, s: &Summary) {
+fn duplicates(h: &mut String, s: &Summary, base: &str) {
     let d = &s.duplicates;
     let _ = write!(
         h,
@@ -348,7 +388,7 @@ fn duplicates(h: &mut String, s: &Summary) {
             esc(g.hash.get(..16).unwrap_or(&g.hash))
         );
         for p in &g.paths {
-            let _ = write!(h, "<li class=\"path mono\">{}</li>", esc(p));
+            let _ = write!(h, "<li class=\"path mono\">{}</li>", esc(rel(p, base)));
         }
         h.push_str("</ul></div>");
     }
@@ -383,7 +423,7 @@ fn duplicates(h: &mut String, s: &Summary) {
                 let _ = write!(
                     h,
                     "<li><span class=\"path mono\">{}</span> · {} · {} {}</li>",
-                    esc(path),
+                    esc(rel(path, base)),
                     size_html(*size),
                     esc(format.as_deref().unwrap_or("-")),
                     esc(precision.as_deref().unwrap_or("-"))
@@ -399,7 +439,7 @@ fn duplicates(h: &mut String, s: &Summary) {
     h.push_str("</section>\n");
 }
 
-fn misplaced(h: &mut String, s: &Summary) {
+fn misplaced(h: &mut String, s: &Summary, base: &str) {
     let _ = write!(
         h,
         "<section id=\"misplaced\"><h2>In a folder meant for another kind: {}</h2>",
@@ -425,7 +465,7 @@ fn misplaced(h: &mut String, s: &Summary) {
             "<tr class=\"misplaced\"><td class=\"path mono\">{}</td><td><span class=\"chip\">{}</span> \
              <code>{}</code></td><td><code>{}/</code> <span class=\"muted\">({})</span></td>\
              <td>{}</td><td>{}</td></tr>",
-            esc(&f.path),
+            esc(rel(&f.path, base)),
             esc(f.kind.as_deref().unwrap_or("-")),
             esc(f.mir.as_deref().unwrap_or("-")),
             esc(&m.folder),
@@ -441,7 +481,7 @@ fn status_chip(st: Status) -> String {
     format!("<span class=\"chip s-{0}\">{0}</span>", st.word())
 }
 
-fn abstained(h: &mut String, s: &Summary) {
+fn abstained(h: &mut String, s: &Summary, base: &str) {
     let _ = write!(
         h,
         "<section id=\"abstained\"><h2>Not identified: {}</h2>",
@@ -467,7 +507,7 @@ fn abstained(h: &mut String, s: &Summary) {
             "<tr class=\"abstained\" data-status=\"{}\"><td class=\"path mono\">{}<br>\
              <span class=\"muted\">{} · {}</span></td><td>{}</td><td>",
             f.status.word(),
-            esc(&f.path),
+            esc(rel(&f.path, base)),
             esc(f.format.as_deref().unwrap_or("no format")),
             size_html(f.size),
             status_chip(f.status)
@@ -538,7 +578,7 @@ fn previews(h: &mut String, s: &Summary, page: &Page) {
     h.push_str("</div></section>\n");
 }
 
-fn models(h: &mut String, s: &Summary, page: &Page) {
+fn models(h: &mut String, s: &Summary, page: &Page, base: &str) {
     let _ = write!(
         h,
         "<section id=\"all\"><h2>Every file (<span id=\"shown\">{}</span> of {} shown)</h2>\
@@ -589,7 +629,11 @@ fn models(h: &mut String, s: &Summary, page: &Page) {
             esc(f.kind.as_deref().unwrap_or("")),
             esc(&f.name().to_lowercase()),
             esc(f.name()),
-            esc(f.folder()),
+            esc(if f.folder() == base {
+                ""
+            } else {
+                rel(f.folder(), base)
+            }),
             esc(f.kind.as_deref().unwrap_or("")),
             esc(f.family.as_deref().unwrap_or("")),
             esc(f.base.as_deref().unwrap_or("")),
