@@ -524,6 +524,8 @@ fn abstained(h: &mut String, s: &Summary, base: &str) {
         h.push_str("</td><td>");
         if let Some(e) = &f.error {
             let _ = write!(h, "<b>{}</b>", esc(e));
+        } else if f.evidence.is_empty() && f.findings.is_empty() {
+            h.push_str("<span class=\"muted\">No rule matched: no evidence for any ID.</span>");
         }
         evidence_list(h, f);
         h.push_str("</td></tr>");
