@@ -664,7 +664,15 @@ fn models(h: &mut String, s: &Summary, page: &Page, base: &str) {
                 .take(8)
                 .map(|w| format!("<span class=\"chip\">{}</span>", esc(w)))
                 .collect();
-            about.push(words.join(" "));
+            let label = if f.triggers_suggested {
+                "<span class=\"muted\">suggested:</span> "
+            } else {
+                ""
+            };
+            about.push(format!("{label}{}", words.join(" ")));
+        }
+        if let Some(rank) = f.rank {
+            about.push(format!("<span class=\"muted\">rank {rank}</span>"));
         }
         for p in &f.packaging {
             about.push(format!("<span class=\"chip\">{}</span>", esc(p)));

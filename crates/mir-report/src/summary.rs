@@ -85,8 +85,12 @@ pub struct FileRow {
     pub title: Option<String>,
     /// `about.author`.
     pub author: Option<String>,
-    /// `about.trigger_words`.
+    /// `about.trigger_words`, else `about.suggested_trigger_words` (kohya's most frequent tags).
     pub trigger_words: Vec<String>,
+    /// True when `trigger_words` are only suggested (from training tags), not declared.
+    pub triggers_suggested: bool,
+    /// `adapter.rank` of a LoRA-like file.
+    pub rank: Option<u64>,
     /// `packaging`.
     pub packaging: Vec<String>,
     /// `air.urn`, else `urn:air:<ecosystem>:<type>` from `air`.
@@ -173,17 +177,30 @@ impl FileRow {
             findings: strings(r.get("findings")),
             title: about_str("title"),
             author: about_str("author"),
-            trigger_words: about("trigger_words")
-                .map(|v| match v {
-                    Value::String(t) => vec![t.clone()],
-                    other => strings(Some(other)),
-                })
-                .unwrap_or_default(),
+            trigger_words: Vec::new(),
+            triggers_suggested: false,
+            rank: r
+                .get("adapter")
+                .and_then(|a| a.get("rank"))
+                .and_then(Value::as_u64),
             packaging: strings(r.get("packaging")),
             air,
             preview: s("preview"),
             part_of,
         };
+        let words = |name: &str| -> Vec<String> {
+            about(name)
+                .map(|v| match v {
+                    Value::String(t) => vec![t.clone()],
+                    other => strings(Some(other)),
+                })
+                .unwrap_or_default()
+        };
+        row.trigger_words = words("trigger_words");
+        if row.trigger_words.is_empty() {
+            row.trigger_words = words("suggested_trigger_words");
+            row.triggers_suggested = !row.trigger_words.is_empty();
+        }
         row.status = row.compute_status();
         row
     }
@@ -604,10 +621,13 @@ mod tests {
         });
         v["air"] = json!({"ecosystem": "sdxl", "type": "lora"});
         v["packaging"] = json!(["scaled-fp8"]);
+        v["adapter"] = json!({"rank": 16, "alpha": 8.0, "targets": ["unet"]});
         v["preview"] = json!("l.preview.png");
         let r = FileRow::from_record(&v);
         assert_eq!(r.title.as_deref(), Some("My <b>LoRA</b>"));
         assert_eq!(r.trigger_words, vec!["foo", "bar"]);
+        assert!(!r.triggers_suggested);
+        assert_eq!(r.rank, Some(16));
         assert_eq!(
             r.base.as_deref(),
             Some("SDXL 1.0"),
@@ -616,6 +636,11 @@ mod tests {
         assert_eq!(r.air.as_deref(), Some("urn:air:sdxl:lora"));
         assert_eq!(r.packaging, vec!["scaled-fp8"]);
         assert_eq!(r.preview.as_deref(), Some("l.preview.png"));
+        v["about"] =
+            json!({"suggested_trigger_words": {"value": ["tag1"], "source": "ss_tag_frequency"}});
+        let r = FileRow::from_record(&v);
+        assert_eq!(r.trigger_words, vec!["tag1"]);
+        assert!(r.triggers_suggested);
         // Mistyped optional fields are ignored, not errors.
         v["about"] = json!("nonsense");
         v["packaging"] = json!(3);
