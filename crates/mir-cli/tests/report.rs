@@ -111,17 +111,25 @@ fn chromium() -> PathBuf {
         Some(PathBuf::from("/usr/bin/chromium")),
         Some(PathBuf::from("/usr/bin/chromium-browser")),
     ];
-    for c in candidates.into_iter().flatten() {
-        if c.is_file() {
-            return c;
-        }
-    }
-    panic!(
+    find_chromium(candidates.into_iter().flatten()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The first of `candidates` that is a file, or the message saying how to install one.
+fn find_chromium(candidates: impl IntoIterator<Item = PathBuf>) -> Result<PathBuf, String> {
+    candidates.into_iter().find(|c| c.is_file()).ok_or_else(|| {
         "the `mir report` browser tests need a headless Chromium and found none at \
          /usr/bin/chromium (or $MIR_CHROMIUM). Install it: `sudo apt-get install -y chromium` \
          (Debian/Ubuntu), or point MIR_CHROMIUM at a Chromium or Chrome binary. .ci/run \
          installs it when missing."
-    );
+            .to_owned()
+    })
+}
+
+#[test]
+fn a_missing_chromium_fails_with_the_install_command() {
+    let e = find_chromium([PathBuf::from("/nonexistent/chromium")]).unwrap_err();
+    assert!(e.contains("apt-get install -y chromium"), "{e}");
+    assert!(find_chromium([]).is_err());
 }
 
 /// Runs headless Chromium on `url` with `args`; returns stdout.
