@@ -52,7 +52,7 @@ th{font-size:12px;color:var(--muted);font-weight:600;white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tally td{padding:3px 6px}.tally td:first-child{white-space:nowrap;max-width:170px;overflow:hidden;text-overflow:ellipsis}
 .bar{background:var(--chip);border-radius:4px;height:10px;min-width:60px;overflow:hidden}
-.bar>i{display:block;height:100%;background:var(--accent);border-radius:4px}
+.bar>i{display:block;height:100%;min-width:3px;background:var(--accent);border-radius:4px}
 .hbar{display:grid;grid-template-columns:minmax(160px,300px) 1fr 130px;gap:10px;align-items:center;margin:5px 0}
 .hbar .n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .hbar .bar{height:16px}.hbar .lbl{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
