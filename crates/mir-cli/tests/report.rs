@@ -132,10 +132,13 @@ fn a_missing_chromium_fails_with_the_install_command() {
     assert!(find_chromium([]).is_err());
 }
 
-/// Runs headless Chromium on `url` with `args`; returns stdout.
+/// Runs headless Chromium on `url` with `args`; returns stdout. A run that takes more than two
+/// minutes is killed and fails the test (never a hung test run).
 fn browse(args: &[String], url: &str, tag: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
+    let stdout_path = profile.path().join("stdout");
+    let stderr_path = profile.path().join("stderr");
+    let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -146,18 +149,34 @@ fn browse(args: &[String], url: &str, tag: &str) -> String {
             "--disable-background-networking",
             "--hide-scrollbars",
         ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ))
         .args(args)
         .arg(url)
-        .output()
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
         .expect("run chromium");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium ({tag}) did not finish in 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
-        out.status.success(),
-        "chromium ({tag}) failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        status.success(),
+        "chromium ({tag}) failed: {status}\n{}",
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&std::fs::read(&stdout_path).unwrap()).into_owned()
 }
 
 /// The DOM after the page's script ran, loaded from `page` with `fragment` as the address's
