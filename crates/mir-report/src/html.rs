@@ -769,6 +769,25 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_shown_relative_to_the_common_folder() {
+        let summary = |paths: &[&str]| {
+            let records: Vec<serde_json::Value> = paths
+                .iter()
+                .map(|p| json!({"path": p, "size": 1}))
+                .collect();
+            Summary::new(&records, Duplicates::default())
+        };
+        assert_eq!(common_dir(&summary(&["m/a/b.st", "m/ab/c.st"])), "m/");
+        assert_eq!(common_dir(&summary(&["/lib/loras/x.st"])), "/lib/loras/");
+        assert_eq!(common_dir(&summary(&["x.st", "y.st"])), "");
+        assert_eq!(common_dir(&summary(&["/x.st", "/y.st"])), "");
+        assert_eq!(common_dir(&summary(&[])), "");
+        assert_eq!(rel("m/a/b.st", "m/"), "a/b.st");
+        assert_eq!(rel("/elsewhere/b.st", "m/"), "/elsewhere/b.st");
+        assert_eq!(rel("m/", "m/"), "m/", "never an empty path");
+    }
+
+    #[test]
     fn sizes_read_well() {
         assert_eq!(human_size(0), "0 B");
         assert_eq!(human_size(1023), "1023 B");
