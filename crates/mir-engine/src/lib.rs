@@ -353,7 +353,7 @@ impl Engine {
     pub fn scan_cancellable(
         &self,
         cancel: &AtomicBool,
-        mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+        on_event: impl FnMut(Event) -> ControlFlow<()>,
     ) -> ScanEnd {
         self.scan_with_progress(cancel, &|_| {}, on_event)
     }

@@ -230,7 +230,10 @@ fn progress_counts_every_file() {
     assert!(!end.cancelled);
     let events = events.into_inner().unwrap();
     assert_eq!(files, 6);
-    assert!(matches!(events[0], Progress::Found { files: 6 }), "{events:?}");
+    assert!(
+        matches!(events[0], Progress::Found { files: 6 }),
+        "{events:?}"
+    );
     let done = events
         .iter()
         .filter(|p| matches!(p, Progress::FileDone))
