@@ -11,12 +11,10 @@ import struct
 import subprocess
 import sys
 
-import pytest
+import distributed  # noqa: F401 - required: .ci/run installs dask[distributed] and pyarrow
+import pyarrow.parquet as pq
 
 from conftest import FIXTURES, REPO
-
-pytest.importorskip("distributed")
-pq = pytest.importorskip("pyarrow.parquet")
 
 SCRIPT = REPO / "examples" / "python" / "dask_scan.py"
 spec = importlib.util.spec_from_file_location("dask_scan", SCRIPT)
@@ -119,6 +117,7 @@ def test_dask_scan_equals_the_cli(tmp_path: pathlib.Path, mir_cli: pathlib.Path)
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.splitlines()[-1])
