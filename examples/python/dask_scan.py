@@ -8,9 +8,11 @@ cluster, gather every record into one Parquet file, and merge duplicates by fing
         --scheduler tcp://scheduler-host:8786 --out mirror.parquet
 
 Inputs are folders and files on the command line and/or ``--list FILE`` (one path per line,
-``-`` for stdin; blank lines skipped). They are cut into units of work that keep together what
-``mir`` needs to see at once, so each record equals the one ``mir scan --json`` gives for the
-same library:
+``-`` for stdin; blank lines skipped; a line ending in ``/`` is a folder, any other line is
+taken as a file without a ``stat`` on the client, so a listing of millions of files costs the
+client one ``stat`` per folder, not per file). They are cut into units of work that keep
+together what ``mir`` needs to see at once, so each record equals the one ``mir scan --json``
+gives for the same library:
 
 * a folder named as input is one unit, scanned whole (walk, shard sets, Hugging Face cache
   aliases, diffusers pipelines exactly as the CLI sees them);
@@ -224,17 +226,20 @@ def _model_folder(path: str, seen: Dict[str, Optional[str]]) -> Optional[str]:
 
 
 def units(paths: Iterable[str]) -> List[List[str]]:
-    """The inputs as units of work, in input order: ``[folder]`` for a folder (named, or
-    brought in by a file of a Hugging Face repository or diffusers pipeline), else the listed
-    files of one folder. Each path is absolute; repeats are dropped."""
+    """The inputs as units of work, in input order: ``[folder]`` for a folder (a path ending in
+    the path separator, or the folder of a Hugging Face repository or diffusers pipeline a
+    file belongs to), else the listed files of one folder. Each path is made absolute; repeats
+    are dropped. (A folder given without the trailing separator is scanned too, as a member of
+    its parent's files: ``mir.scan`` walks any folder it is given.)"""
     order: List[Tuple[str, str]] = []  # (kind, key) in first-seen order
     folders: set = set()
     files: Dict[str, List[str]] = {}
     seen_file: set = set()
     model_of: Dict[str, Optional[str]] = {}
     for p in paths:
+        is_folder = p.endswith(os.sep) or (os.altsep is not None and p.endswith(os.altsep))
         p = os.path.abspath(p)
-        if os.path.isdir(p):
+        if is_folder:
             if p not in folders:
                 folders.add(p)
                 order.append(("folder", p))
@@ -253,6 +258,7 @@ def units(paths: Iterable[str]) -> List[List[str]]:
             files[parent] = []
             order.append(("files", parent))
         files[parent].append(p)
+
     def inside_a_folder(d: str) -> bool:
         while True:
             if d in folders:
@@ -388,7 +394,12 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     from distributed import Client, LocalCluster, as_completed
 
     start = time.monotonic()
-    inputs: List[str] = list(args.paths)
+    # Folders named on the command line are marked as such (one stat each; listing lines are
+    # not stat'ed).
+    inputs: List[str] = [
+        p.rstrip(os.sep) + os.sep if os.path.isdir(p) and p.rstrip(os.sep) else p
+        for p in args.paths
+    ]
     for listing in args.list or ():
         inputs.extend(read_listing(listing))
     plan = list(chunks(units(inputs), args.chunk))

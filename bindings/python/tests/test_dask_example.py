@@ -66,14 +66,21 @@ def library(tmp: pathlib.Path) -> pathlib.Path:
     shards = lib / "sharded"
     safetensors(shards / "model-00001-of-00002.safetensors", LLAMA[:2])
     safetensors(shards / "model-00002-of-00002.safetensors", LLAMA[2:])
-    weight_map = {name: f"model-0000{1 + i // 2}-of-00002.safetensors" for i, (name, _) in enumerate(LLAMA)}
+    weight_map = {
+        name: f"model-0000{1 + i // 2}-of-00002.safetensors" for i, (name, _) in enumerate(LLAMA)
+    }
     (shards / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     # A diffusers pipeline: its components belong to the pipeline folder.
     pipe = lib / "pipeline"
     safetensors(pipe / "unet" / "diffusion_pytorch_model.safetensors", LLAMA)
     safetensors(pipe / "vae" / "diffusion_pytorch_model.safetensors", LLAMA[:1])
     (pipe / "model_index.json").write_text(
-        json.dumps({"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]})
+        json.dumps(
+            {
+                "_class_name": "StableDiffusionPipeline",
+                "unet": ["diffusers", "UNet2DConditionModel"],
+            }
+        )
     )
     # A Hugging Face cache repository: the snapshot symlink is an alias of its blob.
     repo = lib / "hub" / "models--org--name"
@@ -86,13 +93,18 @@ def library(tmp: pathlib.Path) -> pathlib.Path:
 
 def test_dask_scan_equals_the_cli(tmp_path: pathlib.Path, mir_cli: pathlib.Path) -> None:
     lib = library(tmp_path)
-    # Most of the library as a listing of files (with non-weight files among them), the rest
-    # as a folder argument.
+    # Most of the library as a listing of files (non-weight files among them; paths relative
+    # to the script's working folder for one folder; one folder as a line ending in `/`), the
+    # rest as a folder argument.
     listing = tmp_path / "files.txt"
-    lines = []
+    lines = [str(lib / "copies") + "/"]
     for d, dirs, files in os.walk(lib):
         dirs.sort()
-        if pathlib.Path(d).is_relative_to(lib / "gguf"):
+        here = pathlib.Path(d)
+        if here.is_relative_to(lib / "gguf") or here.is_relative_to(lib / "copies"):
+            continue
+        if here == lib / "layout":
+            lines += [os.path.join("lib", "layout", f) for f in sorted(files)]
             continue
         lines += [os.path.join(d, f) for f in sorted(files)]
     listing.write_text("\n".join(lines) + "\n\n")
@@ -158,7 +170,11 @@ def test_dask_scan_equals_the_cli(tmp_path: pathlib.Path, mir_cli: pathlib.Path)
     layout = [g for g in groups if g["relation"] == "same_layout"]
     size = (FIXTURES / "gguf" / "llama_v1.gguf").stat().st_size
     llama_copies = sorted(
-        [str(lib / "copies" / "a.gguf"), str(lib / "copies" / "b.gguf"), str(lib / "gguf" / "llama_v1.gguf")]
+        [
+            str(lib / "copies" / "a.gguf"),
+            str(lib / "copies" / "b.gguf"),
+            str(lib / "gguf" / "llama_v1.gguf"),
+        ]
     )
     assert {"paths": llama_copies, "reclaimable_bytes": 2 * size} in [
         {"paths": g["paths"], "reclaimable_bytes": g["reclaimable_bytes"]} for g in dupes
@@ -169,7 +185,10 @@ def test_dask_scan_equals_the_cli(tmp_path: pathlib.Path, mir_cli: pathlib.Path)
         assert len({cli[p]["hashes"]["sha256"] for p in g["paths"]}) == 1
         assert len({cli[p]["size"] for p in g["paths"]}) == 1
     # Same layout, other content: grouped as same_layout, NOT as duplicates.
-    tuned = {str(lib / "layout" / n) for n in ("fp16.safetensors", "fp16-tuned.safetensors", "fp32.safetensors")}
+    tuned = {
+        str(lib / "layout" / n)
+        for n in ("fp16.safetensors", "fp16-tuned.safetensors", "fp32.safetensors")
+    }
     assert not any(tuned & set(g["paths"]) for g in dupes)
     (same,) = [g for g in layout if tuned <= set(g["paths"])]
     assert same["reclaimable_bytes"] == 0
@@ -179,7 +198,7 @@ def test_dask_scan_equals_the_cli(tmp_path: pathlib.Path, mir_cli: pathlib.Path)
 def test_units_keep_what_mir_needs_together(tmp_path: pathlib.Path) -> None:
     lib = library(tmp_path)
     files = [str(p) for p in sorted(lib.rglob("*")) if p.is_file() or p.is_symlink()]
-    us = dask_scan.units(files + [str(lib / "gguf")])
+    us = dask_scan.units(files + [str(lib / "gguf") + os.sep])
     # A folder named as input is one unit, and files under it are not listed again.
     assert [str(lib / "gguf")] in us
     assert not any(len(u) > 1 and any("/gguf/" in p for p in u) for u in us)
@@ -203,7 +222,14 @@ def test_rows_round_trip_unknown_fields() -> None:
         "path": "x.safetensors",
         "size": 1,
         "hashes": {"sha256": "ab"},
-        "fingerprint": {"key_sig": "k", "shape_sig": "s", "layer_256": None, "layer_b3": None, "sig_version": 1, "new": 2},
+        "fingerprint": {
+            "key_sig": "k",
+            "shape_sig": "s",
+            "layer_256": None,
+            "layer_b3": None,
+            "sig_version": 1,
+            "new": 2,
+        },
         "added_later": {"a": [1]},
     }
     row = dask_scan.row_from_record(rec)

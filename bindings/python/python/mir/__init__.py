@@ -281,9 +281,7 @@ class Scan:
     iteration.
     """
 
-    def __init__(
-        self, inner: "_mir.ScanIter", progress: Optional[ProgressCallback] = None
-    ) -> None:
+    def __init__(self, inner: "_mir.ScanIter", progress: Optional[ProgressCallback] = None) -> None:
         self._inner = inner
         self._progress = progress
         self._start = time.monotonic()

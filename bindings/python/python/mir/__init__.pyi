@@ -106,6 +106,7 @@ def scan(
     """`index`: None (no index), "default" (the `mir` command's index), ":memory:", or a
     SQLite file. `progress`: a callable receiving a `Progress` on the iterating thread, or True
     for a `ProgressBar` on stderr."""
+
 def inspect(path: PathLike, mir_db: Optional[PathLike] = ...) -> Record: ...
 def hash(
     path: PathLike,
