@@ -549,8 +549,26 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
+def check_options(args: argparse.Namespace) -> Optional[str]:
+    """A bad ``--hashes`` said at once, not by every task: an empty scan checks the options
+    (when the package is installed on the client too)."""
+    try:
+        import mir
+    except ImportError:
+        return None
+    try:
+        mir.scan(hashes=args.hashes).close()
+    except mir.MirError as e:
+        return str(e)
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    problem = check_options(args)
+    if problem:
+        print(f"dask_scan: {problem}", file=sys.stderr)
+        return 3
     summary = run(args)
     if args.json:
         print(json.dumps(summary))

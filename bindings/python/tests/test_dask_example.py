@@ -238,3 +238,15 @@ def test_rows_round_trip_unknown_fields() -> None:
     assert back["fingerprint"] == rec["fingerprint"]
     assert back["added_later"] == {"a": [1]}
     assert back["hashes"] == {"sha256": "ab"}
+
+
+def test_a_bad_hash_is_refused_before_any_task(tmp_path: pathlib.Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path), "--hashes", "sha257", "--out", "x.parquet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 3 and "sha257" in run.stderr
+    assert not (tmp_path / "x.parquet").exists()
