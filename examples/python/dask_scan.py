@@ -415,6 +415,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             dashboard_address=None,
         )
         client = Client(cluster)
+    started = time.monotonic()
     out = args.out
     groups_out = args.groups or (out[: -len(".parquet")] if out.endswith(".parquet") else out)
     if not args.groups:
@@ -469,11 +470,12 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                     workers_used[w] = workers_used.get(w, 0) + 1
                 if args.verbose:
                     print(f"dask_scan: {rows} records", file=sys.stderr)
-        scanned = time.monotonic() - start
+        scanned = time.monotonic()
         # The merge reads back only the columns it needs.
         needed = ["path", "size", "error", "hashes", "tensors", "fingerprint"]
         groups = merge(pq.read_table(out, columns=needed))
         pq.write_table(groups, groups_out)
+        merged = time.monotonic()
     finally:
         client.close()
         if cluster is not None:
@@ -493,7 +495,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         "out": out,
         "groups": groups_out,
         "seconds": round(time.monotonic() - start, 3),
-        "scan_seconds": round(scanned, 3),
+        # Cutting the input and starting (or reaching) the cluster; then scanning and writing.
+        "startup_seconds": round(started - start, 3),
+        "scan_seconds": round(scanned - started, 3),
+        "merge_seconds": round(merged - scanned, 3),
     }
 
 

@@ -164,6 +164,8 @@ def test_dask_scan_equals_the_cli(tmp_path: pathlib.Path, mir_cli: pathlib.Path)
     assert summary["errors"] == sum(1 for r in cli.values() if r["error"]) > 0
     assert len({r["worker"] for r in rows}) == 2
     assert {r["chunk"] for r in rows} == set(range(summary["chunks"]))
+    phases = [summary[k] for k in ("startup_seconds", "scan_seconds", "merge_seconds")]
+    assert all(p >= 0 for p in phases) and sum(phases) <= summary["seconds"] + 0.01, summary
 
     groups = pq.read_table(summary["groups"]).to_pylist()
     dupes = [g for g in groups if g["relation"] == "duplicate"]
