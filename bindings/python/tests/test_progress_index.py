@@ -27,6 +27,8 @@ def small_library(tmp: pathlib.Path) -> pathlib.Path:
         shutil.copy(FIXTURES / "gguf" / name, lib / "gguf" / name)
     shutil.copytree(FIXTURES / "safetensors", lib / "safetensors")
     (lib / "broken.safetensors").write_bytes(b"\x00" * 3)
+    # A hard link: one record (with an alias), so counted once in the total too.
+    os.link(lib / "gguf" / "llama_v1.gguf", lib / "gguf" / "llama_link.gguf")
     return lib
 
 
@@ -58,6 +60,7 @@ def test_progress_counts_every_record_to_the_total(tmp_path: pathlib.Path) -> No
     assert last.bytes_done == sum(r.size for r in records)
     assert last.errors == sum(1 for r in records if r.error) >= 1
     assert last.cached == 0
+    assert sum(len(r.aliases) for r in records) == 1
     assert all(a.elapsed <= b.elapsed for a, b in zip(calls, calls[1:]))
     # The records are the same as without a callback.
     assert [r.to_dict() for r in records] == [r.to_dict() for r in mir.scan(lib)]
