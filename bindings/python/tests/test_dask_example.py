@@ -252,3 +252,50 @@ def test_a_bad_hash_is_refused_before_any_task(tmp_path: pathlib.Path) -> None:
     )
     assert run.returncode == 3 and "sha257" in run.stderr
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_running_scheduler_is_used(tmp_path: pathlib.Path, mir_cli: pathlib.Path) -> None:
+    """`--scheduler ADDRESS`: the script connects to a cluster it did not start, and the tasks
+    run on that cluster's worker."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp://",
+        dashboard_address=None,
+    ) as cluster:
+        (worker,) = cluster.scheduler_info["workers"]
+        out = tmp_path / "gguf.parquet"
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPT),
+                str(FIXTURES / "gguf"),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--out",
+                str(out),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert run.returncode == 0, run.stderr
+        # The cluster outlives the script: it was not the script's to close.
+        assert cluster.scheduler_info["workers"]
+    summary = json.loads(run.stdout.splitlines()[-1])
+    assert summary["records_per_worker"] == {worker: summary["records"]}
+    cli = subprocess.run(
+        [str(mir_cli), "scan", "--json", "--no-index", str(FIXTURES / "gguf")],
+        capture_output=True,
+        text=True,
+    )
+    want = [json.loads(line) for line in cli.stdout.splitlines()]
+    rows = pq.read_table(out).to_pylist()
+    got = sorted((dask_scan.record_from_row(r) for r in rows), key=lambda r: r["path"])
+    assert got == want and len(got) > 3
+    assert summary["hashed"] is False and summary["duplicate_groups"] == 0
