@@ -468,7 +468,9 @@ def lycoris() -> None:
 
 
 def mlx_and_llm() -> None:
+    import peft
     import torch
+    import transformers
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
@@ -492,7 +494,7 @@ def mlx_and_llm() -> None:
         lines = [f"{k} BF16 [{','.join(str(d) for d in v.shape)}]" for k, v in sd.items()]
         write(
             fname,
-            f"Class: transformers {cls.__name__} on torch's meta device; config: {src}.\n"
+            f"Class: transformers {cls.__name__} (transformers {transformers.__version__}, peft {peft.__version__}) on torch's meta device; config: {src}.\n"
             f"peft.get_peft_model(LoraConfig(r=8, target_modules={targets})), get_peft_model_state_dict names.\n"
             "A language-model LoRA: no base from structure; its adapter_config.json names the base.",
             "PEFT adapter_model.safetensors",

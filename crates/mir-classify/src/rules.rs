@@ -378,8 +378,14 @@ pub(crate) struct Rule {
 pub(crate) struct AdapterTarget {
     pub(crate) prefix: String,
     pub(crate) target: String,
-    /// `kohya` (module path already joined with `_`) or `dotted`.
+    /// `kohya` (module path already joined with `_`), `dotted`, or `indexed` (cloneofsimo
+    /// `lora_diffusion`: `<target>:<i>:up`, no module path, only the LoRA's position `i`).
     pub(crate) style: String,
+    /// The leading part of `prefix` that is removed (default: all of it), so a prefix can pick
+    /// the target by a module path it keeps (`base_model.model.model.layers.` → `llm`, keeping
+    /// `model.layers.`).
+    #[serde(default)]
+    pub(crate) strip: Option<String>,
 }
 
 /// An adapter tensor suffix and what it says about the tensor.
@@ -389,6 +395,12 @@ pub(crate) struct AdapterSuffix {
     pub(crate) suffix: String,
     pub(crate) kind: String,
     pub(crate) part: String,
+    /// The suffix marks an adapter tensor only under a declared target prefix (MLX `.lora_a`
+    /// under `model.layers.`, cloneofsimo `:up` under `unet:`), never under the default
+    /// target: llama.cpp's GGUF LoRAs (`blk.0.attn_q.weight.lora_a`) are not adapter-view
+    /// tensors.
+    #[serde(default)]
+    pub(crate) targeted: bool,
 }
 
 /// A distillation (or similar) LoRA flavour, known only from metadata or the file name.

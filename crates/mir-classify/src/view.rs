@@ -290,20 +290,40 @@ impl<'a> AdapterView<'a> {
                 .filter(|t| name.starts_with(t.prefix.as_str()))
                 .max_by_key(|t| t.prefix.len())
             {
-                Some(t) => (
-                    t.target.as_str(),
-                    t.style.as_str(),
-                    name.get(t.prefix.len()..).unwrap_or("").to_owned(),
-                ),
+                Some(t) => {
+                    // `strip` is a leading part of the prefix (checked here, not trusted).
+                    let cut = t
+                        .strip
+                        .as_deref()
+                        .filter(|s| t.prefix.starts_with(s))
+                        .map_or(t.prefix.len(), str::len);
+                    (
+                        t.target.as_str(),
+                        t.style.as_str(),
+                        name.get(cut..).unwrap_or("").to_owned(),
+                    )
+                }
+                // A targeted suffix means nothing outside its targets.
+                None if sfx.targeted => {
+                    others.push(pos);
+                    continue;
+                }
                 None => ("unet", "dotted", strip.normalize(&name).0),
             };
             let module = rest
                 .get(..rest.len().saturating_sub(sfx.suffix.len()))
                 .unwrap_or("");
-            let module = if style == "kohya" {
-                module.to_owned()
-            } else {
-                module.replace('.', "_")
+            let module = match style {
+                "kohya" => module.to_owned(),
+                // cloneofsimo `unet:12:up`: the position is all there is.
+                "indexed" if !module.is_empty() && module.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("lora_diffusion_{module}")
+                }
+                "indexed" => {
+                    others.push(pos);
+                    continue;
+                }
+                _ => module.replace('.', "_"),
             };
             let module = module.replace("_processor_", "_");
             let n = kinds.entry(sfx.kind.clone()).or_default();

@@ -167,3 +167,91 @@ fn a_flux_1_lora_one_block_deeper_is_not_flux_1() {
     let got = out.mir.unwrap().to_string();
     assert_ne!(got, "mir:model.lora.lora:flux-1-dev", "{:?}", out.evidence);
 }
+
+/// Issue 13: a language model's LoRA is a language model's LoRA. Its evidence names the part
+/// its keys belong to (`llm/…`), never a UNet, in PEFT (Llama, GPT-2) and MLX layouts; without
+/// an adapter_config.json it has no base, with one the config names it.
+#[test]
+fn language_model_loras_name_the_language_model_not_a_unet() {
+    let c = Classifier::builtin().unwrap();
+    for (name, want) in [
+        ("lora-gpt2.peft.spec", "mir:model.lora.lora"),
+        ("lora-llama.peft.spec", "mir:model.lora.lora"),
+        ("lora-llama.mlx.spec", "mir:model.lora.lora"),
+        ("lora-gpt2.peft-config.spec", "mir:model.lora.lora:gpt2"),
+        ("lora-llama.peft-config.spec", "mir:model.lora.lora:llama"),
+        ("lora-llama.mlx-config.spec", "mir:model.lora.lora:llama"),
+    ] {
+        let s = common::spec(name);
+        let out = common::classify(&c, &s);
+        assert_eq!(
+            out.mir.as_ref().map(ToString::to_string).as_deref(),
+            Some(want),
+            "{name}: {:?}",
+            out.evidence
+        );
+        assert!(
+            !out.evidence.iter().any(|e| e.contains("unet")),
+            "{name}: evidence names a UNet: {:?}",
+            out.evidence
+        );
+        assert!(
+            out.evidence.iter().any(|e| e.contains("llm/")),
+            "{name}: evidence does not name the language model: {:?}",
+            out.evidence
+        );
+        if s.adapter_base.is_some() {
+            assert!(
+                out.evidence
+                    .iter()
+                    .any(|e| e.contains("adapter_config.base_model_name_or_path")),
+                "{name}: {:?}",
+                out.evidence
+            );
+        }
+    }
+    // A diffusion LoRA's adapter_config.json that names another family does not outrank its
+    // structure into a wrong base: the open-world check withholds the LLM base.
+    let mut s = common::spec("lora-sdxl.peft.spec");
+    s.adapter_base = Some("meta-llama/Llama-3.2-1B".into());
+    let out = common::classify(&c, &s);
+    let got = out.mir.unwrap().to_string();
+    assert_ne!(got, "mir:model.lora.lora:llama", "{:?}", out.evidence);
+    // llama.cpp's GGUF LoRAs (`….weight.lora_a`) are not MLX adapters.
+    let out = common::classify(&c, &common::spec("gguf-lora.llamacpp.spec"));
+    assert_eq!(out.mir.unwrap().to_string(), "mir:model.lora.lora:llama");
+}
+
+/// cloneofsimo `lora_diffusion` files carry no module names: the base comes from the context
+/// width read by attention's to_k / to_v (768 SD 1, 1024 SD 2).
+#[test]
+fn lora_diffusion_files_are_named_from_the_context_width() {
+    let c = Classifier::builtin().unwrap();
+    for (name, want) in [
+        (
+            "lora-sd1.lora-diffusion.spec",
+            "mir:model.lora.lora:stable-diffusion-v1",
+        ),
+        (
+            "lora-sd2.lora-diffusion.spec",
+            "mir:model.lora.lora:stable-diffusion-2",
+        ),
+    ] {
+        let out = common::classify(&c, &common::spec(name));
+        assert_eq!(out.mir.unwrap().to_string(), want, "{name}");
+        assert!(out.coverage.unwrap().is_full(), "{name}");
+    }
+    // A `unet:` key that is not `<i>:up|down` is not an adapter tensor.
+    let mut s = common::spec("lora-sd1.lora-diffusion.spec");
+    s.index.tensors.push(mir_core::TensorRecord::new(
+        "unet:x:up",
+        mir_core::Dtype::F32,
+        vec![4, 4],
+    ));
+    let out = common::classify(&c, &s);
+    assert_ne!(
+        out.mir.unwrap().to_string(),
+        "mir:model.lora.lora:stable-diffusion-v1",
+        "an unexplained tensor must withhold the base"
+    );
+}

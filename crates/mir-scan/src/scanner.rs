@@ -642,6 +642,7 @@ impl Scanner {
         let model = readable.then(|| {
             let configs = ConfigCache::default();
             let model_type = configs.model_type(&group.model);
+            let adapter_base = configs.adapter_base(&group.model);
             // The model's name: the index file's name without `.index.json`.
             let name = group
                 .model
@@ -651,6 +652,7 @@ impl Scanner {
             let ctx = Context {
                 file_name: name,
                 config_model_type: model_type.as_deref(),
+                adapter_base: adapter_base.as_deref(),
                 ..Context::default()
             };
             let mut c = self.analyser.identifier.classify(&merged, &ctx);
