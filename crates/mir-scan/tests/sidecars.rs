@@ -1,6 +1,8 @@
-//! A PEFT / mlx-lm adapter's `adapter_config.json` beside it names its base model (issue 13),
-//! as a sibling `config.json`'s `model_type` names a transformers model: in a scan and for the
-//! file alone; a missing or malformed config changes nothing.
+//! Files beside a weight file that say what it is (issue 13): a PEFT / mlx-lm adapter's
+//! `adapter_config.json` names its base model (as a sibling `config.json`'s `model_type` names a
+//! transformers model), in a scan and for the file alone, and a missing or malformed config
+//! changes nothing; InvokeAI's IP-Adapter folder (`ip_adapter.bin` beside `image_encoder.txt`)
+//! is one model.
 
 use std::path::Path;
 
@@ -105,4 +107,73 @@ fn a_malformed_or_hostile_adapter_config_changes_nothing() {
         let (mir, _, _) = scan_one(&dir);
         assert_eq!(mir.as_deref(), Some("mir:model.lora.lora"));
     }
+}
+
+/// The SD 1.5 IP-Adapter's tensors (tencent-ailab layout, as fixtures/specs/ip-adapter-sd1.original.spec):
+/// `image_proj` and the first two `ip_adapter.{i}` processors.
+const IP_ADAPTER_SD15: &str = "\
+image_proj.proj.weight F16 [3072, 1024]
+image_proj.proj.bias F16 [3072]
+image_proj.norm.weight F16 [768]
+image_proj.norm.bias F16 [768]
+ip_adapter.1.to_k_ip.weight F16 [320, 768]
+ip_adapter.1.to_v_ip.weight F16 [320, 768]
+ip_adapter.3.to_k_ip.weight F16 [320, 768]
+ip_adapter.3.to_v_ip.weight F16 [320, 768]
+";
+
+#[test]
+fn an_invokeai_ip_adapter_folder_is_one_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let folder = lib.join("ip_adapter_sd15");
+    // InvokeAI writes a torch pickle; the format is decided by the first bytes, the placement by
+    // the names, so a safetensors body stands in for it here.
+    write(&folder.join("ip_adapter.bin"), IP_ADAPTER_SD15);
+    std::fs::write(
+        folder.join("image_encoder.txt"),
+        "InvokeAI/ip_adapter_sd_image_encoder\n",
+    )
+    .unwrap();
+    // The same weights without the sidecar are a file alone.
+    write(&lib.join("loose").join("ip_adapter.bin"), IP_ADAPTER_SD15);
+    let s = Scanner::new(ScanOptions::default()).unwrap();
+    let out = s.scan(std::slice::from_ref(&lib), &|_| {});
+    let m = out
+        .models
+        .iter()
+        .find(|m| m.path.ends_with("ip_adapter_sd15"))
+        .unwrap_or_else(|| panic!("{:?}", out.models));
+    assert_eq!(m.kind, "invokeai");
+    assert_eq!(m.files.len(), 1);
+    assert_eq!(
+        m.mir.as_deref(),
+        Some("mir:model.adapter.ip-adapter:stable-diffusion-v1")
+    );
+    assert!(
+        m.evidence
+            .iter()
+            .any(|e| e.contains("\"InvokeAI/ip_adapter_sd_image_encoder\"")),
+        "{:?}",
+        m.evidence
+    );
+    let loose = out
+        .models
+        .iter()
+        .find(|m| m.path.contains("loose"))
+        .unwrap();
+    assert_eq!(loose.kind, "file");
+    // A hostile sidecar (control bytes, no text) is not quoted.
+    std::fs::write(folder.join("image_encoder.txt"), b"\x1b[2J\x00\xff").unwrap();
+    let out = s.scan(std::slice::from_ref(&lib), &|_| {});
+    let m = out
+        .models
+        .iter()
+        .find(|m| m.path.ends_with("ip_adapter_sd15"))
+        .unwrap();
+    assert!(
+        m.evidence.iter().any(|e| e.contains("(unreadable)")),
+        "{:?}",
+        m.evidence
+    );
 }
