@@ -182,6 +182,9 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
             .find(|t| f.contains(t.as_str()))
             .cloned()
     });
+    if rule.require_meta && meta.is_none() {
+        return None;
+    }
     let matched = meta.is_some()
         || (layout.is_some() && (!rule.require_filename || filename.is_some()))
         || (filename.is_some() && rule.filename_alone);

@@ -165,6 +165,8 @@ struct RuleDef {
     #[serde(default)]
     require_filename: bool,
     #[serde(default)]
+    require_meta: bool,
+    #[serde(default)]
     filename_alone: bool,
     #[serde(default)]
     compat_from: Option<CompatFrom>,
@@ -357,6 +359,9 @@ pub(crate) struct Rule {
     pub(crate) meta_forbid: Vec<MetaDef>,
     pub(crate) filename: Vec<String>,
     pub(crate) require_filename: bool,
+    /// Structure alone is not enough: one of `meta` must hit (a language-model LoRA's base is
+    /// named by its adapter_config.json, its layout only says "a language model").
+    pub(crate) require_meta: bool,
     pub(crate) filename_alone: bool,
     pub(crate) compat_from: Option<CompatFrom>,
     pub(crate) bundle: bool,
@@ -747,6 +752,7 @@ fn compile(
         meta_forbid: d.meta_forbid,
         filename: d.filename.iter().map(|f| f.to_ascii_lowercase()).collect(),
         require_filename: d.require_filename,
+        require_meta: d.require_meta,
         filename_alone: d.filename_alone,
         compat_from: d.compat_from,
         bundle: d.bundle,

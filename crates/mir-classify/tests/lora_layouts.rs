@@ -200,6 +200,12 @@ fn language_model_loras_name_the_language_model_not_a_unet() {
             "{name}: evidence does not name the language model: {:?}",
             out.evidence
         );
+        // No guessing among language models: without a config there are no candidates.
+        assert!(
+            out.candidates.is_empty(),
+            "{name}: {:?}",
+            out.candidates
+        );
         if s.adapter_base.is_some() {
             assert!(
                 out.evidence
