@@ -384,6 +384,31 @@ def cloneofsimo() -> None:
         ["@expect mir:model.lora.lora:stable-diffusion-v1"],
         lines,
     )
+    # The .pt files: torch.save(list) of [up0, down0, up1, down1, ...] per model (save_lora_weight),
+    # the text encoder's beside the UNet's as <name>.text_encoder.pt; the checkpoint reader names a
+    # list's tensors by position.
+    lines = ["@format ckpt"]
+    for i, (_, fin, fout) in enumerate(unet):
+        lines += [f"{2 * i} F32 [{fout},4]", f"{2 * i + 1} F32 [4,{fin}]"]
+    write(
+        "lora-sd1.lora-diffusion-pt.spec",
+        "Base: sd1-full.diffusers.spec; cloneofsimo lora_diffusion save_lora_weight (.pt): a list\n"
+        "[up, down, ...] over the UNet's Attention / GEGLU Linear layers, rank 4.",
+        "cloneofsimo lora_diffusion (.pt, UNet)",
+        ["@expect mir:model.lora.lora:stable-diffusion-v1"],
+        lines,
+    )
+    lines = ["@format ckpt"]
+    for i, (_, fin, fout) in enumerate(te):
+        lines += [f"{2 * i} F32 [{fout},4]", f"{2 * i + 1} F32 [4,{fin}]"]
+    write(
+        "lora-sd1.lora-diffusion-te-pt.spec",
+        "Base: clip-l.hf.spec; cloneofsimo lora_diffusion's <name>.text_encoder.pt: [up, down, ...]\n"
+        "over CLIPAttention's q/k/v/out projections, rank 4.",
+        "cloneofsimo lora_diffusion (.pt, text encoder)",
+        ["@expect mir:model.lora.lora:stable-diffusion-v1"],
+        lines,
+    )
     unet = linears("sd2-full.diffusers.spec", keep=r"\.(attn[12]\.(to_[qkv]|to_out\.0)|ff\.net\.0\.proj)$")
     lines = ["@meta unet " + json.dumps(SD1_TARGETS)]
     for i, (_, fin, fout) in enumerate(unet):

@@ -129,7 +129,8 @@ fn parse_into(
                     parse_into(spec, &inc, &prefix, false, depth.saturating_add(1), resolve)?;
                 }
                 "expect" | "expect_candidate" | "expect_component" | "expect_decided_by"
-                | "expect_prediction" | "partial" | "file_name" | "config_model_type" | "adapter_base" | "hash" => {
+                | "expect_prediction" | "partial" | "file_name" | "config_model_type"
+                | "adapter_base" | "hash" => {
                     if arg.is_empty() {
                         return Err(bad("no value"));
                     }

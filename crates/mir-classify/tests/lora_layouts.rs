@@ -39,7 +39,11 @@ fn partial_fixtures() -> Vec<String> {
 fn partial_loras_are_never_named_as_another_familys_lora() {
     let c = Classifier::builtin().unwrap();
     let names = partial_fixtures();
-    assert!(names.len() >= 18, "only {} partial LoRA fixtures", names.len());
+    assert!(
+        names.len() >= 18,
+        "only {} partial LoRA fixtures",
+        names.len()
+    );
     let mut failures = Vec::new();
     let mut families = std::collections::BTreeSet::new();
     for name in &names {
@@ -156,8 +160,14 @@ fn a_flux_1_lora_one_block_deeper_is_not_flux_1() {
     let c = Classifier::builtin().unwrap();
     let mut s = common::spec("lora-flux-1-dev-full.kohya.spec");
     for (n, shape) in [
-        ("lora_unet_double_blocks_19_img_attn_qkv.lora_down.weight", vec![16, 3072]),
-        ("lora_unet_double_blocks_19_img_attn_qkv.lora_up.weight", vec![9216, 16]),
+        (
+            "lora_unet_double_blocks_19_img_attn_qkv.lora_down.weight",
+            vec![16, 3072],
+        ),
+        (
+            "lora_unet_double_blocks_19_img_attn_qkv.lora_up.weight",
+            vec![9216, 16],
+        ),
     ] {
         s.index
             .tensors
@@ -201,11 +211,7 @@ fn language_model_loras_name_the_language_model_not_a_unet() {
             out.evidence
         );
         // No guessing among language models: without a config there are no candidates.
-        assert!(
-            out.candidates.is_empty(),
-            "{name}: {:?}",
-            out.candidates
-        );
+        assert!(out.candidates.is_empty(), "{name}: {:?}", out.candidates);
         if s.adapter_base.is_some() {
             assert!(
                 out.evidence
@@ -247,6 +253,46 @@ fn lora_diffusion_files_are_named_from_the_context_width() {
         assert_eq!(out.mir.unwrap().to_string(), want, "{name}");
         assert!(out.coverage.unwrap().is_full(), "{name}");
     }
+    // The `.pt` files: a bare list [up, down, …] named by position. The UNet's and the text
+    // encoder's files are told apart by SD's 320-wide first stage, and the evidence says which.
+    for (name, part, not_part) in [
+        (
+            "lora-sd1.lora-diffusion-pt.spec",
+            "unet/lora_diffusion_",
+            "te/",
+        ),
+        (
+            "lora-sd1.lora-diffusion-te-pt.spec",
+            "te/lora_diffusion_",
+            "unet/lora",
+        ),
+    ] {
+        let out = common::classify(&c, &common::spec(name));
+        assert_eq!(
+            out.mir.unwrap().to_string(),
+            "mir:model.lora.lora:stable-diffusion-v1",
+            "{name}"
+        );
+        assert!(
+            out.evidence.iter().any(|e| e.contains(part)),
+            "{name}: {:?}",
+            out.evidence
+        );
+        assert!(
+            !out.evidence.iter().any(|e| e.contains(not_part)),
+            "{name}: {:?}",
+            out.evidence
+        );
+    }
+    // A positional list that is not up/down pairs (ranks differ) is no adapter.
+    let mut s = common::spec("lora-sd1.lora-diffusion-pt.spec");
+    s.index.tensors[1].shape = vec![5, 320];
+    let out = common::classify(&c, &s);
+    assert!(
+        out.mir.as_ref().is_none_or(|m| m.arch() != "lora"),
+        "{:?}",
+        out.mir
+    );
     // A `unet:` key that is not `<i>:up|down` is not an adapter tensor.
     let mut s = common::spec("lora-sd1.lora-diffusion.spec");
     s.index.tensors.push(mir_core::TensorRecord::new(

@@ -373,7 +373,11 @@ impl ConfigCache {
     /// unreadable or malformed file is `None` (it never fails a scan).
     pub fn adapter_base(&self, file: &Path) -> Option<String> {
         let dir = file.parent()?.to_path_buf();
-        let cache = || self.adapter_by_dir.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = || {
+            self.adapter_by_dir
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
         if let Some(v) = cache().get(&dir) {
             return v.clone();
         }
@@ -399,7 +403,10 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
 }
 
 fn read_model_type(path: &Path) -> Option<String> {
-    read_json(path)?.get("model_type")?.as_str().map(str::to_owned)
+    read_json(path)?
+        .get("model_type")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Why reading a header failed, with what was learnt before the failure.

@@ -837,7 +837,7 @@ impl<'a> Emitter<'a> {
 /// such as `InvokeAI/ip_adapter_sd_image_encoder`): at most 1 KiB read, opened like a weight file
 /// (a FIFO in its place never blocks), only printable ASCII kept.
 fn invokeai_image_encoder(folder: &std::path::Path) -> Option<String> {
-    let src = mir_core::Source::open(&folder.join(shards::INVOKEAI_IMAGE_ENCODER)).ok()?;
+    let src = mir_core::Source::open(folder.join(shards::INVOKEAI_IMAGE_ENCODER)).ok()?;
     let bytes = src
         .read_vec(0, src.len().min(1024), "image_encoder.txt", 1024)
         .ok()?;

@@ -49,10 +49,7 @@ fn peft_adapter_config_names_the_base() {
     let (mir, evidence, alone) = scan_one(&dir);
     assert_eq!(mir.as_deref(), Some("mir:model.lora.lora"));
     assert_eq!(alone, mir);
-    assert!(
-        evidence.iter().all(|e| !e.contains("unet")),
-        "{evidence:?}"
-    );
+    assert!(evidence.iter().all(|e| !e.contains("unet")), "{evidence:?}");
     std::fs::write(
         dir.join("adapter_config.json"),
         r#"{"peft_type": "LORA", "base_model_name_or_path": "meta-llama/Llama-3.2-1B", "r": 8}"#,
