@@ -579,13 +579,14 @@ impl Classifier {
                 }
             }
             out.evidence.push(format!(
-                "adapter tensors: {}",
+                "adapter tensors: {}; parts: {}",
                 adapter
                     .kinds
                     .iter()
                     .map(|(k, n)| format!("{k} {n}"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                adapter.parts()
             ));
         }
         let Some(mut id) = self.render(&rule.mir, ctx, &series) else {

@@ -400,6 +400,30 @@ impl<'a> AdapterView<'a> {
         })
     }
 
+    /// The parts the adapter tensors adapt, as evidence: `denoiser (unet/) 754, text encoder
+    /// (te1/) 96`. The view's `unet/` target is any denoiser (UNet or DiT); a language model's
+    /// tensors are `llm/`, never `unet/`.
+    pub(crate) fn parts(&self) -> String {
+        let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, _) in self.keys.iter() {
+            let t = k.split_once('/').map_or("", |(t, _)| t);
+            let c = n.entry(t).or_default();
+            *c = c.saturating_add(1);
+        }
+        n.iter()
+            .map(|(t, c)| {
+                let what = match *t {
+                    "unet" => "denoiser",
+                    "te" | "te1" | "te2" | "te3" | "text" => "text encoder",
+                    "llm" => "language model",
+                    _ => "part",
+                };
+                format!("{what} ({t}/) {c}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The adapter kind this file is: LyCORIS kinds win over plain LoRA parts they embed, and
     /// DoRA is LoRA plus magnitude vectors.
     pub(crate) fn kind(&self) -> Option<&str> {

@@ -201,8 +201,15 @@ fn language_model_loras_name_the_language_model_not_a_unet() {
             out.evidence
         );
         assert!(
-            !out.evidence.iter().any(|e| e.contains("unet")),
+            !out.evidence.iter().any(|e| e.contains("unet") || e.contains("denoiser")),
             "{name}: evidence names a UNet: {:?}",
+            out.evidence
+        );
+        assert!(
+            out.evidence
+                .iter()
+                .any(|e| e.contains("parts: language model (llm/)")),
+            "{name}: {:?}",
             out.evidence
         );
         assert!(
