@@ -24,7 +24,7 @@ each adapter format is the one its trainer writes:
 * PEFT LLM adapters: `peft.get_peft_model` on a meta-device transformers model built from the
   released config, `get_peft_model_state_dict` names (`base_model.model.<path>.lora_A.weight`).
 
-Run: /work/venv-gen/bin/python xtask/layouts/gen_lora.py   (needs torch, transformers, peft)
+Run: python xtask/layouts/gen_lora.py [dit formats lycoris llm]   (needs torch, transformers, peft)
 """
 
 from __future__ import annotations
