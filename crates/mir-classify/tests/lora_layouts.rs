@@ -201,7 +201,9 @@ fn language_model_loras_name_the_language_model_not_a_unet() {
             out.evidence
         );
         assert!(
-            !out.evidence.iter().any(|e| e.contains("unet") || e.contains("denoiser")),
+            !out.evidence
+                .iter()
+                .any(|e| e.contains("unet") || e.contains("denoiser")),
             "{name}: evidence names a UNet: {:?}",
             out.evidence
         );
