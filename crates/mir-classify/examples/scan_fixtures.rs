@@ -35,6 +35,7 @@ fn main() {
             index: &spec.index,
             file_name: spec.file_name.as_deref(),
             config_model_type: spec.config_model_type.as_deref(),
+            adapter_base: spec.adapter_base.as_deref(),
             hashes: Default::default(),
         });
         println!(

@@ -58,6 +58,9 @@ impl Hit {
 pub(crate) struct Meta<'a> {
     pub(crate) map: &'a BTreeMap<String, MetaValue>,
     pub(crate) config_model_type: Option<&'a str>,
+    /// A sibling `adapter_config.json`'s base model, read as
+    /// `adapter_config.base_model_name_or_path`.
+    pub(crate) adapter_base: Option<&'a str>,
 }
 
 impl Meta<'_> {
@@ -65,6 +68,9 @@ impl Meta<'_> {
     pub(crate) fn text(&self, key: &str) -> Option<String> {
         if key == "config.model_type" {
             return self.config_model_type.map(str::to_owned);
+        }
+        if key == "adapter_config.base_model_name_or_path" {
+            return self.adapter_base.map(str::to_owned);
         }
         match self.map.get(key)? {
             MetaValue::Str(s) => Some(s.clone()),
@@ -176,6 +182,9 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
             .find(|t| f.contains(t.as_str()))
             .cloned()
     });
+    if rule.require_meta && meta.is_none() {
+        return None;
+    }
     let matched = meta.is_some()
         || (layout.is_some() && (!rule.require_filename || filename.is_some()))
         || (filename.is_some() && rule.filename_alone);

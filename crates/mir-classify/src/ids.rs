@@ -135,6 +135,9 @@ fn rule_row(rs: &RuleSet, r: &Rule) -> IdRow {
                 .join("; ")
         ));
     }
+    if r.require_meta {
+        ev.push("the metadata is required beside the structure".to_owned());
+    }
     if !r.filename.is_empty() {
         let how = if r.require_filename {
             " (required beside the structure)"

@@ -79,6 +79,10 @@ pub struct Input<'a> {
     pub file_name: Option<&'a str>,
     /// A sibling `config.json`'s `model_type`, if any.
     pub config_model_type: Option<&'a str>,
+    /// The base model a sibling `adapter_config.json` names (PEFT `base_model_name_or_path`,
+    /// mlx-lm `model`), if any; rules read it as metadata
+    /// `adapter_config.base_model_name_or_path`.
+    pub adapter_base: Option<&'a str>,
     /// The file's hashes, for the database lookup.
     pub hashes: Hashes<'a>,
 }
@@ -90,6 +94,7 @@ impl<'a> Input<'a> {
             index,
             file_name: None,
             config_model_type: None,
+            adapter_base: None,
             hashes: Hashes::default(),
         }
     }
@@ -274,6 +279,7 @@ impl Classifier {
                 &input.index.metadata
             },
             config_model_type: input.config_model_type.filter(|_| !no_weights),
+            adapter_base: input.adapter_base.filter(|_| !no_weights),
         };
         let base_name = input.file_name.map(|f| {
             f.rsplit(['/', '\\'])
@@ -573,13 +579,14 @@ impl Classifier {
                 }
             }
             out.evidence.push(format!(
-                "adapter tensors: {}",
+                "adapter tensors: {}; parts: {}",
                 adapter
                     .kinds
                     .iter()
                     .map(|(k, n)| format!("{k} {n}"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                adapter.parts()
             ));
         }
         let Some(mut id) = self.render(&rule.mir, ctx, &series) else {
@@ -741,6 +748,7 @@ impl Classifier {
                 meta: &Meta {
                     map: &std::collections::BTreeMap::new(),
                     config_model_type: None,
+                    adapter_base: None,
                 },
                 file_name: None,
             };

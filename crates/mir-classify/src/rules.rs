@@ -165,6 +165,8 @@ struct RuleDef {
     #[serde(default)]
     require_filename: bool,
     #[serde(default)]
+    require_meta: bool,
+    #[serde(default)]
     filename_alone: bool,
     #[serde(default)]
     compat_from: Option<CompatFrom>,
@@ -357,6 +359,9 @@ pub(crate) struct Rule {
     pub(crate) meta_forbid: Vec<MetaDef>,
     pub(crate) filename: Vec<String>,
     pub(crate) require_filename: bool,
+    /// Structure alone is not enough: one of `meta` must hit (a language-model LoRA's base is
+    /// named by its adapter_config.json, its layout only says "a language model").
+    pub(crate) require_meta: bool,
     pub(crate) filename_alone: bool,
     pub(crate) compat_from: Option<CompatFrom>,
     pub(crate) bundle: bool,
@@ -378,8 +383,14 @@ pub(crate) struct Rule {
 pub(crate) struct AdapterTarget {
     pub(crate) prefix: String,
     pub(crate) target: String,
-    /// `kohya` (module path already joined with `_`) or `dotted`.
+    /// `kohya` (module path already joined with `_`), `dotted`, or `indexed` (cloneofsimo
+    /// `lora_diffusion`: `<target>:<i>:up`, no module path, only the LoRA's position `i`).
     pub(crate) style: String,
+    /// The leading part of `prefix` that is removed (default: all of it), so a prefix can pick
+    /// the target by a module path it keeps (`base_model.model.model.layers.` → `llm`, keeping
+    /// `model.layers.`).
+    #[serde(default)]
+    pub(crate) strip: Option<String>,
 }
 
 /// An adapter tensor suffix and what it says about the tensor.
@@ -389,6 +400,12 @@ pub(crate) struct AdapterSuffix {
     pub(crate) suffix: String,
     pub(crate) kind: String,
     pub(crate) part: String,
+    /// The suffix marks an adapter tensor only under a declared target prefix (MLX `.lora_a`
+    /// under `model.layers.`, cloneofsimo `:up` under `unet:`), never under the default
+    /// target: llama.cpp's GGUF LoRAs (`blk.0.attn_q.weight.lora_a`) are not adapter-view
+    /// tensors.
+    #[serde(default)]
+    pub(crate) targeted: bool,
 }
 
 /// A distillation (or similar) LoRA flavour, known only from metadata or the file name.
@@ -736,6 +753,7 @@ fn compile(
         meta_forbid: d.meta_forbid,
         filename: d.filename.iter().map(|f| f.to_ascii_lowercase()).collect(),
         require_filename: d.require_filename,
+        require_meta: d.require_meta,
         filename_alone: d.filename_alone,
         compat_from: d.compat_from,
         bundle: d.bundle,

@@ -17,6 +17,7 @@
 //!   `@expect_prediction eps|v|edm|flow|none`, `@partial <reason>` (a deliberate look-alike or
 //!   negative fixture: its coverage may be below 1.0);
 //! * inputs beside the index: `@file_name name`, `@config_model_type type`,
+//!   `@adapter_base repo` (a sibling adapter_config.json's base model),
 //!   `@hash file_256|layer_256|layer_b3 <hex>`.
 
 use mir_core::{Dtype, MetaValue, TensorIndex, TensorRecord};
@@ -60,6 +61,8 @@ pub struct Spec {
     pub file_name: Option<String>,
     /// A sibling config's `model_type`.
     pub config_model_type: Option<String>,
+    /// `@adapter_base`: a sibling adapter_config.json's `base_model_name_or_path`.
+    pub adapter_base: Option<String>,
     /// Hashes, as (field, hex).
     pub hashes: Vec<(String, String)>,
     /// Expected prediction (`eps`, `v`, `edm`, `flow`, `none`).
@@ -126,7 +129,8 @@ fn parse_into(
                     parse_into(spec, &inc, &prefix, false, depth.saturating_add(1), resolve)?;
                 }
                 "expect" | "expect_candidate" | "expect_component" | "expect_decided_by"
-                | "expect_prediction" | "partial" | "file_name" | "config_model_type" | "hash" => {
+                | "expect_prediction" | "partial" | "file_name" | "config_model_type"
+                | "adapter_base" | "hash" => {
                     if arg.is_empty() {
                         return Err(bad("no value"));
                     }
@@ -141,6 +145,7 @@ fn parse_into(
                         "partial" => spec.partial = Some(arg.to_owned()),
                         "file_name" => spec.file_name = Some(arg.to_owned()),
                         "config_model_type" => spec.config_model_type = Some(arg.to_owned()),
+                        "adapter_base" => spec.adapter_base = Some(arg.to_owned()),
                         "expect_component" => {
                             let (id, p) = arg.split_once(' ').ok_or_else(|| bad("no prefix"))?;
                             spec.expect_components

@@ -265,10 +265,14 @@ impl<'a> AdapterView<'a> {
         suffix_index: &SuffixIndex,
         strip: &Stripper,
     ) -> AdapterView<'a> {
+        let items: Vec<(&'a str, &'a [u64])> = items.collect();
+        if let Some(view) = Self::lora_diffusion_list(&items) {
+            return view;
+        }
         let mut entries = Vec::new();
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         let mut others = Vec::new();
-        for (pos, (raw, shape)) in items.enumerate() {
+        for (pos, (raw, shape)) in items.into_iter().enumerate() {
             // Most tensors of a base model are not adapter tensors: test the suffix before
             // allocating anything.
             let peft_default = raw.contains(".default.");
@@ -290,20 +294,40 @@ impl<'a> AdapterView<'a> {
                 .filter(|t| name.starts_with(t.prefix.as_str()))
                 .max_by_key(|t| t.prefix.len())
             {
-                Some(t) => (
-                    t.target.as_str(),
-                    t.style.as_str(),
-                    name.get(t.prefix.len()..).unwrap_or("").to_owned(),
-                ),
+                Some(t) => {
+                    // `strip` is a leading part of the prefix (checked here, not trusted).
+                    let cut = t
+                        .strip
+                        .as_deref()
+                        .filter(|s| t.prefix.starts_with(s))
+                        .map_or(t.prefix.len(), str::len);
+                    (
+                        t.target.as_str(),
+                        t.style.as_str(),
+                        name.get(cut..).unwrap_or("").to_owned(),
+                    )
+                }
+                // A targeted suffix means nothing outside its targets.
+                None if sfx.targeted => {
+                    others.push(pos);
+                    continue;
+                }
                 None => ("unet", "dotted", strip.normalize(&name).0),
             };
             let module = rest
                 .get(..rest.len().saturating_sub(sfx.suffix.len()))
                 .unwrap_or("");
-            let module = if style == "kohya" {
-                module.to_owned()
-            } else {
-                module.replace('.', "_")
+            let module = match style {
+                "kohya" => module.to_owned(),
+                // cloneofsimo `unet:12:up`: the position is all there is.
+                "indexed" if !module.is_empty() && module.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("lora_diffusion_{module}")
+                }
+                "indexed" => {
+                    others.push(pos);
+                    continue;
+                }
+                _ => module.replace('.', "_"),
             };
             let module = module.replace("_processor_", "_");
             let n = kinds.entry(sfx.kind.clone()).or_default();
@@ -315,6 +339,89 @@ impl<'a> AdapterView<'a> {
             kinds,
             others,
         }
+    }
+
+    /// cloneofsimo `lora_diffusion`'s `.pt` files: `torch.save` of a bare list `[up0, down0, up1,
+    /// down1, …]`, so the checkpoint reader names the tensors by position (`0`, `1`, …). Such a
+    /// file is an adapter when every name is a position, there is an even number of them, and
+    /// each pair is `up` `[out, rank]` then `down` `[rank, in]` with the same rank, smaller than
+    /// both widths. The part is the UNet when some `down` reads 320 features (SD's first
+    /// stage; CLIP-L and OpenCLIP-H are 768 / 1024 wide throughout), else the text encoder
+    /// (the `.text_encoder.pt` file). `None` for anything else (checked on the first name before
+    /// any work).
+    fn lora_diffusion_list(items: &[(&'a str, &'a [u64])]) -> Option<AdapterView<'a>> {
+        if items.first()?.0 != "0" {
+            return None;
+        }
+        let positional = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+        // Other names (never in a real file) stay outside the view, left for the coverage check.
+        let others: Vec<usize> = (0..items.len())
+            .filter(|&i| items.get(i).is_some_and(|(name, _)| !positional(name)))
+            .collect();
+        let n = items.len().saturating_sub(others.len());
+        if n < 2 || !n.is_multiple_of(2) {
+            return None;
+        }
+        let mut by_pos: Vec<Option<&'a [u64]>> = vec![None; n];
+        for (name, shape) in items.iter().filter(|(name, _)| positional(name)) {
+            let i: usize = name.parse().ok()?;
+            let slot = by_pos.get_mut(i)?;
+            if slot.replace(*shape).is_some() {
+                return None;
+            }
+        }
+        let mut pairs = Vec::with_capacity(n / 2);
+        for pair in by_pos.chunks_exact(2) {
+            let (Some(up), Some(down)) = (pair.first().copied()?, pair.get(1).copied()?) else {
+                return None;
+            };
+            let (&[out_f, r_up], &[r_down, in_f]) = (up, down) else {
+                return None;
+            };
+            if r_up != r_down || r_up == 0 || r_up >= out_f || r_up >= in_f {
+                return None;
+            }
+            pairs.push((up, down, in_f));
+        }
+        let target = if pairs.iter().any(|p| p.2 == 320) {
+            "unet"
+        } else {
+            "te"
+        };
+        let mut entries = Vec::with_capacity(n);
+        for (k, (up, down, _)) in pairs.into_iter().enumerate() {
+            entries.push((format!("{target}/lora_diffusion_{k}.up"), up));
+            entries.push((format!("{target}/lora_diffusion_{k}.down"), down));
+        }
+        Some(AdapterView {
+            keys: KeyView::from_entries(entries),
+            kinds: BTreeMap::from([("lora".to_owned(), n)]),
+            others,
+        })
+    }
+
+    /// The parts the adapter tensors adapt, as evidence: `denoiser (unet/) 754, text encoder
+    /// (te1/) 96`. The view's `unet/` target is any denoiser (UNet or DiT); a language model's
+    /// tensors are `llm/`, never `unet/`.
+    pub(crate) fn parts(&self) -> String {
+        let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, _) in self.keys.iter() {
+            let t = k.split_once('/').map_or("", |(t, _)| t);
+            let c = n.entry(t).or_default();
+            *c = c.saturating_add(1);
+        }
+        n.iter()
+            .map(|(t, c)| {
+                let what = match *t {
+                    "unet" => "denoiser",
+                    "te" | "te1" | "te2" | "te3" | "text" => "text encoder",
+                    "llm" => "language model",
+                    _ => "part",
+                };
+                format!("{what} ({t}/) {c}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The adapter kind this file is: LyCORIS kinds win over plain LoRA parts they embed, and

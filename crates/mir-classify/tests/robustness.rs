@@ -80,6 +80,7 @@ fn odd_names_and_extreme_dimensions_do_not_panic() {
         index: &idx,
         file_name: Some("/"),
         config_model_type: Some(""),
+        adapter_base: Some(""),
         hashes: Hashes {
             file_256: Some("zz"),
             layer_256: Some(""),
@@ -235,6 +236,7 @@ proptest! {
             index: &idx,
             file_name: file_name.as_deref(),
             config_model_type: model_type.as_deref(),
+            adapter_base: model_type.as_deref(),
             hashes: Hashes::default(),
         });
         prop_assert!((0.0..=1.0).contains(&out.confidence));

@@ -261,6 +261,7 @@ impl Analyser {
         configs: &ConfigCache,
     ) -> Classification {
         let model_type = configs.model_type(path);
+        let adapter_base = configs.adapter_base(path);
         let file_256 = report
             .hashes
             .as_ref()
@@ -268,6 +269,7 @@ impl Analyser {
         let ctx = Context {
             file_name: path.file_name().and_then(|n| n.to_str()),
             config_model_type: model_type.as_deref(),
+            adapter_base: adapter_base.as_deref(),
             layer_256: sigs.and_then(|s| s.layer_256.as_deref()),
             layer_b3: sigs.and_then(|s| s.layer_b3.as_deref()),
             file_256: file_256.as_deref(),
@@ -337,6 +339,8 @@ pub(crate) fn merge(old: &FileHashes, new: &FileHashes) -> FileHashes {
 #[derive(Debug, Default)]
 pub struct ConfigCache {
     by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
+    /// The base model `adapter_config.json` names, by folder.
+    adapter_by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
 }
 
 impl ConfigCache {
@@ -363,14 +367,46 @@ impl ConfigCache {
     }
 }
 
-fn read_model_type(path: &Path) -> Option<String> {
+impl ConfigCache {
+    /// The base model the `adapter_config.json` in `file`'s folder names: PEFT's
+    /// `base_model_name_or_path`, else mlx-lm's `model`. Read once per folder; a missing,
+    /// unreadable or malformed file is `None` (it never fails a scan).
+    pub fn adapter_base(&self, file: &Path) -> Option<String> {
+        let dir = file.parent()?.to_path_buf();
+        let cache = || {
+            self.adapter_by_dir
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if let Some(v) = cache().get(&dir) {
+            return v.clone();
+        }
+        let v = read_json(&dir.join("adapter_config.json")).and_then(|j| {
+            ["base_model_name_or_path", "model"]
+                .iter()
+                .find_map(|k| j.get(*k)?.as_str().map(str::to_owned))
+        });
+        cache().insert(dir, v.clone());
+        v
+    }
+}
+
+/// A small JSON file beside a weight file (`config.json`, `adapter_config.json`), at most
+/// `MAX_CONFIG_BYTES`.
+fn read_json(path: &Path) -> Option<serde_json::Value> {
     // Opened like a weight file: a FIFO named config.json never blocks the scan.
     let src = Source::open(path).ok()?;
     let bytes = src
         .read_vec(0, src.len(), "config.json", ConfigCache::MAX_CONFIG_BYTES)
         .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("model_type")?.as_str().map(str::to_owned)
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn read_model_type(path: &Path) -> Option<String> {
+    read_json(path)?
+        .get("model_type")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Why reading a header failed, with what was learnt before the failure.

@@ -13,6 +13,9 @@ pub struct Context<'a> {
     pub file_name: Option<&'a str>,
     /// `model_type` of a sibling `config.json` (transformers models).
     pub config_model_type: Option<&'a str>,
+    /// The base model a sibling `adapter_config.json` names (PEFT `base_model_name_or_path`,
+    /// mlx-lm `model`).
+    pub adapter_base: Option<&'a str>,
     /// The MIR project's SHA-256 layer hash of this file, for database lookups.
     pub layer_256: Option<&'a str>,
     /// The MIR project's BLAKE3 layer hash.
@@ -79,6 +82,7 @@ impl Identifier {
             index,
             file_name: ctx.file_name,
             config_model_type: ctx.config_model_type,
+            adapter_base: ctx.adapter_base,
             hashes: Hashes {
                 file_256: ctx.file_256,
                 layer_256: ctx.layer_256,

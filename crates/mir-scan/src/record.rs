@@ -80,7 +80,7 @@ pub struct Record {
 pub struct ModelRef {
     /// The model's path (lossy UTF-8).
     pub path: String,
-    /// `file`, `shards`, `diffusers` or `snapshot`.
+    /// `file`, `shards`, `diffusers`, `snapshot` or `invokeai`.
     pub kind: String,
     /// For a diffusers folder: the component folder this file is in (`unet`, `vae`, …).
     pub component: Option<String>,
@@ -94,7 +94,7 @@ pub struct ModelRecord {
     pub path: String,
     /// The path's raw bytes in base64 when it is not UTF-8; `null` otherwise.
     pub path_bytes: Option<String>,
-    /// `file`, `shards`, `diffusers` or `snapshot`.
+    /// `file`, `shards`, `diffusers`, `snapshot` or `invokeai`.
     pub kind: String,
     /// The model's files, in path order.
     pub files: Vec<String>,

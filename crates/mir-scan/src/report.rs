@@ -177,6 +177,9 @@ pub enum ModelKind {
     Diffusers,
     /// A Hugging Face cache snapshot (`snapshots/<rev>`) that is none of the above.
     Snapshot,
+    /// An InvokeAI model folder: an IP-Adapter converted to `ip_adapter.bin` plus
+    /// `image_encoder.txt` (the image encoder it needs).
+    InvokeAi,
 }
 
 impl ModelKind {
@@ -187,6 +190,7 @@ impl ModelKind {
             ModelKind::Shards => "shards",
             ModelKind::Diffusers => "diffusers",
             ModelKind::Snapshot => "snapshot",
+            ModelKind::InvokeAi => "invokeai",
         }
     }
 }

@@ -642,6 +642,7 @@ impl Scanner {
         let model = readable.then(|| {
             let configs = ConfigCache::default();
             let model_type = configs.model_type(&group.model);
+            let adapter_base = configs.adapter_base(&group.model);
             // The model's name: the index file's name without `.index.json`.
             let name = group
                 .model
@@ -651,6 +652,7 @@ impl Scanner {
             let ctx = Context {
                 file_name: name,
                 config_model_type: model_type.as_deref(),
+                adapter_base: adapter_base.as_deref(),
                 ..Context::default()
             };
             let mut c = self.analyser.identifier.classify(&merged, &ctx);
@@ -831,6 +833,19 @@ impl<'a> Emitter<'a> {
     }
 }
 
+/// The first line of an InvokeAI IP-Adapter folder's `image_encoder.txt` (a model identifier
+/// such as `InvokeAI/ip_adapter_sd_image_encoder`): at most 1 KiB read, opened like a weight file
+/// (a FIFO in its place never blocks), only printable ASCII kept.
+fn invokeai_image_encoder(folder: &std::path::Path) -> Option<String> {
+    let src = mir_core::Source::open(folder.join(shards::INVOKEAI_IMAGE_ENCODER)).ok()?;
+    let bytes = src
+        .read_vec(0, src.len().min(1024), "image_encoder.txt", 1024)
+        .ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let line = text.lines().next()?.trim();
+    (!line.is_empty() && line.bytes().all(|b| b.is_ascii_graphic())).then(|| line.to_owned())
+}
+
 /// Diffusers component folders that hold the denoiser, which names the pipeline.
 const DENOISERS: [&str; 4] = ["unet", "transformer", "prior", "decoder"];
 
@@ -866,6 +881,21 @@ fn model_report(path: PathBuf, acc: ModelAcc) -> ModelReport {
                     .evidence
                     .push(format!("pipeline named from its {component} component"));
             }
+        }
+        ModelKind::InvokeAi => {
+            // The folder is its one weight file, named by its content; the sidecar says which
+            // image encoder it needs.
+            if let Some((_, Some(c))) = acc.ids.first() {
+                report.mir = c.mir.clone();
+                report.decided_by = c.decided_by;
+                report.evidence = c.evidence.clone();
+            }
+            report.evidence.push(format!(
+                "InvokeAI IP-Adapter folder; {} names the image encoder {}",
+                shards::INVOKEAI_IMAGE_ENCODER,
+                invokeai_image_encoder(&report.path)
+                    .map_or("(unreadable)".to_owned(), |e| format!("{e:?}"))
+            ));
         }
         _ => {
             // A file alone, a shard set (every member carries the set's ID) or a snapshot:

@@ -168,6 +168,13 @@ pub(crate) fn place(
                 below = d.file_name();
                 dir = d.parent();
             }
+            if let Some(folder) = invokeai_ip_adapter_folder(&c.path) {
+                return Placement {
+                    model: folder.to_path_buf(),
+                    kind: ModelKind::InvokeAi,
+                    component: None,
+                };
+            }
             if let Some((g, _)) = member_of.get(i).copied().flatten()
                 && let Some(group) = groups.get(g)
             {
@@ -192,6 +199,22 @@ pub(crate) fn place(
         })
         .collect()
 }
+
+/// The folder InvokeAI converts an IP-Adapter into (`invokeai/backend/ip_adapter/README.md`):
+/// `ip_adapter.bin` (the original nested `image_proj` / `ip_adapter` dicts) beside
+/// `image_encoder.txt` (the CLIP-vision encoder it needs). One `stat`, and only for a file so
+/// named.
+fn invokeai_ip_adapter_folder(path: &Path) -> Option<&Path> {
+    let name = path.file_name()?.to_str()?;
+    if name != "ip_adapter.bin" && name != "ip_adapter.safetensors" {
+        return None;
+    }
+    let dir = path.parent()?;
+    dir.join(INVOKEAI_IMAGE_ENCODER).is_file().then_some(dir)
+}
+
+/// The sidecar of an InvokeAI IP-Adapter folder that names its image encoder.
+pub(crate) const INVOKEAI_IMAGE_ENCODER: &str = "image_encoder.txt";
 
 /// The `snapshots/<rev>` folder of a Hugging Face cache path, if the path is inside one.
 fn snapshot_of(path: &Path) -> Option<&Path> {

@@ -65,6 +65,7 @@ pub(crate) fn classify(c: &Classifier, s: &Spec) -> Classification {
         index: &s.index,
         file_name: s.file_name.as_deref(),
         config_model_type: s.config_model_type.as_deref(),
+        adapter_base: s.adapter_base.as_deref(),
         hashes: Hashes {
             file_256: hash("file_256"),
             layer_256: hash("layer_256"),
