@@ -68,16 +68,16 @@ pub(crate) fn put(about: &mut About, name: &str, entry: Entry) {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileAbout {
     /// Descriptive metadata, normalised.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub about: About,
     /// For a LoRA-like adapter: its shape and targets.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<Adapter>,
     /// How the weights are packed (`scaled-fp8`, `bnb-nf4`, `gguf:Q4_K_M`, …).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packaging: Vec<String>,
     /// Problems with the metadata itself (e.g. an `ss_tag_frequency` that is not JSON).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
 }
 
