@@ -337,8 +337,18 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
                 other => other.to_string(),
             };
             let shown: String = text.chars().take(100).collect();
-            let more = if text.chars().count() > 100 { "…" } else { "" };
-            writeln!(w, "  {} = {}{more}  [{}]", term(k), term(&shown), term(&e.source))?;
+            let more = if text.chars().count() > 100 {
+                "…"
+            } else {
+                ""
+            };
+            writeln!(
+                w,
+                "  {} = {}{more}  [{}]",
+                term(k),
+                term(&shown),
+                term(&e.source)
+            )?;
         }
     }
     for s in &v.sidecars {

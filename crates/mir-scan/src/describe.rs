@@ -36,8 +36,7 @@ impl SideCache {
             .map(|f| (f.clone(), BTreeSet::new()))
             .collect();
         for p in side_files {
-            if let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str()))
-            {
+            if let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) {
                 map.entry(dir.to_path_buf())
                     .or_default()
                     .insert(name.to_owned());

@@ -42,9 +42,9 @@ pub use analyse::{Analyser, ConfigCache, IoStats, ReadFailure, Want};
 pub use explain::{NotThisFormat, foreign_content};
 pub use facts::{FACTS_VERSION, Facts, facts_version, facts_version_with};
 pub use identify::{Context, Identifier};
+pub use mir_about as about;
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;
-pub use mir_about as about;
 pub use record::{
     ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, ModelComponent,
     ModelRecord, ModelRef, Record, ShardRecord, SidecarRecord, Summary,

@@ -39,7 +39,10 @@ pub fn kohya_lora_metadata(
     vec![
         ("ss_output_name".into(), output_name.into()),
         ("ss_base_model_version".into(), base_model_version.into()),
-        ("ss_sd_model_name".into(), "sd_xl_base_1.0.safetensors".into()),
+        (
+            "ss_sd_model_name".into(),
+            "sd_xl_base_1.0.safetensors".into(),
+        ),
         ("ss_network_module".into(), "networks.lora".into()),
         ("ss_network_dim".into(), dim.to_string()),
         ("ss_network_alpha".into(), format!("{alpha:.1}")),
@@ -103,7 +106,10 @@ pub fn gguf_general(
             "general.base_model.0.organization",
             GgufValue::Str(base.1.into()),
         )
-        .kv("general.base_model.0.repo_url", GgufValue::Str(base.2.into()))
+        .kv(
+            "general.base_model.0.repo_url",
+            GgufValue::Str(base.2.into()),
+        )
         .kv(
             &format!("{arch}.context_length"),
             GgufValue::U32(context_length),
@@ -205,9 +211,19 @@ mod tests {
 
     #[test]
     fn kohya_keys_are_kohyas() {
-        let m = kohya_lora_metadata("x", "sdxl_base_v1-0", "a/lora", 16, 8.0, &[("1_x", &[("t", 2)])]);
+        let m = kohya_lora_metadata(
+            "x",
+            "sdxl_base_v1-0",
+            "a/lora",
+            16,
+            8.0,
+            &[("1_x", &[("t", 2)])],
+        );
         let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
         assert!(keys.contains(&"ss_tag_frequency"));
-        assert_eq!(m.iter().find(|(k, _)| k == "ss_network_alpha").unwrap().1, "8.0");
+        assert_eq!(
+            m.iter().find(|(k, _)| k == "ss_network_alpha").unwrap().1,
+            "8.0"
+        );
     }
 }
