@@ -64,6 +64,22 @@ fn scaled_fp8(index: &TensorIndex) -> TensorIndex {
     out
 }
 
+/// Every value matches `schemas/<name>.schema.json`, and the schema rejects a broken field.
+fn check_schema(name: &str, values: &[Value]) {
+    let path = repo().join("schemas").join(format!("{name}.schema.json"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    for value in values {
+        let errors: Vec<String> = v.iter_errors(value).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name}: {value}: {errors:#?}");
+        if value.get("air").is_some() {
+            let mut broken = value.clone();
+            broken["air"]["urn"] = json!("urn:air:sdxl:lora:civitai:x@y");
+            assert!(!v.is_valid(&broken), "{name}: a bad urn must not validate");
+        }
+    }
+}
+
 fn by_name<'a>(recs: &'a [Value], name: &str) -> &'a Value {
     recs.iter()
         .find(|r| r["path"].as_str().unwrap().ends_with(name))
@@ -345,6 +361,7 @@ fn scan_reports_about_sidecars_packaging_and_air_and_the_index_keeps_them() {
     );
     let first = records(&out);
     check_library(&first);
+    check_schema("scan", &first);
 
     // Served from the index: the same description, no file read again.
     let out = mir_in(&index, &["scan", "--json", &root]);
@@ -386,6 +403,7 @@ fn inspect_shows_the_description_and_a_single_file_finds_its_sidecars() {
     let out = mir(&["inspect", "--json", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_schema("inspect", std::slice::from_ref(&v));
     assert_eq!(v["air"]["urn"], "urn:air:sdxl:lora:civitai:123@456");
     assert_eq!(
         v["about"]["trigger_words"]["value"],
