@@ -51,7 +51,9 @@ pub fn llama_ftype_name(ftype: u64) -> Option<&'static str> {
 }
 
 /// The packaging labels of `index`, in a stable order:
-/// `scaled-fp8` (ComfyUI's `scaled_fp8` marker or `*.scale_weight` tensors),
+/// `scaled-fp8` (ComfyUI's `scaled_fp8` marker or `*.scale_weight` tensors), `comfy-quant`
+/// (ComfyUI's mixed packing: `*.comfy_quant` descriptors), `fp8-weight-scale` (fp8 weights with
+/// `*.weight_scale`, as compressed-tensors and ModelOpt write them),
 /// `bnb-nf4` / `bnb-fp4` / `bnb-4bit` / `bnb-int8` (bitsandbytes: `*.absmax`, `*.quant_map`,
 /// `*.quant_state.bitsandbytes__nf4|fp4`, `*.SCB`), `nunchaku-svdq` (Nunchaku SVDQuant:
 /// `*.wscales` with `*.smooth_factor`/`*.smooth`/`*.proj_down`/`*.lora_down`; `-fp4` when it has
@@ -68,6 +70,15 @@ pub fn detect(index: &TensorIndex) -> Vec<String> {
     };
     if has_name("scaled_fp8") || has_suffix(".scale_weight") {
         out.push("scaled-fp8".to_owned());
+    }
+    let has_fp8 = index.tensors.iter().any(|t| t.dtype.name().starts_with("F8"));
+    if has_suffix(".comfy_quant") {
+        // ComfyUI's mixed-precision packing: per layer a `comfy_quant` descriptor and, for fp8
+        // layers, a `weight_scale`.
+        out.push("comfy-quant".to_owned());
+    } else if has_fp8 && has_suffix(".weight_scale") {
+        // fp8 with per-tensor scales under `weight_scale` (compressed-tensors, ModelOpt).
+        out.push("fp8-weight-scale".to_owned());
     }
     if has_suffix(".quant_state.bitsandbytes__nf4") {
         out.push("bnb-nf4".to_owned());
@@ -180,6 +191,15 @@ mod tests {
             ],
         );
         assert_eq!(detect(&svdq), vec!["nunchaku-svdq"]);
+        let comfy = index(
+            "safetensors",
+            &[
+                ("blocks.0.qkv.weight", Dtype::F8E4M3),
+                ("blocks.0.qkv.weight_scale", Dtype::F32),
+                ("blocks.0.qkv.comfy_quant", Dtype::U8),
+            ],
+        );
+        assert_eq!(detect(&comfy), vec!["comfy-quant"]);
         let plain = index("safetensors", &[("a.weight", Dtype::F16)]);
         assert!(detect(&plain).is_empty());
     }
