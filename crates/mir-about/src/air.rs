@@ -192,6 +192,27 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_row() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/air.md"),
+        )
+        .unwrap();
+        let t = AirTable::builtin();
+        let rows = |m: &BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| format!("| `{k}` | `{v}` |"))
+                .collect::<Vec<_>>()
+        };
+        let mut want = rows(&t.ecosystem);
+        want.extend(rows(&t.kind));
+        for row in &want {
+            assert!(doc.contains(row.as_str()), "docs/air.md lacks {row}");
+        }
+        let listed = doc.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(listed, want.len(), "docs/air.md lists rows air.toml does not have");
+    }
+
+    #[test]
     fn urn_with_ids() {
         let a = AirTable::builtin()
             .for_mir(
