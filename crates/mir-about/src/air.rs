@@ -209,7 +209,11 @@ mod tests {
             assert!(doc.contains(row.as_str()), "docs/air.md lacks {row}");
         }
         let listed = doc.lines().filter(|l| l.starts_with("| `")).count();
-        assert_eq!(listed, want.len(), "docs/air.md lists rows air.toml does not have");
+        assert_eq!(
+            listed,
+            want.len(),
+            "docs/air.md lists rows air.toml does not have"
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ pub fn detect(index: &TensorIndex) -> Vec<String> {
     if has_name("scaled_fp8") || has_suffix(".scale_weight") {
         out.push("scaled-fp8".to_owned());
     }
-    let has_fp8 = index.tensors.iter().any(|t| t.dtype.name().starts_with("F8"));
+    let has_fp8 = index
+        .tensors
+        .iter()
+        .any(|t| t.dtype.name().starts_with("F8"));
     if has_suffix(".comfy_quant") {
         // ComfyUI's mixed-precision packing: per layer a `comfy_quant` descriptor and, for fp8
         // layers, a `weight_scale`.

@@ -80,10 +80,46 @@ fn check_schema(name: &str, values: &[Value]) {
     }
 }
 
+/// bitsandbytes NF4 packing as diffusers/transformers save it: each 2-D weight becomes packed
+/// uint8 with `absmax`, `quant_map` and a `quant_state.bitsandbytes__nf4` blob beside it.
+fn bnb_nf4(index: &TensorIndex) -> TensorIndex {
+    let mut out = TensorIndex::new("safetensors");
+    for t in &index.tensors {
+        if t.name.ends_with(".weight") && t.shape.len() == 2 {
+            let n: u64 = t.shape.iter().product();
+            out.tensors
+                .push(TensorRecord::new(t.name.clone(), Dtype::U8, vec![n / 2, 1]));
+            for (suffix, len) in [
+                ("absmax", n / 64),
+                ("quant_map", 16),
+                ("quant_state.bitsandbytes__nf4", 100),
+            ] {
+                out.tensors.push(TensorRecord::new(
+                    format!("{}.{suffix}", t.name),
+                    if suffix == "absmax" || suffix == "quant_map" {
+                        Dtype::F32
+                    } else {
+                        Dtype::U8
+                    },
+                    vec![len],
+                ));
+            }
+        } else {
+            out.tensors.push(t.clone());
+        }
+    }
+    out
+}
+
 fn by_name<'a>(recs: &'a [Value], name: &str) -> &'a Value {
     recs.iter()
         .find(|r| r["path"].as_str().unwrap().ends_with(name))
-        .unwrap_or_else(|| panic!("no record for {name}"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no record for {name} in {:?}",
+                recs.iter().map(|r| r["path"].clone()).collect::<Vec<_>>()
+            )
+        })
 }
 
 /// A small library with every metadata source.
@@ -160,6 +196,11 @@ fn library(root: &Path) {
     write(
         &root.join("ckpt/flux-fp8.safetensors"),
         &scaled_fp8(&flux),
+        &[],
+    );
+    write(
+        &root.join("ckpt/flux-nf4.safetensors"),
+        &bnb_nf4(&flux),
         &[],
     );
 
@@ -315,6 +356,23 @@ fn check_library(recs: &[Value]) {
         json!({"ecosystem": "flux1", "type": "checkpoint"})
     );
     assert!(fp8.get("adapter").is_none());
+    let nf4 = by_name(recs, "flux-nf4.safetensors");
+    assert_eq!(nf4["packaging"], json!(["bnb-nf4"]), "{nf4}");
+    // NF4 packs each weight into a flat byte tensor, so the layout's shapes are gone: the file
+    // may lose its family (today it is architecture-only), but packaging never names another.
+    let id = nf4["mir"].as_str().unwrap();
+    assert!(
+        id == "mir:model.dit.flux-1-dev" || id.starts_with("mir:dev."),
+        "{id}"
+    );
+    assert_eq!(
+        nf4["air"]["ecosystem"],
+        if id.starts_with("mir:dev.") {
+            "other"
+        } else {
+            "flux1"
+        }
+    );
 
     // llama.cpp's general.* keys, context length, parameter count and quant mix.
     let tiny = by_name(recs, "tiny.gguf");

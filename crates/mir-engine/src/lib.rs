@@ -76,6 +76,7 @@ pub use mir_index as index;
 pub use mir_plugin_host as plugin_host;
 pub use mir_scan as scan;
 
+pub use mir_about::{Adapter, Air, AirTable, Described, Entry as AboutEntry};
 pub use mir_core::Limits;
 pub use mir_hash::{FileHashes, HashAlgo};
 pub use mir_scan::{
@@ -83,7 +84,6 @@ pub use mir_scan::{
     ModelLink, ModelRecord, ModelReport, Record, ScanEnd, ScanStats, Severity, ShardLink,
     SidecarRecord, Summary,
 };
-pub use mir_about::{Adapter, Air, AirTable, Described, Entry as AboutEntry};
 
 /// What a scan hands its callback: each file (in path order), then each model.
 pub type Event = mir_scan::Emitted;
