@@ -442,6 +442,22 @@ mod tests {
         assert!(i.about.is_empty());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_device_sidecar_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("f.civitai.info");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo on this system
+        }
+        std::os::unix::fs::symlink("/dev/zero", d.path().join("f.cm-info.json")).unwrap();
+        let i = read(&d, "f.safetensors");
+        assert_eq!(i.findings.len(), 2, "{:?}", i.findings);
+        assert!(i.findings.iter().all(|f| f.starts_with("sidecar f.")));
+        assert!(i.civitai.is_none());
+    }
+
     #[test]
     fn names_not_in_the_listing_are_never_read() {
         let d = dir_with(&[("x.civitai.info", r#"{"modelId": 1}"#)]);

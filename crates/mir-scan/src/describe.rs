@@ -122,3 +122,45 @@ pub(crate) fn findings_of(d: &Described) -> impl Iterator<Item = Finding> + '_ {
         message: m.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walked_folders_are_never_listed_again() {
+        // The folder does not exist: had the cache listed it, it would know no names.
+        let dir = PathBuf::from("/nonexistent-mir-test-folder");
+        let walked = PathBuf::from("/nonexistent-mir-test-empty");
+        let cache = SideCache::from_listing(
+            std::slice::from_ref(&walked),
+            &[dir.join("a.civitai.info"), dir.join("a.preview.png")],
+        );
+        let names = cache.names(&dir);
+        assert_eq!(
+            names.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec!["a.civitai.info", "a.preview.png"]
+        );
+        assert!(cache.names(&walked).is_empty());
+    }
+
+    #[test]
+    fn a_folder_not_walked_is_listed_once() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("m.civitai.info"),
+            r#"{"modelId": 3, "id": 4}"#,
+        )
+        .unwrap();
+        std::fs::write(d.path().join("m.safetensors"), b"").unwrap();
+        let cache = SideCache::default();
+        assert!(cache.names(d.path()).contains("m.civitai.info"));
+        // Listed once: a file added later is not seen by this cache (one scan's view).
+        std::fs::write(d.path().join("m.preview.png"), b"").unwrap();
+        assert!(!cache.names(d.path()).contains("m.preview.png"));
+        let facts = Facts::default();
+        let described = describe(&d.path().join("m.safetensors"), &facts, &cache);
+        assert_eq!(described.civitai.map(|c| c.model_id), Some(3));
+        assert_eq!(described.sidecars.len(), 1);
+    }
+}
