@@ -23,7 +23,8 @@ pub struct Adapter {
     /// True when the file has `.alpha` tensors (their values need the tensor data).
     #[serde(default)]
     pub alpha_tensors: bool,
-    /// The parts it targets: `unet`, `dit`, `text_encoder_1`, `text_encoder_2`, `text_encoder_3`.
+    /// The parts it targets: `unet`, `dit`, `text_encoder_1`, `text_encoder_2`, `text_encoder_3`,
+    /// `language_model` (an LLM's LoRA: llama.cpp `blk.N.*`, PEFT `model.layers.N.*`).
     pub targets: Vec<String>,
     /// Block coverage: `<target>.<group>` → number of distinct blocks touched (e.g.
     /// `dit.double_blocks`: 19, `unet.input_blocks`: 6).
@@ -42,6 +43,8 @@ const DOWN: &[(&str, &str)] = &[
     (".hada_w1_a", "loha"),
     (".lokr_w1", "lokr"),
     (".lokr_w1_a", "lokr"),
+    // llama.cpp's LoRA GGUF (`convert_lora_to_gguf.py`): `<tensor>.lora_a` is [rank, in].
+    (".lora_a", "lora"),
 ];
 /// Every suffix of an adapter tensor (to find its module name).
 const SUFFIXES: &[&str] = &[
@@ -63,6 +66,8 @@ const SUFFIXES: &[&str] = &[
     ".lokr_w1_b",
     ".lokr_w2_a",
     ".lokr_w2_b",
+    ".lora_a",
+    ".lora_b",
 ];
 
 /// Block groups, longest first so `single_transformer_blocks` wins over `transformer_blocks`.
@@ -78,6 +83,7 @@ const GROUPS: &[&str] = &[
     "up_blocks",
     "layers",
     "blocks",
+    "blk",
 ];
 /// Groups without an index.
 const SINGLE: &[&str] = &["middle_block", "mid_block"];
@@ -177,8 +183,19 @@ fn target_of(module: &str) -> (&'static str, &str) {
     (denoiser_of(module), module)
 }
 
-/// `unet` for UNet block names (`input_blocks`, `down_blocks`, …), else `dit`.
+/// `unet` for UNet block names (`input_blocks`, `down_blocks`, …), `language_model` for an
+/// LLM's layers, else `dit`.
 fn denoiser_of(rest: &str) -> &'static str {
+    const LLM: &[&str] = &[
+        "blk.",
+        "model.layers.",
+        "layers.",
+        "model.embed_tokens",
+        "lm_head",
+    ];
+    if LLM.iter().any(|p| rest.starts_with(p)) {
+        return "language_model";
+    }
     const UNET: &[&str] = &[
         "input_blocks",
         "middle_block",
@@ -333,6 +350,26 @@ mod tests {
             ("time_embed.alpha", &[]),
         ]);
         assert_eq!(detect(&i), None);
+    }
+
+    #[test]
+    fn llm_loras_target_the_language_model() {
+        let gguf = index(&[
+            ("blk.0.attn_q.weight.lora_a", &[16, 4096]),
+            ("blk.0.attn_q.weight.lora_b", &[4096, 16]),
+            ("blk.1.attn_q.weight.lora_a", &[16, 4096]),
+        ]);
+        let a = detect(&gguf).unwrap();
+        assert_eq!(a.rank, Some(16));
+        assert_eq!(a.targets, vec!["language_model"]);
+        assert_eq!(a.blocks["language_model.blk"], 2);
+        let peft = index(&[(
+            "base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight",
+            &[8, 4096],
+        )]);
+        let a = detect(&peft).unwrap();
+        assert_eq!(a.targets, vec!["language_model"]);
+        assert_eq!(a.blocks["language_model.layers"], 1);
     }
 
     #[test]

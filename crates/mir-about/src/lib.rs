@@ -189,12 +189,26 @@ pub fn describe_index(index: &mir_core::TensorIndex) -> FileAbout {
     out.adapter = adapter::detect(index);
     if let Some(a) = out.adapter.as_mut()
         && a.alpha.is_none()
-        && let Some(e) = out.about.get("network_alpha")
     {
-        a.alpha = e.value.as_f64();
+        // kohya's `ss_network_alpha`, else llama.cpp's `adapter.lora.alpha`.
+        a.alpha = out
+            .about
+            .get("network_alpha")
+            .and_then(|e| e.value.as_f64())
+            .or_else(|| index.metadata.get("adapter.lora.alpha").and_then(meta_f64));
     }
     out.packaging = packaging::detect(index);
     out
+}
+
+fn meta_f64(v: &mir_core::MetaValue) -> Option<f64> {
+    match v {
+        mir_core::MetaValue::Float(f) => Some(*f),
+        mir_core::MetaValue::Int(i) => Some(*i as f64),
+        mir_core::MetaValue::UInt(u) => Some(*u as f64),
+        mir_core::MetaValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// Splits a comma-separated list of words (trigger phrases, tags), trimmed, empty ones dropped,

@@ -578,3 +578,18 @@ fn thumbnail_is_written_never_over_the_model() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a base64 data URI"));
     assert!(!d.join("y.png").exists());
 }
+
+#[test]
+fn a_llama_cpp_lora_gguf_has_its_rank_alpha_and_target() {
+    let file = repo().join("fixtures/gguf/lora_adapter.gguf");
+    let out = mir(&["scan", "--no-index", "--json", file.to_str().unwrap()]);
+    let r = &records(&out)[0];
+    assert_eq!(r["mir"], "mir:model.lora.lora:llama");
+    assert_eq!(r["adapter"]["rank"], 4);
+    // `adapter.lora.alpha`: a header holds no tensor values, llama.cpp writes alpha as metadata.
+    assert_eq!(r["adapter"]["alpha"], 16.0);
+    assert_eq!(r["adapter"]["targets"], json!(["language_model"]));
+    assert_eq!(r["about"]["name"]["source"], "general.name");
+    assert_eq!(r["packaging"], json!(["gguf:F32"]));
+    assert_eq!(r["air"], json!({"ecosystem": "other", "type": "lora"}));
+}
