@@ -208,6 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn torchao_is_read_from_a_pickle_global_finding() {
+        let mut i = index("ckpt", &[("a.weight", Dtype::F32)]);
+        assert!(detect(&i).is_empty());
+        i.findings.push(mir_core::Finding {
+            severity: mir_core::Severity::Suspicious,
+            message:
+                "global torchao.dtypes.affine_quantized_tensor.AffineQuantizedTensor in data.pkl"
+                    .into(),
+        });
+        assert_eq!(detect(&i), vec!["torchao"]);
+    }
+
+    #[test]
     fn gguf_file_type_or_dominant_type() {
         let mut g = index(
             "gguf",
