@@ -259,6 +259,10 @@ pub(crate) struct InspectArgs {
     /// List every tensor.
     #[arg(long, conflicts_with = "tensors")]
     pub(crate) all: bool,
+    /// Write the file's embedded thumbnail (`modelspec.thumbnail`, a data URI) to OUT. The
+    /// model file itself is never written; OUT may not be the input file.
+    #[arg(long, value_name = "OUT")]
+    pub(crate) thumbnail: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) db: DatabaseOptions,
     #[command(flatten)]

@@ -3,12 +3,16 @@
 use std::io::Write;
 
 use mir_core::{Limits, MetaValue};
-use mir_scan::{ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, Record};
+use mir_scan::about::{About, Adapter, Air};
+use mir_scan::{
+    ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, Record, SidecarRecord,
+};
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
 use crate::output::{
-    EXIT_UNREADABLE, EXIT_UNRECOGNISED, file_message, human_size, json_line, term, term_path,
+    EXIT_UNREADABLE, EXIT_UNRECOGNISED, EXIT_USAGE, file_message, human_size, json_line, term,
+    term_path,
 };
 
 #[derive(Serialize)]
@@ -33,6 +37,18 @@ struct Inspection<'a> {
     database: Option<DatabaseRecord>,
     coverage: Option<CoverageRecord>,
     prediction: Option<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    about: About,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adapter: Option<Adapter>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    packaging: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sidecars: Vec<SidecarRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    air: Option<Air>,
 }
 
 #[derive(Serialize)]
@@ -145,7 +161,18 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
         database: id.database,
         coverage: id.coverage,
         prediction: id.prediction,
+        about: id.about,
+        adapter: id.adapter,
+        packaging: id.packaging,
+        sidecars: id.sidecars,
+        preview: id.preview,
+        air: id.air,
     };
+    if let Some(out) = &args.thumbnail
+        && let Err(code) = write_thumbnail(&args.path, out, index)
+    {
+        return Ok(code);
+    }
 
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
@@ -156,6 +183,68 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
     }
     w.flush()?;
     Ok(0)
+}
+
+/// `--thumbnail OUT`: decodes `modelspec.thumbnail` and writes it to `out`, never to the input.
+fn write_thumbnail(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    index: &mir_core::TensorIndex,
+) -> Result<(), u8> {
+    use mir_scan::about::thumbnail::{ThumbnailError, decode};
+    let uri = index
+        .metadata
+        .get("modelspec.thumbnail")
+        .and_then(MetaValue::as_str);
+    let thumb = uri.ok_or(ThumbnailError::Absent).and_then(decode);
+    let thumb = match thumb {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "mir: {}",
+                file_message(&input.to_string_lossy(), &e.to_string())
+            );
+            return Err(EXIT_UNRECOGNISED);
+        }
+    };
+    if same_file(input, out) {
+        eprintln!(
+            "mir: --thumbnail {}: that is the model file itself; it is never written",
+            term_path(out)
+        );
+        return Err(EXIT_USAGE);
+    }
+    if let Err(e) = std::fs::write(out, &thumb.bytes) {
+        eprintln!("mir: --thumbnail {}: {e}", term_path(out));
+        return Err(EXIT_UNREADABLE);
+    }
+    eprintln!(
+        "mir: wrote the thumbnail ({}, {} bytes) to {}",
+        term(thumb.media_type.as_deref().unwrap_or("unknown type")),
+        thumb.bytes.len(),
+        term_path(out)
+    );
+    Ok(())
+}
+
+/// True when `b` names the file `a` is (the same path, or an existing file with the same
+/// device and inode: a hard link or symlink to it).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) if x == y => return true,
+        _ => {}
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    false
 }
 
 fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
@@ -214,6 +303,56 @@ fn print_text<W: Write>(w: &mut W, v: &Inspection<'_>) -> anyhow::Result<()> {
                 " (layer hash only: not trusted for this kind)"
             }
         )?;
+    }
+    if let Some(a) = &v.air {
+        writeln!(
+            w,
+            "air         {}:{}{}",
+            term(&a.ecosystem),
+            term(&a.kind),
+            a.urn
+                .as_deref()
+                .map(|u| format!(" ({})", term(u)))
+                .unwrap_or_default()
+        )?;
+    }
+    if !v.packaging.is_empty() {
+        writeln!(w, "packaging   {}", term(&v.packaging.join(", ")))?;
+    }
+    if let Some(a) = &v.adapter {
+        writeln!(
+            w,
+            "adapter     {} rank {} alpha {} targets {}",
+            term(&a.algo),
+            a.rank.map_or("?".into(), |r| r.to_string()),
+            a.alpha.map_or("?".into(), |r| r.to_string()),
+            term(&a.targets.join(", "))
+        )?;
+    }
+    if !v.about.is_empty() {
+        writeln!(w, "about")?;
+        for (k, e) in &v.about {
+            let text = match &e.value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let shown: String = text.chars().take(100).collect();
+            let more = if text.chars().count() > 100 {
+                "…"
+            } else {
+                ""
+            };
+            writeln!(
+                w,
+                "  {} = {}{more}  [{}]",
+                term(k),
+                term(&shown),
+                term(&e.source)
+            )?;
+        }
+    }
+    for s in &v.sidecars {
+        writeln!(w, "sidecar     {} {}", term(&s.kind), term(&s.path))?;
     }
     if !v.evidence.is_empty() {
         writeln!(w, "evidence")?;

@@ -82,6 +82,9 @@ fn project(r: &serde_json::Value, base: &str, prefix: &str) -> String {
         "layer_b3": fp["layer_b3"],
         "shard_model_key_sig": r["shard"]["model_key_sig"],
         "error": r["error"],
+        // Issue 16: how the weights are packed and civitai's AIR (omitted when empty).
+        "packaging": r.get("packaging"),
+        "air": r.get("air"),
     });
     serde_json::to_string(&line).unwrap()
 }

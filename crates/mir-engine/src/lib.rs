@@ -64,6 +64,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
+/// What a file says about itself and what sits beside it (issue 16): normalised metadata,
+/// adapter shape, packaging, sidecars, civitai AIR names, thumbnails.
+pub use mir_about as about;
 pub use mir_classify as classify;
 pub use mir_core as core;
 pub use mir_hash as hash;
@@ -73,11 +76,13 @@ pub use mir_index as index;
 pub use mir_plugin_host as plugin_host;
 pub use mir_scan as scan;
 
+pub use mir_about::{Adapter, Air, AirTable, Described, Entry as AboutEntry};
 pub use mir_core::Limits;
 pub use mir_hash::{FileHashes, HashAlgo};
 pub use mir_scan::{
     Classification, DecidedBy, ErrorKind, FileError, FileReport, Finding, MirId, ModelKind,
-    ModelLink, ModelRecord, ModelReport, Record, ScanEnd, ScanStats, Severity, ShardLink, Summary,
+    ModelLink, ModelRecord, ModelReport, Record, ScanEnd, ScanStats, Severity, ShardLink,
+    SidecarRecord, Summary,
 };
 
 /// What a scan hands its callback: each file (in path order), then each model.

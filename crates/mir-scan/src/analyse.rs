@@ -150,6 +150,7 @@ impl Analyser {
         match parsed {
             Ok(Some(mut index)) => {
                 facts.signatures = Some(Signatures::of(&index));
+                facts.about = Some(mir_about::describe_index(&index));
                 // The layer string is as long as the header; its hashes are kept instead.
                 index.mir_layer_string = None;
                 index.mir_layer_hashes = None;
@@ -247,6 +248,11 @@ impl Analyser {
             let c = self.identify(path, index, facts.signatures.as_ref(), &report, configs);
             report.identification = Some(c);
         }
+        if want.header {
+            let d = crate::describe::describe(path, &facts, &configs.side);
+            report.findings.extend(crate::describe::findings_of(&d));
+            report.described = Some(d);
+        }
         report.facts = Some(facts);
         (report, changed)
     }
@@ -341,9 +347,20 @@ pub struct ConfigCache {
     by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
     /// The base model `adapter_config.json` names, by folder.
     adapter_by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
+    /// Side files (sidecars, configs) per folder.
+    pub(crate) side: crate::describe::SideCache,
 }
 
 impl ConfigCache {
+    /// A cache that knows a walk's folders and side files (sidecars are then found without
+    /// listing any folder again).
+    pub fn from_listing(listing: &crate::walk::Listing) -> ConfigCache {
+        ConfigCache {
+            by_dir: Mutex::default(),
+            side: crate::describe::SideCache::from_listing(&listing.folders, &listing.side_files),
+        }
+    }
+
     const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
     /// `model_type` of the `config.json` in `file`'s folder (or of `file` itself when it is a

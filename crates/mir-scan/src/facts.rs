@@ -15,7 +15,8 @@ use mir_hash::FileHashes;
 use serde::{Deserialize, Serialize};
 
 /// The version of the stored facts encoding. Bump it when the stored form of [`Facts`] changes meaning.
-pub const FACTS_VERSION: u32 = 1;
+/// 2: facts carry what the header says about the file (`about`, adapter, packaging; issue 16).
+pub const FACTS_VERSION: u32 = 2;
 
 /// The version the index stores facts under for this set of formats: it changes with
 /// [`FACTS_VERSION`], this crate's version (which carries the built-in parsers) and the names of
@@ -59,6 +60,10 @@ pub struct Facts {
     /// When no format recognised the file: what it holds instead, if that is known (a Git LFS
     /// pointer, a legacy GGML file, text). Not stored in the index.
     pub foreign: Option<&'static str>,
+    /// What the header says about the file: normalised metadata, adapter shape, packaging
+    /// (`mir_about::describe_index`). Stored with the facts; `None` in facts an older version
+    /// stored (then computed from the index when needed).
+    pub about: Option<mir_about::FileAbout>,
 }
 
 impl Facts {
@@ -79,6 +84,9 @@ pub(crate) struct StoredFacts {
     /// The tensor count, at the top level where `mir-index` reads it for `dupes`.
     tensors: Option<usize>,
     index: Option<StoredIndex>,
+    /// Since facts version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    about: Option<mir_about::FileAbout>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -192,6 +200,7 @@ impl StoredFacts {
             size: f.size,
             tensors: f.index.as_ref().map(|i| i.tensors.len()),
             index,
+            about: f.about.clone(),
         }
     }
 
@@ -235,6 +244,7 @@ impl StoredFacts {
             signatures,
             hashes,
             foreign: None,
+            about: self.about,
         })
     }
 
@@ -290,12 +300,18 @@ mod tests {
             signatures: Some(sigs.clone()),
             hashes: FileHashes::default(),
             foreign: None,
+            about: Some(mir_about::describe_index(&index)),
         };
         let text = StoredFacts::to_json(&facts).unwrap();
         let back = StoredFacts::from_json(&text, FileHashes::default()).unwrap();
         assert_eq!(back.index.as_ref().unwrap(), &index);
         assert_eq!(back.signatures.as_ref().unwrap(), &sigs);
         assert_eq!(back.size, 1234);
+        assert_eq!(back.about, facts.about);
+        assert_eq!(
+            back.about.as_ref().unwrap().packaging,
+            vec!["gguf:F16".to_owned()]
+        );
         // A row without facts (written by `mir hash`) is no facts, not empty facts.
         assert!(StoredFacts::from_json("", FileHashes::default()).is_none());
     }

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod analyse;
+mod describe;
 mod explain;
 mod facts;
 mod identify;
@@ -41,11 +42,12 @@ pub use analyse::{Analyser, ConfigCache, IoStats, ReadFailure, Want};
 pub use explain::{NotThisFormat, foreign_content};
 pub use facts::{FACTS_VERSION, Facts, facts_version, facts_version_with};
 pub use identify::{Context, Identifier};
+pub use mir_about as about;
 pub use mir_hash::{FileHashes, HashAlgo, HashOptions};
 pub use mir_index::Index;
 pub use record::{
     ComponentRecord, CoverageRecord, DatabaseRecord, FingerprintRecord, ModelComponent,
-    ModelRecord, ModelRef, Record, ShardRecord, Summary,
+    ModelRecord, ModelRef, Record, ShardRecord, SidecarRecord, Summary,
 };
 pub use report::{
     Classification, Component, DbMatch, DecidedBy, ErrorKind, FileError, FileReport, Finding,

@@ -73,6 +73,66 @@ pub struct Record {
     /// Other paths to the same file (hard links, symlinks), reported rather than dropped.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Descriptive metadata, normalised: name → `{value, source}` (the metadata key or
+    /// `<sidecar>:<key>` it came from). Names: see the README's field table. Omitted when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub about: mir_about::About,
+    /// For a LoRA-like adapter: `algo`, `rank`, `alpha`, `targets`, `blocks`. Omitted otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<mir_about::Adapter>,
+    /// How the weights are packed (`scaled-fp8`, `bnb-nf4`, `nunchaku-svdq`, `torchao`,
+    /// `gguf:Q4_K_M`); never a family. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packaging: Vec<String>,
+    /// Files read beside the weight file (civitai info, Stability Matrix, A1111, SwarmUI,
+    /// previews). Omitted when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<SidecarRecord>,
+    /// The first preview image beside the file (same style as `path`). Omitted when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+    /// civitai's AIR ecosystem and type for the MIR ID, and the full URN when a sidecar gives
+    /// civitai's ids. Omitted without a MIR ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub air: Option<mir_about::Air>,
+}
+
+/// A file read beside a weight file (the `sidecars` field).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SidecarRecord {
+    /// Its path (lossy UTF-8, same style as the record's `path`).
+    pub path: String,
+    /// `civitai-info`, `cm-info`, `a1111-json`, `swarm-json` or `preview`.
+    pub kind: String,
+    /// civitai model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<u64>,
+    /// civitai model version id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<u64>,
+    /// The base model as the sidecar spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model: Option<String>,
+    /// Its trigger words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trigger_words: Vec<String>,
+    /// Why it could not be read (the record's `findings` say so too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SidecarRecord {
+    fn from_sidecar(s: &mir_about::Sidecar) -> SidecarRecord {
+        SidecarRecord {
+            path: path_fields(&s.path).0,
+            kind: s.kind.map_or("other", |k| k.as_str()).to_owned(),
+            model_id: s.model_id,
+            version_id: s.version_id,
+            base_model: s.base_model.clone(),
+            trigger_words: s.trigger_words.clone(),
+            error: s.error.clone(),
+        }
+    }
 }
 
 /// Where a file's model is (the `model` field of a file record).
@@ -290,6 +350,16 @@ impl Record {
             component: m.component.clone(),
         });
         record.aliases = r.aliases.iter().map(|a| path_fields(a).0).collect();
+        if let Some(d) = &r.described {
+            record.about = d.about.clone();
+            record.adapter = d.adapter.clone();
+            record.packaging = d.packaging.clone();
+            record.sidecars = d.sidecars.iter().map(SidecarRecord::from_sidecar).collect();
+            record.preview = d.preview.as_ref().map(|p| path_fields(p).0);
+        }
+        record.air = record.mir.as_deref().and_then(|m| {
+            mir_about::AirTable::builtin().for_mir(m, r.described.as_ref().and_then(|d| d.civitai))
+        });
         record
     }
 

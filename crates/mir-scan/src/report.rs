@@ -223,6 +223,9 @@ pub struct FileReport {
     pub hashes: Option<mir_hash::FileHashes>,
     /// Size in bytes (also in `facts`, kept for unreadable files).
     pub size: u64,
+    /// What the file says about itself and what sits beside it: normalised metadata, adapter
+    /// shape, packaging, sidecars, preview (issue 16). `None` when the header was not read.
+    pub described: Option<mir_about::Described>,
 }
 
 impl FileReport {

@@ -292,7 +292,7 @@ impl Scanner {
 
         let mut end = ScanEnd::default();
         let preloaded = self.preload(roots, &mut end.index_errors);
-        let configs = ConfigCache::default();
+        let configs = ConfigCache::from_listing(&listing);
         let threads = match self.options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

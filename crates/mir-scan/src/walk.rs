@@ -96,6 +96,13 @@ pub struct Listing {
     /// Symlinks (to folders, or to files the selection wants) whose target leaves the roots and
     /// which were therefore not followed, sorted.
     pub outside_symlinks: Vec<PathBuf>,
+    /// Files beside the weight files that may be sidecars or folder configs (`*.info`, `*.json`,
+    /// preview images; see `mir_about::sidecar`), so sidecars are found from this listing and
+    /// never by probing names. Unsorted.
+    pub side_files: Vec<PathBuf>,
+    /// Every folder the walk listed (so a folder without side files is known to have none).
+    /// Unsorted.
+    pub folders: Vec<PathBuf>,
 }
 
 /// Walks `roots` with `threads` threads (0 = automatic) and lists the selected files.
@@ -157,6 +164,8 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
     let indexes: Mutex<Vec<(PathBuf, DevIno)>> = Mutex::new(Vec::new());
     let model_indexes: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<WalkError>> = Mutex::new(Vec::new());
+    let side_files: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let folders: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
         Box::new(|result| {
             match result {
@@ -175,7 +184,11 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
                                 Ok(m) => lock(&found).push((path.to_path_buf(), m)),
                                 Err(e) => lock(&errors).push(walk_error(e)),
                             }
+                        } else if mir_about::sidecar::is_side_file_name(name) {
+                            lock(&side_files).push(path.to_path_buf());
                         }
+                    } else if entry.file_type().is_some_and(|t| t.is_dir()) {
+                        lock(&folders).push(entry.path().to_path_buf());
                     }
                 }
                 Err(e) => lock(&errors).push(walk_error(e)),
@@ -204,6 +217,8 @@ pub fn collect(roots: &[PathBuf], selection: &Selection, threads: usize) -> List
     outside.sort();
     outside.dedup();
     listing.outside_symlinks = outside;
+    listing.side_files = side_files.into_inner().unwrap_or_default();
+    listing.folders = folders.into_inner().unwrap_or_default();
     listing
 }
 

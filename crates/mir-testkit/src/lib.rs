@@ -26,6 +26,7 @@ use std::path::Path;
 
 use mir_core::{Dtype, TensorIndex, TensorRecord};
 
+pub mod about;
 pub mod gguf;
 pub mod torch;
 

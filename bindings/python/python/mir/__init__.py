@@ -79,6 +79,13 @@ _FIELDS = (
     "prediction",
     "model",
     "aliases",
+    # Issue 16: omitted from the JSON when empty, so `None` here then.
+    "about",
+    "adapter",
+    "packaging",
+    "sidecars",
+    "preview",
+    "air",
 )
 
 

@@ -59,6 +59,13 @@ class Record:
     prediction: Optional[str]
     model: Optional[Dict[str, Any]]
     aliases: List[str]
+    # Issue 16 (None when the JSON omits them: empty).
+    about: Optional[Dict[str, Dict[str, Any]]]
+    adapter: Optional[Dict[str, Any]]
+    packaging: Optional[List[str]]
+    sidecars: Optional[List[Dict[str, Any]]]
+    preview: Optional[str]
+    air: Optional[Dict[str, str]]
     def __init__(self, data: Dict[str, Any]) -> None: ...
     def __getattr__(self, name: str) -> Any: ...
     def to_dict(self) -> Dict[str, Any]: ...
