@@ -30,26 +30,25 @@ enum Token {
 impl Pattern {
     /// Compiles a pattern; any string is a valid pattern.
     pub(crate) fn new(text: &str) -> Pattern {
+        // Split at the wildcards with `find` (a `**` is one token; `***` is `**` then `*`).
         let mut tokens = Vec::new();
-        let mut lit = String::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '*' {
-                if !lit.is_empty() {
-                    tokens.push(Token::Lit(std::mem::take(&mut lit)));
-                }
-                if chars.peek() == Some(&'*') {
-                    chars.next();
-                    tokens.push(Token::DoubleStar);
-                } else {
-                    tokens.push(Token::Star);
-                }
+        let mut rest = text;
+        while let Some(at) = rest.find('*') {
+            let lit = rest.get(..at).unwrap_or("");
+            if !lit.is_empty() {
+                tokens.push(Token::Lit(lit.to_owned()));
+            }
+            let tail = rest.get(at..).unwrap_or("");
+            if tail.starts_with("**") {
+                tokens.push(Token::DoubleStar);
+                rest = tail.get(2..).unwrap_or("");
             } else {
-                lit.push(c);
+                tokens.push(Token::Star);
+                rest = tail.get(1..).unwrap_or("");
             }
         }
-        if !lit.is_empty() {
-            tokens.push(Token::Lit(lit));
+        if !rest.is_empty() {
+            tokens.push(Token::Lit(rest.to_owned()));
         }
         let literal_prefix = match tokens.first() {
             Some(Token::Lit(l)) => l.clone(),
@@ -342,6 +341,59 @@ mod tests {
             let want = reference(&p.tokens, &n, &mut first).then(|| first.unwrap_or(""));
             proptest::prop_assert_eq!(p.capture(&n), want);
         }
+    }
+
+    /// The former char-by-char tokenizer, the reference for [`Pattern::new`]'s `find` split.
+    fn reference_tokens(text: &str) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '*' {
+                if !lit.is_empty() {
+                    tokens.push(Token::Lit(std::mem::take(&mut lit)));
+                }
+                if chars.peek() == Some(&'*') {
+                    chars.next();
+                    tokens.push(Token::DoubleStar);
+                } else {
+                    tokens.push(Token::Star);
+                }
+            } else {
+                lit.push(c);
+            }
+        }
+        if !lit.is_empty() {
+            tokens.push(Token::Lit(lit));
+        }
+        tokens
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tokenizer_agrees_with_the_reference(
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", ".", "*", "**", "***", "é", "_x"]), 0..8),
+        ) {
+            let text = pat.concat();
+            proptest::prop_assert_eq!(Pattern::new(&text).tokens, reference_tokens(&text));
+        }
+    }
+
+    #[test]
+    fn tokenizes_star_runs_as_the_reference() {
+        for text in ["***", "a***b", "*", "**", "a*", "*a", "", "é**é*"] {
+            assert_eq!(Pattern::new(text).tokens, reference_tokens(text), "{text}");
+        }
+        assert_eq!(
+            Pattern::new("a***b").tokens,
+            vec![
+                Token::Lit("a".into()),
+                Token::DoubleStar,
+                Token::Star,
+                Token::Lit("b".into())
+            ]
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@
 
 mod coverage;
 mod db;
+mod defs;
 mod engine;
 mod glob;
 mod ids;
@@ -52,7 +53,8 @@ use mir_id::{Domain, MirId};
 pub use coverage::{Coverage, UnexplainedGroup};
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
 pub use ids::IdRow;
-pub use rules::{Prediction, RuleError};
+pub use defs::Prediction;
+pub use rules::RuleError;
 pub use view::normalize_key;
 
 use engine::{Ctx, Hit, Meta, rank};
@@ -219,6 +221,17 @@ impl Classifier {
     ) -> Result<Classifier, RuleError> {
         Ok(Classifier {
             rules: RuleSet::from_sources(rule_files, layout)?,
+            db: None,
+        })
+    }
+
+    /// The embedded rule files plus caller-supplied ones, as `(name, TOML text)` in the format of
+    /// `rules/*.toml`, after them: the same classifier as `from_sources` over
+    /// [`Classifier::builtin_sources`] and `extra`, without parsing the embedded TOML again (it
+    /// was parsed at build time).
+    pub fn builtin_and(extra: &[(&str, &str)]) -> Result<Classifier, RuleError> {
+        Ok(Classifier {
+            rules: RuleSet::builtin_and(extra)?,
             db: None,
         })
     }
