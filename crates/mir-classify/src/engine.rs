@@ -198,6 +198,7 @@ pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explaine
         groups: &groups.patterns,
         index: &groups.index,
         benign: &set.benign,
+        benign_index: &set.benign_index,
         adapter: rule.role == Role::Adapter,
         memo: groups.memo,
     })

@@ -126,6 +126,28 @@ pub(crate) fn module_pattern_problem(p: &str) -> Option<&'static str> {
     }
 }
 
+/// The first position at or after `from` where `needle` occurs in `hay` (what
+/// `hay[from..].find(needle)` gives, offset by `from`), by comparing at each byte equal to the
+/// needle's first: keys and literals are short, and `str::find` builds a two-way searcher on
+/// every call, which cost more than the search (this runs for every key of every file). A
+/// position where a whole UTF-8 needle matches is always a character boundary.
+fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    let Some(&first) = n.first() else {
+        return (from <= hay.len() && hay.is_char_boundary(from)).then_some(from);
+    };
+    let last_start = h.len().checked_sub(n.len())?;
+    let mut i = from;
+    while i <= last_start {
+        if h.get(i) == Some(&first) && h.get(i..).is_some_and(|t| t.starts_with(n)) {
+            return Some(i);
+        }
+        i = i.saturating_add(1);
+    }
+    None
+}
+
 /// Like [`match_at`], but the pattern may end where `s` continues with `.` (or `alt`).
 fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
     let Some((tok, rest)) = tokens.split_first() else {
@@ -149,10 +171,16 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
                 return true;
             }
             // `**lit…`: only the places where the literal occurs can continue the match.
+            // (Left to right, non-overlapping, as `match_indices` gives them.)
             if let Some(Token::Lit(l)) = rest.first() {
-                return s
-                    .match_indices(l.as_str())
-                    .any(|(i, _)| match_module(rest, s.get(i..).unwrap_or(""), alt));
+                let mut from = 0usize;
+                while let Some(at) = find_from(s, l, from) {
+                    if match_module(rest, s.get(at..).unwrap_or(""), alt) {
+                        return true;
+                    }
+                    from = at.saturating_add(l.len());
+                }
+                return false;
             }
             s.char_indices()
                 .map(|(i, _)| i)
@@ -201,11 +229,7 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
             // after each hit rather than using `match_indices`.
             if let Some(Token::Lit(l)) = rest.first() {
                 let mut from = 0usize;
-                while let Some(at) = s
-                    .get(from..)
-                    .and_then(|t| t.find(l.as_str()))
-                    .map(|i| from.saturating_add(i))
-                {
+                while let Some(at) = find_from(s, l, from) {
                     let tail = s.get(at..).unwrap_or("");
                     if match_at(rest, tail, first) {
                         return true;
@@ -377,6 +401,26 @@ mod tests {
         ) {
             let text = pat.concat();
             proptest::prop_assert_eq!(Pattern::new(&text).tokens, reference_tokens(&text));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn find_from_agrees_with_str_find(
+            hay in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "b", "é", "_"]), 0..12),
+            needle in proptest::collection::vec(
+                proptest::sample::select(vec!["a", ".", "b", "é", "aa"]), 0..3),
+            from in 0usize..20,
+        ) {
+            let (hay, needle) = (hay.concat(), needle.concat());
+            // The matchers only search from character boundaries.
+            proptest::prop_assume!(from > hay.len() || hay.is_char_boundary(from));
+            let want = hay
+                .get(from..)
+                .and_then(|t| t.find(needle.as_str()))
+                .map(|i| i + from);
+            proptest::prop_assert_eq!(find_from(&hay, &needle, from), want);
         }
     }
 

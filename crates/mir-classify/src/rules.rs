@@ -240,6 +240,9 @@ pub(crate) struct RuleSet {
     pub(crate) db: DbAliases,
     /// Patterns of tensors every family may carry (`scaled_fp8`, `v_pred`, …).
     pub(crate) benign: Vec<Pattern>,
+    /// `benign` indexed by first segment (a key is tested against its bucket and the patterns
+    /// that start with a wildcard only).
+    pub(crate) benign_index: crate::coverage::GroupIndex,
     /// `strip_prefixes`, compiled for normalising names.
     pub(crate) stripper: crate::view::Stripper,
     /// `adapter_suffixes`, compiled for building the adapter view.
@@ -380,6 +383,7 @@ impl RuleSet {
             None => Vec::new(),
         };
         Ok(RuleSet {
+            benign_index: crate::coverage::GroupIndex::new(&benign, false),
             stripper: crate::view::Stripper::new(&layout.strip_prefixes),
             suffix_index: crate::view::SuffixIndex::new(&layout.adapter_suffix),
             benign,
@@ -567,20 +571,26 @@ mod tests {
         postcard::from_bytes(BUILTIN_PARSED).unwrap()
     }
 
+    /// A rule set's `Debug` text without the benign index (a `HashMap`, whose order varies),
+    /// which is built from `benign`, which is compared.
+    fn shown(mut set: RuleSet) -> String {
+        set.benign_index = crate::coverage::GroupIndex::default();
+        format!("{set:?}")
+    }
+
     /// The build script's binary form gives the same compiled rules as parsing the TOML at run
     /// time, with either level of checking (release builds use `Check::Embedded`).
     #[test]
     fn builtin_equals_parsing_the_toml() {
         let toml = RuleSet::from_sources(BUILTIN_RULES, BUILTIN_LAYOUT).unwrap();
-        let want = format!("{toml:?}");
         assert!(toml.rules.len() > 100, "{} rules", toml.rules.len());
-        assert_eq!(format!("{:?}", RuleSet::builtin().unwrap()), want);
+        let want = shown(toml);
+        assert!(shown(RuleSet::builtin().unwrap()) == want, "builtin differs");
         let b = decoded();
         let embedded = RuleSet::from_defs(b.rules, b.layout, Check::Embedded).unwrap();
-        assert_eq!(format!("{embedded:?}"), want);
-        assert_eq!(
-            format!("{:?}", RuleSet::builtin_and(&[]).unwrap()),
-            want,
+        assert!(shown(embedded) == want, "Check::Embedded differs");
+        assert!(
+            shown(RuleSet::builtin_and(&[]).unwrap()) == want,
             "no extra files: the embedded set"
         );
     }
@@ -610,13 +620,10 @@ require = ["test_extra_marker.weight"]
 "#;
         let mut files: Vec<(&str, &str)> = BUILTIN_RULES.to_vec();
         files.push(("extra.toml", extra));
-        let want = format!(
-            "{:?}",
-            RuleSet::from_sources(&files, BUILTIN_LAYOUT).unwrap()
-        );
+        let want = shown(RuleSet::from_sources(&files, BUILTIN_LAYOUT).unwrap());
         let got = RuleSet::builtin_and(&[("extra.toml", extra)]).unwrap();
-        assert_eq!(format!("{got:?}"), want);
         assert_eq!(got.rules.last().unwrap().id, "test-extra");
+        assert!(shown(got) == want, "builtin_and differs from from_sources");
         // An extra file is checked fully: a malformed group is refused, naming the rule.
         let bad = extra.replace("[[rule.layout]]", "groups = [\"a..b\"]\n[[rule.layout]]");
         match RuleSet::builtin_and(&[("extra.toml", &bad)]) {
@@ -643,5 +650,50 @@ require = ["test_extra_marker.weight"]
         if let Some(r) = none {
             assert!(r.groups().is_none());
         }
+    }
+
+    /// The benign index answers as testing every benign pattern does.
+    #[test]
+    fn benign_index_agrees_with_every_pattern() {
+        let set = RuleSet::builtin().unwrap();
+        let ex = crate::coverage::Explainer {
+            groups: &[],
+            index: &crate::coverage::GroupIndex::default(),
+            benign: &set.benign,
+            benign_index: &set.benign_index,
+            adapter: false,
+            memo: false,
+        };
+        let keys = [
+            "scaled_fp8",
+            "scaled_fp8.x",
+            "scaled_fp8x",
+            "a.scale_weight",
+            "a.b.scale_weight.c",
+            "scale_weight",
+            ".scale_weight",
+            "a.scale_weightx",
+            "lora_te_text_model_encoder_layers_0_mlp_fc1.alpha",
+            "lora_unet_x.alpha.y",
+            "lycoris_a.alpha",
+            "lora_.alpha",
+            "model_ema.decay",
+            "model_ema",
+            "edm_vpred.sigma_min",
+            "edm_vpred",
+            "v_pred",
+            "v_pred.x",
+            "ztsnr",
+            "double_blocks.0.img_attn.qkv.weight",
+            "x.comfy_quant",
+            "",
+        ];
+        let mut hits = 0;
+        for k in keys {
+            let want = set.benign.iter().any(|p| p.matches_module(k, false));
+            assert_eq!(ex.benign_only(k), want, "{k:?}");
+            hits += usize::from(want);
+        }
+        assert!(hits >= 10, "{hits}");
     }
 }
