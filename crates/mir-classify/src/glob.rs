@@ -148,6 +148,19 @@ fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// Whether the token after a `*` is a literal that starts with `.`: then the `*` (one or more
+/// non-dot characters) can only end at the first `.` of the text, and the matchers try that one
+/// place instead of every character before it (kohya names make segments of 50 characters).
+fn dot_next(rest: &[Token]) -> bool {
+    matches!(rest.first(), Some(Token::Lit(l)) if l.starts_with('.'))
+}
+
+/// Where a `*` followed by a `.` literal ends in `s` (whose first `.` is at `limit`): there,
+/// when the segment before it is not empty and a `.` follows.
+fn star_to_dot(s: &str, limit: usize) -> Option<usize> {
+    (limit > 0 && limit < s.len()).then_some(limit)
+}
+
 /// Like [`match_at`], but the pattern may end where `s` continues with `.` (or `alt`).
 fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
     let Some((tok, rest)) = tokens.split_first() else {
@@ -159,6 +172,11 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
             .is_some_and(|tail| match_module(rest, tail, alt)),
         Token::Star => {
             let limit = s.find('.').unwrap_or(s.len());
+            if dot_next(rest) {
+                return star_to_dot(s, limit).is_some_and(|end| {
+                    match_module(rest, s.get(end..).unwrap_or(""), alt)
+                });
+            }
             s.char_indices()
                 .skip(1)
                 .map(|(i, _)| i)
@@ -202,6 +220,21 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
         Token::Star => {
             // One or more non-dot characters.
             let limit = s.find('.').unwrap_or(s.len());
+            if dot_next(rest) {
+                let Some(end) = star_to_dot(s, limit) else {
+                    return false;
+                };
+                let (head, tail) = s.split_at(end);
+                let saved = *first;
+                if first.is_none() {
+                    *first = Some(head);
+                }
+                if match_at(rest, tail, first) {
+                    return true;
+                }
+                *first = saved;
+                return false;
+            }
             for (end, _) in s
                 .char_indices()
                 .skip(1)
@@ -421,6 +454,61 @@ mod tests {
                 .and_then(|t| t.find(needle.as_str()))
                 .map(|i| i + from);
             proptest::prop_assert_eq!(find_from(&hay, &needle, from), want);
+        }
+    }
+
+    /// The plain module matcher (every end of every wildcard tried), the reference for
+    /// `match_module`'s shortcuts.
+    fn reference_module(tokens: &[Token], s: &str, alt: u8) -> bool {
+        let Some((tok, rest)) = tokens.split_first() else {
+            return s.is_empty() || s.starts_with('.') || s.as_bytes().first() == Some(&alt);
+        };
+        match tok {
+            Token::Lit(l) => s
+                .strip_prefix(l.as_str())
+                .is_some_and(|tail| reference_module(rest, tail, alt)),
+            Token::Star => {
+                let limit = s.find('.').unwrap_or(s.len());
+                s.char_indices()
+                    .skip(1)
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(s.len()))
+                    .take_while(|&end| end <= limit)
+                    .any(|end| reference_module(rest, s.get(end..).unwrap_or(""), alt))
+            }
+            Token::DoubleStar => {
+                if rest.is_empty() {
+                    return true;
+                }
+                if let Some(Token::Lit(l)) = rest.first() {
+                    return s
+                        .match_indices(l.as_str())
+                        .any(|(i, _)| reference_module(rest, s.get(i..).unwrap_or(""), alt));
+                }
+                s.char_indices()
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(s.len()))
+                    .any(|end| reference_module(rest, s.get(end..).unwrap_or(""), alt))
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn module_matcher_agrees_with_the_reference(
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "_", "*", "**", ".b", "é", "*."]), 0..6),
+            name in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "_", "b", "1", "é", ".b"]), 0..10),
+            underscore in proptest::bool::ANY,
+        ) {
+            let p = Pattern::new(&pat.concat());
+            let n = name.concat();
+            let alt = if underscore { b'_' } else { b'.' };
+            proptest::prop_assert_eq!(
+                match_module(&p.tokens, &n, alt),
+                reference_module(&p.tokens, &n, alt)
+            );
         }
     }
 

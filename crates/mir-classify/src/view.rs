@@ -36,6 +36,16 @@ pub fn normalize_key(name: &str, strip_prefixes: &[String]) -> (String, usize) {
     (out, removed)
 }
 
+/// `s.contains(".default.")` (PEFT's adapter name), by looking at each `.` of `s`: `contains`
+/// builds a two-way searcher on every call, which cost more than the search on every tensor
+/// name of every file.
+pub(crate) fn has_default(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'.' && b.get(i..).is_some_and(|t| t.starts_with(b".default.")))
+}
+
 /// The wrapper prefixes of `layout.toml`, compiled once at load time for [`normalize_key`]'s
 /// job: bucketed by first byte and ordered longest first, so each round of stripping compares a
 /// name against the two or three prefixes that start like it instead of every prefix.
@@ -94,7 +104,7 @@ impl Stripper {
                 None => break,
             }
         }
-        let out = if rest.contains(".default.") {
+        let out = if has_default(rest) {
             rest.replace(".default.", ".")
         } else {
             rest.to_owned()
@@ -271,7 +281,7 @@ impl<'a> AdapterView<'a> {
         for (pos, (raw, shape)) in items.enumerate() {
             // Most tensors of a base model are not adapter tensors: test the suffix before
             // allocating anything.
-            let peft_default = raw.contains(".default.");
+            let peft_default = has_default(raw);
             if !peft_default && suffix_index.longest(raw, suffixes).is_none() {
                 others.push(pos);
                 continue;
@@ -364,6 +374,24 @@ mod tests {
             normalize_key("x.lora_A.default.weight", &s).0,
             "x.lora_A.weight"
         );
+    }
+
+    #[test]
+    fn has_default_is_contains() {
+        for s in [
+            "",
+            ".default.",
+            "a.default.b",
+            "a.default",
+            "default.x",
+            "a..default.x",
+            "a.defaultx.b",
+            "a.b.default.",
+            "é.default.é",
+            "x.default",
+        ] {
+            assert_eq!(has_default(s), s.contains(".default."), "{s}");
+        }
     }
 
     #[test]
