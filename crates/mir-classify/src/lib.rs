@@ -377,7 +377,7 @@ impl Classifier {
         if ex.adapter {
             // Tensors outside the adapter view (kohya `.alpha`, stray base weights).
             for t in adapter.others.iter().filter_map(|&i| index.tensors.get(i)) {
-                let k = rs.stripper.normalize(&t.name).0;
+                let k = rs.stripper.normalize_cow(&t.name).0;
                 tally.add(&k, &t.shape, ex.benign_only(&k), false);
             }
         } else {

@@ -1,6 +1,7 @@
 //! Views of an index that rules match against: tensor names with wrapper prefixes removed
 //! (the "keys" view), and adapter tensors rewritten to `target/module.part` (the "adapter" view).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::glob::Pattern;
@@ -85,6 +86,13 @@ impl Stripper {
 
     /// Same as [`normalize_key`] with the compiled prefixes.
     pub(crate) fn normalize(&self, name: &str) -> (String, usize) {
+        let (out, removed) = self.normalize_cow(name);
+        (out.into_owned(), removed)
+    }
+
+    /// [`Stripper::normalize`], borrowing the name's tail unless `.default.` must go (so the
+    /// key view allocates nothing per tensor).
+    pub(crate) fn normalize_cow<'n>(&self, name: &'n str) -> (Cow<'n, str>, usize) {
         let mut rest = name;
         let mut removed = 0usize;
         for _ in 0..6 {
@@ -105,9 +113,9 @@ impl Stripper {
             }
         }
         let out = if has_default(rest) {
-            rest.replace(".default.", ".")
+            Cow::Owned(rest.replace(".default.", "."))
         } else {
-            rest.to_owned()
+            Cow::Borrowed(rest)
         };
         (out, removed)
     }
@@ -167,7 +175,8 @@ impl SuffixIndex {
 /// A sorted list of (name, shape) pairs, searched by pattern.
 #[derive(Debug, Default)]
 pub(crate) struct KeyView<'a> {
-    entries: Vec<(String, &'a [u64])>,
+    /// Names borrowed from the index where normalising only strips a prefix.
+    entries: Vec<(Cow<'a, str>, &'a [u64])>,
     /// Skeleton id of each entry (`coverage::skeleton_ids`), computed on first use.
     skeletons: std::cell::OnceCell<Vec<u32>>,
 }
@@ -178,8 +187,8 @@ impl<'a> KeyView<'a> {
         items: impl Iterator<Item = (&'a str, &'a [u64])>,
         strip: &Stripper,
     ) -> KeyView<'a> {
-        let mut entries: Vec<(String, &'a [u64])> =
-            items.map(|(n, s)| (strip.normalize(n).0, s)).collect();
+        let mut entries: Vec<(Cow<'a, str>, &'a [u64])> =
+            items.map(|(n, s)| (strip.normalize_cow(n).0, s)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView {
             entries,
@@ -188,7 +197,11 @@ impl<'a> KeyView<'a> {
     }
 
     /// Builds a view from already-final names (the adapter view).
-    pub(crate) fn from_entries(mut entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
+    pub(crate) fn from_entries(entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
+        let mut entries: Vec<(Cow<'a, str>, &'a [u64])> = entries
+            .into_iter()
+            .map(|(k, s)| (Cow::Owned(k), s))
+            .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView {
             entries,
@@ -198,7 +211,7 @@ impl<'a> KeyView<'a> {
 
     /// Every (name, shape), in name order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a [u64])> + '_ {
-        self.entries.iter().map(|(k, s)| (k.as_str(), *s))
+        self.entries.iter().map(|(k, s)| (k.as_ref(), *s))
     }
 
     /// The skeleton id of every name, in name order (computed once, shared by every rule's
@@ -216,7 +229,7 @@ impl<'a> KeyView<'a> {
 
     /// The positions of the names that start with `prefix` (contiguous: the view is sorted).
     pub(crate) fn prefix_range(&self, prefix: &str) -> std::ops::Range<usize> {
-        let start = self.entries.partition_point(|(k, _)| k.as_str() < prefix);
+        let start = self.entries.partition_point(|(k, _)| k.as_ref() < prefix);
         let len = self
             .entries
             .get(start..)
@@ -236,14 +249,14 @@ impl<'a> KeyView<'a> {
         p: &'v Pattern,
     ) -> impl Iterator<Item = (&'v str, &'a [u64])> + 'v {
         let prefix = p.literal_prefix();
-        let start = self.entries.partition_point(|(k, _)| k.as_str() < prefix);
+        let start = self.entries.partition_point(|(k, _)| k.as_ref() < prefix);
         self.entries
             .get(start..)
             .unwrap_or(&[])
             .iter()
             .take_while(move |(k, _)| k.starts_with(prefix))
             .filter(move |(k, _)| p.matches(k))
-            .map(|(k, s)| (k.as_str(), *s))
+            .map(|(k, s)| (k.as_ref(), *s))
     }
 
     /// The first (name, shape) the pattern matches.
@@ -341,7 +354,7 @@ impl<'a> AdapterView<'a> {
         self.kinds
             .iter()
             .max_by_key(|(_, n)| **n)
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k.as_ref())
     }
 }
 
