@@ -696,4 +696,43 @@ require = ["test_extra_marker.weight"]
         }
         assert!(hits >= 10, "{hits}");
     }
+
+    /// The suffix index (buckets and tails) picks what `max_by_key` over every suffix picks.
+    #[test]
+    fn suffix_index_agrees_with_every_suffix() {
+        let set = RuleSet::builtin().unwrap();
+        let mut names: Vec<String> = vec![
+            "a".into(),
+            "".into(),
+            "weight".into(),
+            "x.weight".into(),
+            "down.weight".into(),
+            "model.diffusion_model.input_blocks.0.0.weight".into(),
+            "x.alpha".into(),
+        ];
+        for s in &set.adapter_suffixes {
+            let x = &s.suffix;
+            names.push(format!("lora_unet_down_blocks_0{x}"));
+            names.push(x.clone());
+            names.push(format!("a{x}x"));
+            names.push(x.get(1..).unwrap_or("").to_owned());
+            names.push(format!("q{}", x.get(1..).unwrap_or("")));
+        }
+        let mut adapter = 0;
+        for n in &names {
+            let want = set
+                .adapter_suffixes
+                .iter()
+                .filter(|s| n.len() > s.suffix.len() && n.ends_with(s.suffix.as_str()))
+                .max_by_key(|s| s.suffix.len())
+                .map(|s| &s.suffix);
+            let got = set
+                .suffix_index
+                .longest(n, &set.adapter_suffixes)
+                .map(|s| &s.suffix);
+            assert_eq!(got, want, "{n}");
+            adapter += usize::from(got.is_some());
+        }
+        assert!(adapter >= set.adapter_suffixes.len(), "{adapter}");
+    }
 }

@@ -129,6 +129,11 @@ impl Stripper {
 pub(crate) struct SuffixIndex {
     /// Positions into the suffix list by last byte, longest first (ties: later first).
     buckets: Vec<Vec<usize>>,
+    /// Per bucket: the length `k` of its shortest suffix and the sorted, distinct last `k`
+    /// bytes of its suffixes. A name whose last `k` bytes are not among them ends with none of
+    /// the bucket's suffixes: one binary search rejects most tensor names of a base model (the
+    /// `…weight` bucket holds a dozen suffixes).
+    tails: Vec<(usize, Vec<Vec<u8>>)>,
 }
 
 impl SuffixIndex {
@@ -151,7 +156,29 @@ impl SuffixIndex {
                 len(y).cmp(&len(x)).then(y.cmp(&x))
             });
         }
-        SuffixIndex { buckets }
+        let tails = buckets
+            .iter()
+            .map(|b| {
+                let k = b
+                    .iter()
+                    .filter_map(|&i| suffixes.get(i))
+                    .map(|s| s.suffix.len())
+                    .min()
+                    .unwrap_or(0);
+                let mut t: Vec<Vec<u8>> = b
+                    .iter()
+                    .filter_map(|&i| suffixes.get(i))
+                    .filter_map(|s| {
+                        let x = s.suffix.as_bytes();
+                        x.get(x.len().saturating_sub(k)..).map(<[u8]>::to_vec)
+                    })
+                    .collect();
+                t.sort();
+                t.dedup();
+                (k, t)
+            })
+            .collect();
+        SuffixIndex { buckets, tails }
     }
 
     /// The longest suffix `name` ends with (and is longer than), as `max_by_key` over the list
@@ -161,10 +188,15 @@ impl SuffixIndex {
         name: &str,
         suffixes: &'s [AdapterSuffix],
     ) -> Option<&'s AdapterSuffix> {
-        let bucket = name
-            .as_bytes()
-            .last()
-            .and_then(|&b| self.buckets.get(usize::from(b)))?;
+        let last = usize::from(*name.as_bytes().last()?);
+        let bucket = self.buckets.get(last)?;
+        if let Some((k, tails)) = self.tails.get(last) {
+            let n = name.as_bytes();
+            let tail = n.get(n.len().checked_sub(*k)?..)?;
+            if tails.binary_search_by(|t| t.as_slice().cmp(tail)).is_err() {
+                return None;
+            }
+        }
         bucket
             .iter()
             .filter_map(|&i| suffixes.get(i))
