@@ -25,7 +25,9 @@ fn main() {
     let mut rest = rules_rs.as_str();
     while let Some(at) = rest.find(marker) {
         let tail = &rest[at + marker.len()..];
-        let end = tail.find('"').expect("unterminated include_str! in src/rules.rs");
+        let end = tail
+            .find('"')
+            .expect("unterminated include_str! in src/rules.rs");
         names.push(tail[..end].to_owned());
         rest = &tail[end..];
     }

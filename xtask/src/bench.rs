@@ -985,8 +985,7 @@ impl<'a> Report<'a> {
                     header_mb / path,
                     header_mb,
                     path * 1e3,
-                    header_mb
-                        / (path - g("after_parse") + g("after_parse_and_layer_hashes")),
+                    header_mb / (path - g("after_parse") + g("after_parse_and_layer_hashes")),
                     header_mb / floor
                 ),
                 met: None,

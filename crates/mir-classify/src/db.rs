@@ -167,7 +167,10 @@ mod stream {
                 fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.write_str("a string")
                 }
-                fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                fn visit_borrowed_str<E: serde::de::Error>(
+                    self,
+                    v: &'de str,
+                ) -> Result<Text<'de>, E> {
                     Ok(Text(Cow::Borrowed(v)))
                 }
                 fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
@@ -363,9 +366,13 @@ mod stream {
                         ),
                         None => None,
                     };
-                    self.cx
-                        .db
-                        .add(self.key, &compat.0, e.repo.as_deref(), pkg.as_ref(), &e.hashes);
+                    self.cx.db.add(
+                        self.key,
+                        &compat.0,
+                        e.repo.as_deref(),
+                        pkg.as_ref(),
+                        &e.hashes,
+                    );
                 }
             }
             Ok(())
@@ -506,7 +513,10 @@ mod tests {
                 let Value::Object(fields) = entry else {
                     continue;
                 };
-                let repo = fields.get("repo").and_then(Value::as_str).map(str::to_owned);
+                let repo = fields
+                    .get("repo")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 let pkg = fields.get("pkg").cloned();
                 for field in FIELDS {
                     let hashes: Vec<&str> = match fields.get(field) {

@@ -76,6 +76,19 @@ impl Pattern {
         &self.literal_prefix
     }
 
+    /// `(prefix, rest)` when the pattern is `prefix*rest` with `rest` a literal that starts with
+    /// `.` (and `prefix` a literal or nothing): then a name matches exactly when it is `prefix`,
+    /// one non-empty segment, and `rest` (the `*` ends at the name's first dot after `prefix`).
+    pub(crate) fn segment_form(&self) -> Option<(&str, &str)> {
+        match self.tokens.as_slice() {
+            [Token::Lit(a), Token::Star, Token::Lit(b)] if b.starts_with('.') => {
+                Some((a.as_str(), b.as_str()))
+            }
+            [Token::Star, Token::Lit(b)] if b.starts_with('.') => Some(("", b.as_str())),
+            _ => None,
+        }
+    }
+
     /// Whether `s` matches the whole pattern.
     pub(crate) fn matches(&self, s: &str) -> bool {
         self.capture(s).is_some()
@@ -173,9 +186,8 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
         Token::Star => {
             let limit = s.find('.').unwrap_or(s.len());
             if dot_next(rest) {
-                return star_to_dot(s, limit).is_some_and(|end| {
-                    match_module(rest, s.get(end..).unwrap_or(""), alt)
-                });
+                return star_to_dot(s, limit)
+                    .is_some_and(|end| match_module(rest, s.get(end..).unwrap_or(""), alt));
             }
             s.char_indices()
                 .skip(1)
@@ -283,7 +295,12 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 

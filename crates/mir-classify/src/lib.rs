@@ -52,8 +52,8 @@ use mir_id::{Domain, MirId};
 
 pub use coverage::{Coverage, UnexplainedGroup};
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
-pub use ids::IdRow;
 pub use defs::Prediction;
+pub use ids::IdRow;
 pub use rules::RuleError;
 pub use view::normalize_key;
 

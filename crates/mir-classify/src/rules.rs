@@ -8,11 +8,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::glob::Pattern;
 pub(crate) use crate::defs::{
     AdapterSuffix, AdapterTarget, BundlePart, CompatFrom, DbAliases, Flavour, LayoutFile, MetaDef,
     Prediction, Role, RuleDef, RuleFile,
 };
+use crate::glob::Pattern;
 
 /// Why the embedded (or a caller's) rule files are unusable.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,6 @@ pub enum RuleError {
         key: String,
     },
 }
-
 
 /// A compiled shape test.
 #[derive(Debug)]
@@ -196,7 +195,6 @@ pub(crate) struct Rule {
     /// The family's fixed objective.
     pub(crate) prediction: Option<Prediction>,
 }
-
 
 /// A rule's `groups`, compiled.
 #[derive(Debug)]
@@ -316,8 +314,8 @@ impl RuleSet {
     /// binary form here, validated and compiled. About ten times faster than parsing the TOML
     /// (which `from_sources(BUILTIN_RULES, BUILTIN_LAYOUT)` still does, with the same result).
     pub(crate) fn builtin() -> Result<RuleSet, RuleError> {
-        let b: crate::defs::Builtin = postcard::from_bytes(BUILTIN_PARSED)
-            .map_err(|e| RuleError::Embedded(e.to_string()))?;
+        let b: crate::defs::Builtin =
+            postcard::from_bytes(BUILTIN_PARSED).map_err(|e| RuleError::Embedded(e.to_string()))?;
         let check = if cfg!(debug_assertions) {
             Check::Full
         } else {
@@ -331,8 +329,8 @@ impl RuleSet {
         if extra.is_empty() {
             return Self::builtin();
         }
-        let b: crate::defs::Builtin = postcard::from_bytes(BUILTIN_PARSED)
-            .map_err(|e| RuleError::Embedded(e.to_string()))?;
+        let b: crate::defs::Builtin =
+            postcard::from_bytes(BUILTIN_PARSED).map_err(|e| RuleError::Embedded(e.to_string()))?;
         let mut defs = b.rules;
         for (name, text) in extra {
             let f: RuleFile = parse(name, text)?;
@@ -368,9 +366,7 @@ impl RuleSet {
             }
         }
         let benign_text = layout.benign.as_deref().unwrap_or(&[]);
-        let benign_blind = benign_text
-            .iter()
-            .all(|p| crate::coverage::index_blind(p));
+        let benign_blind = benign_text.iter().all(|p| crate::coverage::index_blind(p));
         let mut rules = Vec::with_capacity(defs.len());
         for d in defs {
             rules.push(compile(d, &by_id, &layout.tables, benign_blind, check)?);
@@ -585,7 +581,10 @@ mod tests {
         let toml = RuleSet::from_sources(BUILTIN_RULES, BUILTIN_LAYOUT).unwrap();
         assert!(toml.rules.len() > 100, "{} rules", toml.rules.len());
         let want = shown(toml);
-        assert!(shown(RuleSet::builtin().unwrap()) == want, "builtin differs");
+        assert!(
+            shown(RuleSet::builtin().unwrap()) == want,
+            "builtin differs"
+        );
         let b = decoded();
         let embedded = RuleSet::from_defs(b.rules, b.layout, Check::Embedded).unwrap();
         assert!(shown(embedded) == want, "Check::Embedded differs");

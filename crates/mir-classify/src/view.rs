@@ -282,11 +282,24 @@ impl<'a> KeyView<'a> {
     ) -> impl Iterator<Item = (&'v str, &'a [u64])> + 'v {
         let prefix = p.literal_prefix();
         let start = self.entries.partition_point(|(k, _)| k.as_ref() < prefix);
+        let range = self.entries.get(start..).unwrap_or(&[]);
+        let end = range.partition_point(|(k, _)| k.starts_with(prefix));
+        Find {
+            entries: range.get(..end).unwrap_or(&[]),
+            pattern: p,
+            segment: p.segment_form(),
+        }
+    }
+
+    /// Every (name, shape) the pattern matches, tested one by one (the reference for the jumps of
+    /// [`KeyView::find`]).
+    #[cfg(test)]
+    pub(crate) fn find_plain<'v>(
+        &'v self,
+        p: &'v Pattern,
+    ) -> impl Iterator<Item = (&'v str, &'a [u64])> + 'v {
         self.entries
-            .get(start..)
-            .unwrap_or(&[])
             .iter()
-            .take_while(move |(k, _)| k.starts_with(prefix))
             .filter(move |(k, _)| p.matches(k))
             .map(|(k, s)| (k.as_ref(), *s))
     }
@@ -294,6 +307,61 @@ impl<'a> KeyView<'a> {
     /// The first (name, shape) the pattern matches.
     pub(crate) fn first<'v>(&'v self, p: &'v Pattern) -> Option<(&'v str, &'a [u64])> {
         self.find(p).next()
+    }
+}
+
+/// The matches of a pattern among the names of a view that start with its literal prefix.
+struct Find<'v, 'a> {
+    /// What is left of that range.
+    entries: &'v [(Cow<'a, str>, &'a [u64])],
+    pattern: &'v Pattern,
+    /// The pattern is `prefix*.rest` ([`Pattern::segment_form`]): then every name that starts
+    /// with `prefix` + one segment + `.` can match only as `prefix` + segment + `.rest`, so the
+    /// search looks that one name up in the block of names sharing the segment (sorted, so a
+    /// contiguous block) and jumps over the block: a few binary searches per block index
+    /// (`double_blocks.0.`, `double_blocks.1.`, …) instead of testing every name.
+    segment: Option<(&'v str, &'v str)>,
+}
+
+impl<'v, 'a> Iterator for Find<'v, 'a> {
+    type Item = (&'v str, &'a [u64]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Some((prefix, rest)) = self.segment else {
+            let (i, (k, s)) = self
+                .entries
+                .iter()
+                .enumerate()
+                .find(|(_, (k, _))| self.pattern.matches(k))?;
+            self.entries = self.entries.get(i.saturating_add(1)..).unwrap_or(&[]);
+            return Some((k.as_ref(), *s));
+        };
+        loop {
+            let (first, _) = self.entries.first()?;
+            let tail = first.get(prefix.len()..).unwrap_or("");
+            let Some(dot) = tail.find('.').filter(|&d| d > 0) else {
+                // No segment (or an empty one) before a dot: this name cannot match.
+                self.entries = self.entries.get(1..).unwrap_or(&[]);
+                continue;
+            };
+            let stem_len = prefix.len().saturating_add(dot);
+            let block_prefix = first.get(..stem_len.saturating_add(1)).unwrap_or("");
+            let block_len = self
+                .entries
+                .partition_point(|(k, _)| k.starts_with(block_prefix));
+            let block = self.entries.get(..block_len.max(1)).unwrap_or(&[]);
+            self.entries = self.entries.get(block_len.max(1)..).unwrap_or(&[]);
+            // In the block every name starts with the stem, so they sort by what follows it.
+            fn after(k: &str, n: usize) -> &str {
+                k.get(n..).unwrap_or("")
+            }
+            let at = block.partition_point(|(k, _)| after(k, stem_len) < rest);
+            if let Some((k, s)) = block.get(at)
+                && after(k, stem_len) == rest
+            {
+                return Some((k.as_ref(), *s));
+            }
+        }
     }
 }
 
@@ -419,6 +487,72 @@ mod tests {
             normalize_key("x.lora_A.default.weight", &s).0,
             "x.lora_A.weight"
         );
+    }
+
+    proptest::proptest! {
+        /// The block jumps of `find` give the same matches, in the same order, as testing
+        /// every name.
+        #[test]
+        fn find_agrees_with_testing_every_name(
+            names in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["a", "b", ".", "1", "10", "2", "_", "-", "/", "é"]),
+                    0..7,
+                ),
+                0..25,
+            ),
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", ".", "1", "*", "**", ".a", "-", "é"]), 0..5),
+        ) {
+            let shape: Vec<u64> = vec![1];
+            let names: Vec<String> = names.into_iter().map(|n| n.concat()).collect();
+            let v = KeyView::from_entries(
+                names.iter().map(|n| (n.clone(), shape.as_slice())).collect(),
+            );
+            for text in [pat.concat(), format!("a{}", pat.concat()), format!("a*{}", pat.concat())] {
+                let p = Pattern::new(&text);
+                let got: Vec<&str> = v.find(&p).map(|(k, _)| k).collect();
+                let want: Vec<&str> = v.find_plain(&p).map(|(k, _)| k).collect();
+                proptest::prop_assert_eq!(got, want, "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn find_jumps_blocks_of_a_segment_pattern() {
+        let shape: Vec<u64> = vec![1];
+        let names = [
+            "double_blocks.0.img_attn.qkv.weight",
+            "double_blocks.0.img_mod.lin.weight",
+            "double_blocks.1.img_attn.qkv.weight",
+            "double_blocks.10.img_attn.qkv.weight",
+            "double_blocks.10.txt_attn.qkv.weight",
+            "double_blocks.2.txt_attn.qkv.weight",
+            "double_blocks.x",
+            "double_blocks..img_attn.qkv.weight",
+        ];
+        let v = KeyView::from_entries(
+            names
+                .iter()
+                .map(|n| (n.to_string(), shape.as_slice()))
+                .collect(),
+        );
+        let p = Pattern::new("double_blocks.*.img_attn.qkv.weight");
+        assert!(p.segment_form().is_some());
+        let got: Vec<&str> = v.find(&p).map(|(k, _)| k).collect();
+        assert_eq!(
+            got,
+            [
+                "double_blocks.0.img_attn.qkv.weight",
+                "double_blocks.1.img_attn.qkv.weight",
+                "double_blocks.10.img_attn.qkv.weight"
+            ]
+        );
+        assert!(
+            v.first(&Pattern::new("double_blocks.*.txt_attn.qkv.weight"))
+                .is_some()
+        );
+        assert!(v.first(&Pattern::new("double_blocks.*.nothing")).is_none());
     }
 
     #[test]
