@@ -47,6 +47,15 @@ pub(crate) fn has_default(s: &str) -> bool {
         .any(|(i, &c)| c == b'.' && b.get(i..).is_some_and(|t| t.starts_with(b".default.")))
 }
 
+/// Where `_processor_` occurs in `s` (the diffusers attention-processor segment), by looking
+/// at each `_`, without building a two-way searcher per tensor.
+fn find_processor(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .position(|(i, &c)| c == b'_' && b.get(i..).is_some_and(|t| t.starts_with(b"_processor_")))
+}
+
 /// The wrapper prefixes of `layout.toml`, compiled once at load time for [`normalize_key`]'s
 /// job: bucketed by first byte and ordered longest first, so each round of stripping compares a
 /// name against the two or three prefixes that start like it instead of every prefix.
@@ -395,16 +404,22 @@ impl<'a> AdapterView<'a> {
             // Most tensors of a base model are not adapter tensors: test the suffix before
             // allocating anything.
             let peft_default = has_default(raw);
-            if !peft_default && suffix_index.longest(raw, suffixes).is_none() {
+            let first = suffix_index.longest(raw, suffixes);
+            if !peft_default && first.is_none() {
                 others.push(pos);
                 continue;
             }
-            let name = if peft_default {
-                raw.replace(".default.", ".")
+            let name: Cow<'_, str> = if peft_default {
+                Cow::Owned(raw.replace(".default.", "."))
             } else {
-                raw.to_owned()
+                Cow::Borrowed(raw)
             };
-            let Some(sfx) = suffix_index.longest(&name, suffixes) else {
+            let sfx = if peft_default {
+                suffix_index.longest(&name, suffixes)
+            } else {
+                first
+            };
+            let Some(sfx) = sfx else {
                 others.push(pos);
                 continue;
             };
@@ -416,22 +431,50 @@ impl<'a> AdapterView<'a> {
                 Some(t) => (
                     t.target.as_str(),
                     t.style.as_str(),
-                    name.get(t.prefix.len()..).unwrap_or("").to_owned(),
+                    Cow::Borrowed(name.get(t.prefix.len()..).unwrap_or("")),
                 ),
-                None => ("unet", "dotted", strip.normalize(&name).0),
+                None => ("unet", "dotted", strip.normalize_cow(&name).0),
             };
             let module = rest
                 .get(..rest.len().saturating_sub(sfx.suffix.len()))
                 .unwrap_or("");
-            let module = if style == "kohya" {
-                module.to_owned()
+            // `target/module.part`, built in one string: the module path with `.` written `_`
+            // (dotted style), then `_processor_` written `_` (as `replace` would, left to right).
+            let mut out = String::with_capacity(
+                target
+                    .len()
+                    .saturating_add(module.len())
+                    .saturating_add(sfx.part.len())
+                    .saturating_add(2),
+            );
+            out.push_str(target);
+            out.push('/');
+            let body_start = out.len();
+            if style == "kohya" {
+                out.push_str(module);
             } else {
-                module.replace('.', "_")
-            };
-            let module = module.replace("_processor_", "_");
-            let n = kinds.entry(sfx.kind.clone()).or_default();
-            *n = n.saturating_add(1);
-            entries.push((format!("{target}/{module}.{}", sfx.part), shape));
+                out.extend(module.chars().map(|ch| if ch == '.' { '_' } else { ch }));
+            }
+            if out
+                .get(body_start..)
+                .is_some_and(|m| find_processor(m).is_some())
+            {
+                let body = out
+                    .get(body_start..)
+                    .unwrap_or("")
+                    .replace("_processor_", "_");
+                out.truncate(body_start);
+                out.push_str(&body);
+            }
+            out.push('.');
+            out.push_str(&sfx.part);
+            match kinds.get_mut(&sfx.kind) {
+                Some(n) => *n = n.saturating_add(1),
+                None => {
+                    kinds.insert(sfx.kind.clone(), 1);
+                }
+            }
+            entries.push((out, shape));
         }
         AdapterView {
             keys: KeyView::from_entries(entries),
@@ -553,6 +596,21 @@ mod tests {
                 .is_some()
         );
         assert!(v.first(&Pattern::new("double_blocks.*.nothing")).is_none());
+    }
+
+    #[test]
+    fn find_processor_is_find() {
+        for s in [
+            "",
+            "_processor_",
+            "attn_processor_to_k",
+            "a__processor_",
+            "_processor",
+            "x_processor_y_processor_z",
+            "é_processor_é",
+        ] {
+            assert_eq!(find_processor(s), s.find("_processor_"), "{s}");
+        }
     }
 
     #[test]
