@@ -625,9 +625,11 @@ RESNET = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", 
           ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")]
 
 
-def unet_to_ldm(layout, up_has_attn):
+def unet_to_ldm(layout, up_has_attn, lpb=2):
     """diffusers UNet names -> LDM names. `up_has_attn[i]`: whether up block i has attentions
-    (decides the upsampler's index inside output_blocks)."""
+    (decides the upsampler's index inside output_blocks). `lpb`: resnets per down block
+    (`layers_per_block`; 2 in every SD release, 1 in KOALA); up blocks have `lpb + 1`."""
+    d, u = lpb + 1, lpb + 1  # input_blocks per level (resnets + downsampler); output_blocks per level
     import re as _re
 
     def res(inner):
@@ -641,31 +643,31 @@ def unet_to_ldm(layout, up_has_attn):
         m = _re.fullmatch(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", name)
         if m:
             i, j, inner = int(m[1]), int(m[2]), m[3]
-            out[f"input_blocks.{3 * i + j + 1}.0.{res(inner)}"] = v
+            out[f"input_blocks.{d * i + j + 1}.0.{res(inner)}"] = v
             continue
         m = _re.fullmatch(r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.*)", name)
         if m:
             i, j, inner = int(m[1]), int(m[2]), m[3]
-            out[f"input_blocks.{3 * i + j + 1}.1.{inner}"] = v
+            out[f"input_blocks.{d * i + j + 1}.1.{inner}"] = v
             continue
         m = _re.fullmatch(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", name)
         if m:
-            out[f"input_blocks.{3 * (int(m[1]) + 1)}.0.op.{m[2]}"] = v
+            out[f"input_blocks.{d * (int(m[1]) + 1)}.0.op.{m[2]}"] = v
             continue
         m = _re.fullmatch(r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", name)
         if m:
             i, j, inner = int(m[1]), int(m[2]), m[3]
-            out[f"output_blocks.{3 * i + j}.0.{res(inner)}"] = v
+            out[f"output_blocks.{u * i + j}.0.{res(inner)}"] = v
             continue
         m = _re.fullmatch(r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)", name)
         if m:
             i, j, inner = int(m[1]), int(m[2]), m[3]
-            out[f"output_blocks.{3 * i + j}.1.{inner}"] = v
+            out[f"output_blocks.{u * i + j}.1.{inner}"] = v
             continue
         m = _re.fullmatch(r"up_blocks\.(\d+)\.upsamplers\.0\.(.*)", name)
         if m:
             i = int(m[1])
-            out[f"output_blocks.{3 * i + 2}.{2 if up_has_attn[i] else 1}.{m[2]}"] = v
+            out[f"output_blocks.{u * i + lpb}.{2 if up_has_attn[i] else 1}.{m[2]}"] = v
             continue
         m = _re.fullmatch(r"mid_block\.attentions\.0\.(.*)", name)
         if m:
@@ -747,6 +749,60 @@ def unets():
         write_spec(f"{name}.diffusers", sd, header(cls, src, cfg, DIFFUSERS_NOTE), ex)
         write_spec(f"{name}.ldm", prefixed(unet_to_ldm(sd, up_attn), "model.diffusion_model."),
                    header(cls, src, cfg, ldm_note), ex)
+
+
+# ---------------------------------------------------------------------------------------------
+# SDXL distillations: the SDXL UNet2DConditionModel with fewer transformer blocks per level (and
+# fewer resnets for KOALA). The hub is not reachable from here; the values below reproduce the
+# released unet/config.json files and are checked against the parameter counts their authors
+# publish (computed on the meta model below; the script stops if one drifts):
+#   SSD-1B 1.3B (segmind/SSD-1B model card, arXiv 2401.02677), Segmind-Vega 745M (Segmind's Vega
+#   model card and blog), KOALA-700M 782M and KOALA-1B 1.16B (arXiv 2312.04005, Table 2).
+# SSD-1B and Vega keep one resnet in the mid block (diffusers' `mid_block_type="UNetMidBlock2D"`,
+# which builds exactly one resnet and no attention); KOALA-700M has no mid block
+# (`mid_block_type=None`), KOALA-1B the cross-attention mid block at depth 6.
+
+SDXL_DISTILLED = [
+    # name, config, source, published UNet parameters (billions), ID, single-file layout released
+    ("ssd-1b", dict(SDXL, transformer_layers_per_block=[1, 2, 4],
+                    reverse_transformer_layers_per_block=[[4, 4, 10], [2, 1, 1], [1, 1, 1]],
+                    mid_block_type="UNetMidBlock2D"),
+     "segmind/SSD-1B unet/config.json (transformer_layers_per_block [1, 2, 4], "
+     "reverse_transformer_layers_per_block [[4, 4, 10], [2, 1, 1], 1], mid_block_type UNetMidBlock2D); "
+     "single file SSD-1B.safetensors (SGM names)", 1.3, "mir:model.unet.ssd-1b", "sgm"),
+    ("segmind-vega", dict(SDXL, transformer_layers_per_block=[0, 1, 2],
+                          reverse_transformer_layers_per_block=[[2, 2, 2], [1, 1, 1], [0, 0, 0]],
+                          mid_block_type="UNetMidBlock2D"),
+     "segmind/Segmind-Vega unet/config.json (symmetric: transformer_layers_per_block [0, 1, 2], "
+     "reverse [[2, 2, 2], [1, 1, 1], 0], mid_block_type UNetMidBlock2D); single file "
+     "segmind-vega.safetensors (SGM names)", 0.745, "mir:model.unet.segmind-vega", "sgm"),
+    ("koala-700m", dict(SDXL, layers_per_block=1, transformer_layers_per_block=[1, 2, 5], mid_block_type=None),
+     "etri-vilab/koala-700m(-llava-cap) unet/config.json (layers_per_block 1, transformer_layers_per_block "
+     "[1, 2, 5], mid_block_type null); released as diffusers folders only, the LDM layout is the "
+     "UNet as ComfyUI / A1111 checkpoint savers write it", 0.782, "mir:model.unet.koala", "ldm"),
+    ("koala-1b", dict(SDXL, layers_per_block=1, transformer_layers_per_block=[1, 2, 6]),
+     "etri-vilab/koala-1b(-llava-cap) unet/config.json (layers_per_block 1, transformer_layers_per_block "
+     "[1, 2, 6], cross-attention mid block at depth 6); released as diffusers folders only, the LDM "
+     "layout is the UNet as ComfyUI / A1111 checkpoint savers write it", 1.16, "mir:model.unet.koala", "ldm"),
+]
+
+
+def sdxl_distilled():
+    cls = diffusers.UNet2DConditionModel
+    for name, cfg, src, billions, mir, single in SDXL_DISTILLED:
+        model = meta_model(cls, cfg)
+        n = sum(p.numel() for p in model.parameters()) / 1e9
+        if abs(n - billions) > 0.035 * billions:
+            raise SystemExit(f"{name}: {n:.3f}B parameters, the release has {billions}B: config drifted")
+        src = f"{src}; {n:.3f}B UNet parameters (published: {billions}B)"
+        sd = meta_state(cls, cfg, torch.float16)
+        ex = [f"@expect {mir}", "@expect_prediction eps"]
+        write_spec(f"{name}.diffusers", sd, header(cls, src, cfg, DIFFUSERS_NOTE.replace("transformer/", "unet/")), ex)
+        note = ("original SGM single file (model.diffusion_model.*; here the UNet part): inverse of "
+                "diffusers' convert_ldm_unet_checkpoint")
+        lpb = cfg.get("layers_per_block", 2)
+        write_spec(f"{name}.{single}", prefixed(unet_to_ldm(sd, SDXL_UP_ATTN, lpb), "model.diffusion_model."),
+                   header(cls, src, cfg, note), ex)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -952,6 +1008,7 @@ FAMILIES = {
     "cogview4": cogview4,
     "loras": loras,
     "unets": unets,
+    "sdxl-distilled": sdxl_distilled,
     "dits": dits,
     "chroma-radiance": chroma_radiance,
     "omnigen2": omnigen2,

@@ -1354,6 +1354,9 @@ RULE_FIXTURES = {
     "taehv-wan-2-2": ["tae-wan-2-2"],
     "taehv-hunyuanvideo-1-5": ["tae-hunyuanvideo-1-5"],
     "taehv-ltx-2": ["tae-ltx-2"],
+    # written by gen_families.py
+    "wan-2-2-fun-control": ["wan-2-2-fun-control-a14b", "wan-2-2-fun-control-5b"],
+    "hunyuan3d-2-1": ["hunyuan3d-2-1"],
 }
 
 BLOCK_LISTS = re.compile(r"(blocks|layers|block|stack|modules|blocks_2|^encoder|^decoder)$")
@@ -1395,6 +1398,9 @@ def group_of(key: str) -> str:
 # rule names yet).
 EXTRA_GROUPS = {
     "stable-video-diffusion": ["conditioner.**", "first_stage_model.**"],
+    # Wan 2.1 Fun V1.1 Control adds the reference-image conv (VideoX-Fun add_ref_conv); the Wan 2.2
+    # Fun-Control rule's own fixtures come from gen_families.py
+    "wan-fun-control": ["ref_conv"],
     # LoRAs (adapter view, `unet/<module path joined with _>`): every module a HunyuanVideo or
     # LTX-Video LoRA may target, in diffusers and original naming
     "lora-hunyuanvideo": [
@@ -1432,7 +1438,11 @@ def rule_groups() -> dict[str, list[str]]:
                 for line in path.read_text().splitlines():
                     if not line or line[0] in "#@":
                         continue
-                    groups.add(group_of(line.split()[0]))
+                    key = line.split()[0]
+                    # ComfyUI scaled-fp8 packaging (layout.toml `benign`), not a module of the family
+                    if key == "scaled_fp8" or key.endswith(".scale_weight"):
+                        continue
+                    groups.add(group_of(key))
         out[rule] = sorted(groups)
     return out
 

@@ -141,16 +141,11 @@ fn ids_rows() -> Vec<String> {
 /// IDS.md rows not yet covered by fixtures in two layouts (exact; the list only shrinks).
 ///
 /// Issue 13's rows (ControlNets, T2I/IP-Adapters, Redux, embeddings, image encoders, upscalers,
-/// SAM, depth) and, until the layouts work of issue 12 covers them, issue 12's rows. Remove a row
-/// when it gets covered: the test fails while a covered row is still listed.
+/// SAM, depth) not yet covered; issue 12's rows are all covered. Remove a row when it gets
+/// covered: the test fails while a covered row is still listed.
 const KNOWN_GAPS: &[&str] = &[
     // issue 13: control, adapters, embeddings, image encoders, upscalers, segmenters
     "mir:model.vit.sam",
-    // issue 12: denoisers, VAEs and LoRA bases of the second edition (the layouts helpers remove
-    // these as they cover them)
-    "mir:model.unet.ssd-1b",
-    "mir:model.unet.segmind-vega",
-    "mir:model.unet.koala",
 ];
 
 #[test]

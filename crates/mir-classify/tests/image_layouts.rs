@@ -195,6 +195,116 @@ fn new_image_families_are_never_named_as_their_look_alikes() {
             ],
         ),
         (
+            "ssd-1b.sgm.spec",
+            &[
+                "mir:model.unet.stable-diffusion-xl",
+                "mir:model.unet.segmind-vega",
+                "mir:model.unet.koala",
+            ],
+        ),
+        (
+            "ssd-1b.diffusers.spec",
+            &[
+                "mir:model.unet.stable-diffusion-xl",
+                "mir:model.unet.segmind-vega",
+            ],
+        ),
+        (
+            "segmind-vega.sgm.spec",
+            &[
+                "mir:model.unet.stable-diffusion-xl",
+                "mir:model.unet.ssd-1b",
+                "mir:model.unet.koala",
+            ],
+        ),
+        (
+            "koala-700m.ldm.spec",
+            &[
+                "mir:model.unet.stable-diffusion-xl",
+                "mir:model.unet.ssd-1b",
+            ],
+        ),
+        (
+            "koala-1b.diffusers.spec",
+            &[
+                "mir:model.unet.stable-diffusion-xl",
+                "mir:model.unet.ssd-1b",
+            ],
+        ),
+        (
+            "hunyuanimage-2-1.original.spec",
+            &["mir:model.dit.hunyuanimage-2-1:refiner"],
+        ),
+        (
+            "hunyuanimage-2-1.diffusers.spec",
+            &["mir:model.dit.hunyuanimage-2-1:refiner"],
+        ),
+        (
+            "hunyuanimage-2-1-refiner.original.spec",
+            &[
+                "mir:model.dit.hunyuanvideo",
+                "mir:model.dit.hunyuanvideo-1-5",
+                "mir:dev.",
+            ],
+        ),
+        (
+            "wan-2-1-fun-control-14b.original.spec",
+            &["mir:model.dit.wan-2-2:fun-control"],
+        ),
+        (
+            "wan-2-2-fun-control-a14b.native.spec",
+            &[
+                "mir:model.dit.wan-2-1:",
+                "mir:model.dit.wan-2-2:i2v",
+                "mir:model.dit.wan-2-2:t2v",
+                "mir:dev.",
+            ],
+        ),
+        (
+            "wan-2-2-fun-control-5b.native.spec",
+            &[
+                "mir:model.dit.wan-2-2:ti2v",
+                "mir:model.dit.wan-2-2:i2v",
+                "mir:dev.",
+            ],
+        ),
+        (
+            "hunyuan3d-2.original.spec",
+            &["mir:model.dit.hunyuan3d-2:2-1"],
+        ),
+        (
+            "hunyuan3d-2-1.original.spec",
+            &[
+                "mir:model.dit.hunyuandit-v1",
+                "mir:model.dit.flux-1-",
+                "mir:model.dit.hunyuan3d-2:mini",
+            ],
+        ),
+        (
+            "kandinsky-5-t2v-lite.original.spec",
+            &[
+                "mir:model.dit.hunyuanvideo",
+                "mir:model.dit.wan-",
+                "mir:dev.",
+            ],
+        ),
+        (
+            "sdxl-full.ldm.spec",
+            &[
+                "mir:model.unet.ssd-1b",
+                "mir:model.unet.segmind-vega",
+                "mir:model.unet.koala",
+            ],
+        ),
+        (
+            "sdxl-full.diffusers.spec",
+            &[
+                "mir:model.unet.ssd-1b",
+                "mir:model.unet.segmind-vega",
+                "mir:model.unet.koala",
+            ],
+        ),
+        (
             "lora-flux.kohya.spec",
             &[
                 "mir:model.lora.lora:flux-2-",
@@ -283,4 +393,55 @@ fn image_rules_name_what_the_other_rules_cannot() {
         new_family_named_without.is_empty(),
         "named right without image.toml, so its rule there is redundant: {new_family_named_without:?}"
     );
+}
+
+/// A pruned SDXL UNet (blocks dropped from the released layout, e.g. an extraction that lost the
+/// mid block's attention, or the deeper transformer blocks of one level) is not an SDXL
+/// distillation: SSD-1B, Segmind-Vega and KOALA are decided by the depth of every level and
+/// their own mid block, so a partial SDXL stays SDXL (pruned files keep their family) or is
+/// left without one of the distillations' IDs.
+#[test]
+fn a_pruned_sdxl_unet_is_not_named_as_a_distillation() {
+    let c = Classifier::builtin().unwrap();
+    let distilled = [
+        "mir:model.unet.ssd-1b",
+        "mir:model.unet.segmind-vega",
+        "mir:model.unet.koala",
+    ];
+    // (what is dropped, described; predicate on the tensor name)
+    type Pruning = (&'static str, fn(&str) -> bool);
+    let prunings: &[Pruning] = &[
+        ("the mid block's attention", |n| {
+            n.contains("middle_block.1.")
+        }),
+        ("transformer blocks 4-9 of input_blocks.7/.8", |n| {
+            [
+                "input_blocks.7.1.transformer_blocks.",
+                "input_blocks.8.1.transformer_blocks.",
+            ]
+            .iter()
+            .any(|p| {
+                n.split_once(p)
+                    .and_then(|(_, rest)| rest.split('.').next()?.parse::<u32>().ok())
+                    .is_some_and(|i| i >= 4)
+            })
+        }),
+        ("every mid-block tensor", |n| n.contains("middle_block.")),
+    ];
+    let mut failures = Vec::new();
+    for (what, drop) in prunings {
+        let mut s = common::spec("sdxl-full.ldm.spec");
+        let before = s.index.tensors.len();
+        s.index.tensors.retain(|t| !drop(&t.name));
+        assert!(s.index.tensors.len() < before, "{what}: nothing dropped");
+        let out = common::classify(&c, &s);
+        let got = out.mir.as_ref().map(|m| m.to_string()).unwrap_or_default();
+        if distilled.iter().any(|d| got.starts_with(d)) {
+            failures.push(format!("SDXL without {what} is named {got}"));
+        }
+        if got != "mir:model.unet.stable-diffusion-xl" {
+            failures.push(format!("SDXL without {what} lost its family: {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
