@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mir_engine::{Engine, Event, HashAlgo, Record};
+use mir_engine::{Engine, Event, HashAlgo, Progress, Record};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -55,7 +55,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
 }
 
 /// Builds an engine over `paths` with the Python API's options. `index` is a SQLite path,
-/// `":memory:"` for an index in memory, or `None` for no index.
+/// `":memory:"` for an index in memory, `"default"` for the `mir` command's index (`$MIR_INDEX`,
+/// else the platform cache folder), or `None` for no index. (The Python package turns a path
+/// object naming a file `default` or `:memory:` into `./default`, `./:memory:`.)
 fn engine(
     paths: Vec<PathBuf>,
     index: Option<String>,
@@ -70,6 +72,7 @@ fn engine(
     b = match index.as_deref() {
         None => b,
         Some(":memory:") => b.index_in_memory(),
+        Some("default") => b.default_index(),
         Some(p) => b.index_at(p),
     };
     if let Some(db) = mir_db {
@@ -81,11 +84,20 @@ fn engine(
     b.build().map_err(engine_error)
 }
 
+/// What the scan thread hands the consuming thread.
+enum Msg {
+    /// The walk is over: this many records will follow (sent only when progress was asked for).
+    Found(usize),
+    /// One file's record, as the JSON text of `mir scan --json`.
+    Record(String),
+}
+
 /// A running scan: yields each file's record (JSON text) while the scan runs on a background
-/// thread. Dropping it, `close()`, or Ctrl-C while waiting stops the scan.
+/// thread, and, when started with `progress=True`, the number of files to come (an `int`, once,
+/// before the first record). Dropping it, `close()`, or Ctrl-C while waiting stops the scan.
 #[pyclass(module = "mir._mir")]
 struct ScanIter {
-    rx: Mutex<Option<Receiver<String>>>,
+    rx: Mutex<Option<Receiver<Msg>>>,
     cancel: Arc<AtomicBool>,
     handle: Mutex<Option<JoinHandle<bool>>>,
     cancelled: Mutex<Option<bool>>,
@@ -125,7 +137,7 @@ impl ScanIter {
         slf
     }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<String>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
         loop {
             // Wait without the GIL, waking every 100 ms to let Python handle signals (Ctrl-C).
             let got = py.allow_threads(|| {
@@ -136,7 +148,10 @@ impl ScanIter {
                 }
             });
             match got {
-                Ok(line) => return Ok(Some(line)),
+                Ok(Msg::Record(line)) => {
+                    return Ok(Some(line.into_pyobject(py)?.into_any().unbind()));
+                }
+                Ok(Msg::Found(n)) => return Ok(Some(n.into_pyobject(py)?.into_any().unbind())),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
                         py.allow_threads(|| self.stop());
@@ -175,7 +190,7 @@ impl Drop for ScanIter {
 
 /// Starts a scan of `paths`; see `mir.scan`.
 #[pyfunction]
-#[pyo3(signature = (paths, index=None, hashes=Vec::new(), mir_db=None, threads=None))]
+#[pyo3(signature = (paths, index=None, hashes=Vec::new(), mir_db=None, threads=None, progress=false))]
 fn scan(
     py: Python<'_>,
     paths: Vec<PathBuf>,
@@ -183,18 +198,29 @@ fn scan(
     hashes: Vec<String>,
     mir_db: Option<PathBuf>,
     threads: Option<usize>,
+    progress: bool,
 ) -> PyResult<ScanIter> {
     let engine = py.allow_threads(|| engine(paths, index, &hashes, mir_db, threads))?;
-    let (tx, rx) = mpsc::sync_channel::<String>(64);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(64);
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     let handle = std::thread::spawn(move || {
-        let end = engine.scan_cancellable(&flag, |event| match event {
+        // The file count goes through the records' channel, so the consuming thread (holding
+        // the GIL) reads it before the first record; no Python code runs on this thread or on
+        // the scan's workers. `FileDone` is not forwarded: the consumer counts the records it
+        // takes, which is the progress its caller sees.
+        let found_tx = tx.clone();
+        let on_progress = move |p: Progress| {
+            if let (true, Progress::Found { files }) = (progress, p) {
+                let _ = found_tx.send(Msg::Found(files));
+            }
+        };
+        let end = engine.scan_with_progress(&flag, &on_progress, |event| match event {
             Event::File(f) => {
                 let record = Record::from_report(&f);
                 let sent = serde_json::to_string(&record)
                     .ok()
-                    .is_some_and(|line| tx.send(line).is_ok());
+                    .is_some_and(|line| tx.send(Msg::Record(line)).is_ok());
                 if sent {
                     ControlFlow::Continue(())
                 } else {

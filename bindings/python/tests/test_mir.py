@@ -15,23 +15,40 @@ import mir
 
 from conftest import FIXTURES
 
-# Whole-file SHA-256 of this many bytes takes a visible time (about 0.5 s in a debug build).
-SLOW_BYTES = 8 << 20
+# Whole-file SHA-256 of 8 MiB takes about 0.5 s in a debug build; a release build is ~50x
+# faster, so the size is scaled once per session until one file takes about 0.4 s.
+_SLOW_BYTES: list[int] = []
+
+
+def _write_slow(path: pathlib.Path, size: int) -> None:
+    # A valid safetensors file (one U8 tensor of zeros, sparse), so the scan hashes it.
+    header = json.dumps({"w": {"dtype": "U8", "shape": [size], "data_offsets": [0, size]}})
+    raw = header.encode() + b" " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(len(raw).to_bytes(8, "little") + raw)
+        f.truncate(8 + len(raw) + size)
+
+
+def slow_bytes(tmp: pathlib.Path) -> int:
+    if not _SLOW_BYTES:
+        size = 8 << 20
+        probe = tmp / "probe.safetensors"
+        _write_slow(probe, size)
+        start = time.monotonic()
+        mir.hash(probe, "sha256")
+        took = max(time.monotonic() - start, 1e-3)
+        probe.unlink()
+        _SLOW_BYTES.append(min(max(size, int(size * 0.4 / took)), 4 << 30))
+    return _SLOW_BYTES[0]
 
 
 def slow_folder(tmp: pathlib.Path, files: int) -> pathlib.Path:
     """A folder of `files` sparse files that take a while to hash."""
+    size = slow_bytes(tmp)
     folder = tmp / "slow"
     folder.mkdir()
-    header = json.dumps(
-        {"w": {"dtype": "U8", "shape": [SLOW_BYTES], "data_offsets": [0, SLOW_BYTES]}}
-    ).encode()
-    header += b" " * (-len(header) % 8)
     for i in range(files):
-        # A valid safetensors file (one U8 tensor of zeros), so the scan hashes it.
-        with open(folder / f"f{i:02}.safetensors", "wb") as f:
-            f.write(len(header).to_bytes(8, "little") + header)
-            f.truncate(8 + len(header) + SLOW_BYTES)
+        _write_slow(folder / f"f{i:02}.safetensors", size)
     return folder
 
 
@@ -201,9 +218,15 @@ def test_close_cancels_the_scan(tmp_path: pathlib.Path) -> None:
 
 
 def _time_one(folder: pathlib.Path) -> float:
-    start = time.monotonic()
-    mir.hash(folder / "f00.safetensors", "sha256")
-    return time.monotonic() - start
+    """How long hashing one of the folder's files takes: the longest of three (the machine may
+    be busy; a longer time only makes the "stopped early" bounds looser, never wrong: a scan
+    that did not stop takes about 12 of them)."""
+    took = []
+    for name in ("f00", "f01", "f02"):
+        start = time.monotonic()
+        mir.hash(folder / f"{name}.safetensors", "sha256")
+        took.append(time.monotonic() - start)
+    return max(took)
 
 
 def test_dropping_the_iterator_cancels(tmp_path: pathlib.Path) -> None:

@@ -47,6 +47,15 @@ pub(crate) enum Command {
     /// Scans the paths (reusing the index), then hashes only the files whose size collides with
     /// another's.
     Dupes(DupesArgs),
+    /// Write one self-contained HTML page about a library: totals by family, kind, base and
+    /// precision, disk space per family, proven duplicates and the space they waste, files `mir`
+    /// did not identify (with the evidence), files in a folder meant for another kind (a LoRA
+    /// under `checkpoints/`), previews, and a sortable, filterable table of every file.
+    ///
+    /// Scans the paths through the index as `mir scan` does (and finds duplicates as `mir dupes`
+    /// does), or reads `mir scan --json` records with --from. The page needs no network and no
+    /// other file.
+    Report(ReportArgs),
     /// List every MIR ID the built-in rules can emit, with the rule, the evidence that decides it
     /// (layout keys and shapes, metadata, file-name tokens) and the family's prediction type.
     Ids(IdsArgs),
@@ -252,6 +261,48 @@ pub(crate) struct InspectArgs {
     pub(crate) all: bool,
     #[command(flatten)]
     pub(crate) db: DatabaseOptions,
+    #[command(flatten)]
+    pub(crate) plugins: PluginOptions,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// Folders or files to scan (not with --from).
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub(crate) paths: Vec<PathBuf>,
+    /// The HTML file to write (`-` writes to stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: PathBuf,
+    /// Read the records from a JSON Lines file (`mir scan --json`, `-` for stdin) instead of
+    /// scanning. Duplicates then come from the hashes the records carry (`--hash sha256`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from: Option<PathBuf>,
+    /// The page's title.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) title: Option<String>,
+    /// Do not embed preview images (PNG, JPEG, WebP or GIF beside a file, at most 512 KiB each,
+    /// 32 MiB in all).
+    #[arg(long)]
+    pub(crate) no_previews: bool,
+    /// Also follow symlinks whose target is outside the given roots (as `mir scan`).
+    #[arg(long)]
+    pub(crate) follow_symlinks: bool,
+    /// Worker threads (0 = one per core; at most 64: more only adds contention).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = thread_count(mir_scan::MAX_THREADS))]
+    pub(crate) threads: usize,
+    /// No progress bar and no summary line on stderr.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) db: DatabaseOptions,
+    #[command(flatten)]
+    pub(crate) index: IndexOptions,
+    #[command(flatten)]
+    pub(crate) hashing: HashingOptions,
     #[command(flatten)]
     pub(crate) plugins: PluginOptions,
 }

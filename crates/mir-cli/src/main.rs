@@ -9,6 +9,7 @@ mod ids;
 mod inspect;
 mod output;
 mod plugins;
+mod report;
 mod scan;
 
 // Header parsing allocates and frees many small and a few large buffers per file; glibc's malloc
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Hash(a) => hash::run(a),
         cli::Command::Dupes(a) => dupes::run(a),
         cli::Command::Ids(a) => ids::run(a),
+        cli::Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

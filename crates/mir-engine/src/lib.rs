@@ -83,6 +83,10 @@ pub use mir_scan::{
 /// What a scan hands its callback: each file (in path order), then each model.
 pub type Event = mir_scan::Emitted;
 
+/// What a scan tells a progress callback ([`Engine::scan_with_progress`]): the number of files
+/// once the walk is over, then one event per file done (from worker threads, in any order).
+pub use mir_scan::Progress;
+
 /// Why an engine could not be built or a library-level step failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -349,10 +353,23 @@ impl Engine {
     pub fn scan_cancellable(
         &self,
         cancel: &AtomicBool,
+        on_event: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> ScanEnd {
+        self.scan_with_progress(cancel, &|_| {}, on_event)
+    }
+
+    /// Like [`Engine::scan_cancellable`], and also calls `progress` with [`Progress::Found`]
+    /// (how many files will be reported, once the walk is over) and [`Progress::FileDone`]
+    /// (one per file read). `progress` runs on the scan's worker threads: keep it short (count,
+    /// or send to another thread).
+    pub fn scan_with_progress(
+        &self,
+        cancel: &AtomicBool,
+        progress: &(dyn Fn(Progress) + Sync),
         mut on_event: impl FnMut(Event) -> ControlFlow<()>,
     ) -> ScanEnd {
         self.scanner
-            .scan_with(&self.roots, &|_| {}, cancel, &mut on_event)
+            .scan_with(&self.roots, progress, cancel, &mut on_event)
     }
 
     /// The files of a scan as an iterator, produced on a background thread. Dropping the

@@ -199,3 +199,45 @@ fn defect5_results_are_typed() {
     assert!(kind.is_some(), "{broken:?}");
     assert_ne!(kind, Some(mir_engine::ErrorKind::NotFound));
 }
+
+/// The progress hook: the file count once the walk is over, then one `FileDone` per file, and
+/// the count equals the files the callback received.
+#[test]
+fn progress_counts_every_file() {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use mir_engine::Progress;
+
+    let tmp = library();
+    let engine = Engine::builder()
+        .root(tmp.path())
+        .threads(2)
+        .build()
+        .unwrap();
+    let events = Mutex::new(Vec::new());
+    let mut files = 0;
+    let end = engine.scan_with_progress(
+        &AtomicBool::new(false),
+        &|p| events.lock().unwrap().push(p),
+        |e| {
+            if let Event::File(_) = e {
+                files += 1;
+            }
+            ControlFlow::Continue(())
+        },
+    );
+    assert!(!end.cancelled);
+    let events = events.into_inner().unwrap();
+    assert_eq!(files, 6);
+    assert!(
+        matches!(events[0], Progress::Found { files: 6 }),
+        "{events:?}"
+    );
+    let done = events
+        .iter()
+        .filter(|p| matches!(p, Progress::FileDone))
+        .count();
+    assert_eq!(done, 6);
+    assert_eq!(events.len(), 7, "one Found, then one FileDone per file");
+}

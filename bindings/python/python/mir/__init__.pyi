@@ -1,9 +1,23 @@
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    NamedTuple,
+    Optional,
+    Sequence,
+    TextIO,
+    Union,
+)
 
 PathLike = Union[str, os.PathLike[str]]
 
 __version__: str
+
+DEFAULT_INDEX: Literal["default"]
 
 class MirError(Exception):
     kind: str
@@ -51,6 +65,27 @@ class Record:
     @property
     def ok(self) -> bool: ...
 
+class Progress(NamedTuple):
+    """Where a scan is; see `mir.scan`'s `progress`."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    path: Optional[str]
+    errors: int
+    cached: int
+    elapsed: float
+    @property
+    def fraction(self) -> float: ...
+
+ProgressCallback = Callable[[Progress], Any]
+
+class ProgressBar:
+    stream: TextIO
+    every: float
+    def __init__(self, stream: Optional[TextIO] = ..., every: float = ...) -> None: ...
+    def __call__(self, p: Progress) -> None: ...
+
 class Scan(Iterator[Record]):
     def __iter__(self) -> Scan: ...
     def __next__(self) -> Record: ...
@@ -66,7 +101,12 @@ def scan(
     hashes: Sequence[str] = ...,
     mir_db: Optional[PathLike] = ...,
     threads: Optional[int] = ...,
-) -> Scan: ...
+    progress: Union[None, bool, ProgressCallback] = ...,
+) -> Scan:
+    """`index`: None (no index), "default" (the `mir` command's index), ":memory:", or a
+    SQLite file. `progress`: a callable receiving a `Progress` on the iterating thread, or True
+    for a `ProgressBar` on stderr."""
+
 def inspect(path: PathLike, mir_db: Optional[PathLike] = ...) -> Record: ...
 def hash(
     path: PathLike,

@@ -1,6 +1,6 @@
 """The native module; use the `mir` package's functions instead."""
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 __version__: str
 
@@ -8,7 +8,9 @@ class RawError(Exception): ...
 
 class ScanIter:
     def __iter__(self) -> ScanIter: ...
-    def __next__(self) -> str: ...
+    def __next__(self) -> Union[str, int]:
+        """A record's JSON text; with `progress=True`, first the number of files (an int)."""
+
     def close(self) -> None: ...
     @property
     def cancelled(self) -> Optional[bool]: ...
@@ -19,6 +21,7 @@ def scan(
     hashes: List[str] = ...,
     mir_db: Optional[str] = ...,
     threads: Optional[int] = ...,
+    progress: bool = ...,
 ) -> ScanIter: ...
 def inspect(path: str, mir_db: Optional[str] = ...) -> str: ...
 def hash(path: str, algos: List[str], index: Optional[str] = ...) -> str: ...
