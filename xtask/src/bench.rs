@@ -1,5 +1,11 @@
-//! `cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--out DIR]`: `mir scan` against
-//! the floor and against the Python peers, in one run.
+//! `cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--real-files N]
+//! [--baseline-mir PATH] [--out DIR]`: `mir scan` against the floor and against the Python peers,
+//! in one run. A quick run: `--files 200 --rounds 2` (the library-size and RSS figures then come
+//! from small libraries; the real-layout figures are unchanged).
+//!
+//! `--baseline-mir PATH` adds a former `mir` binary (e.g. built from an earlier commit) as a
+//! contender on the real-layout library and the one-file scan, so before/after ratios come from
+//! the same run.
 //!
 //! 1. Builds `mir` and the floor (`benches/src/bin/floor.rs`) with the `profiling` profile (release code plus line tables for perf).
 //! 2. Generates (or reuses, when `library.json` carries the same plan hash) a synthetic library of
@@ -63,6 +69,8 @@ struct Options {
     peer_rounds: usize,
     /// Files of the real-layout library (issue 19); 0 skips it.
     real_files: usize,
+    /// A former `mir` binary timed beside the current one (before/after in the same run).
+    baseline_mir: Option<PathBuf>,
     out: PathBuf,
 }
 
@@ -72,6 +80,7 @@ fn parse_args(root: &Path, args: &[String]) -> anyhow::Result<Options> {
         rounds: 3,
         peer_rounds: 1,
         real_files: 600,
+        baseline_mir: None,
         out: crate::target_dir(root)?.join("bench"),
     };
     let mut it = args.iter();
@@ -87,9 +96,10 @@ fn parse_args(root: &Path, args: &[String]) -> anyhow::Result<Options> {
             "--peer-rounds" => o.peer_rounds = value()?.parse().context("--peer-rounds P")?,
             "--real-files" => o.real_files = value()?.parse().context("--real-files N")?,
             "--out" => o.out = PathBuf::from(value()?),
+            "--baseline-mir" => o.baseline_mir = Some(PathBuf::from(value()?)),
             _ => bail!(
                 "usage: cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--real-files N] \
-                 [--out DIR]"
+                 [--baseline-mir PATH] [--out DIR]"
             ),
         }
     }
@@ -104,7 +114,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let o = parse_args(root, args)?;
     std::fs::create_dir_all(&o.out)?;
     let out = o.out.canonicalize()?;
-    let bins = build(root)?;
+    let mut bins = build(root)?;
+    bins.baseline_mir = o.baseline_mir.clone();
 
     let big = prepare_library(&out, o.files)?;
     let small = prepare_library(&out, (o.files / 4).max(8))?;
@@ -155,7 +166,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             if c.is_peer() && round >= o.peer_rounds {
                 continue;
             }
-            let repeats = if c.tool == Tool::MirOne {
+            let repeats = if matches!(c.tool, Tool::MirOne | Tool::MirOneBase) {
                 ONE_FILE_REPEATS
             } else {
                 1
@@ -223,6 +234,8 @@ struct Bins {
     mir: PathBuf,
     floor: PathBuf,
     header_path: PathBuf,
+    /// `--baseline-mir`.
+    baseline_mir: Option<PathBuf>,
 }
 
 fn build(root: &Path) -> anyhow::Result<Bins> {
@@ -257,6 +270,7 @@ fn build(root: &Path) -> anyhow::Result<Bins> {
         mir: target.join("profiling/mir"),
         floor: target.join("profiling/floor"),
         header_path: target.join("profiling/header_path"),
+        baseline_mir: None,
     })
 }
 
@@ -511,6 +525,10 @@ enum Tool {
     PyGguf,
     /// `mir scan` of one all-in-one checkpoint (start-up included).
     MirOne,
+    /// `--baseline-mir` on the real-layout library.
+    MirBase,
+    /// `--baseline-mir` on the one file.
+    MirOneBase,
 }
 
 struct Contender {
@@ -537,6 +555,8 @@ impl Contender {
             Tool::PySafetensors => "py-safetensors",
             Tool::PyGguf => "py-gguf",
             Tool::MirOne => "mir-one-file",
+            Tool::MirBase => "mir-baseline",
+            Tool::MirOneBase => "mir-one-file-baseline",
         }
     }
 
@@ -575,7 +595,9 @@ impl Contender {
             .with_context(|| format!("running {}", self.program.display()))?;
         // `mir scan` exits 1 when files are unrecognised (no classifier rules yet); 2 is an error.
         let ok = match self.tool {
-            Tool::Mir | Tool::MirIndex | Tool::MirOne => status == Some(0) || status == Some(1),
+            Tool::Mir | Tool::MirIndex | Tool::MirOne | Tool::MirBase | Tool::MirOneBase => {
+                status == Some(0) || status == Some(1)
+            }
             _ => status == Some(0),
         };
         if !ok {
@@ -714,11 +736,12 @@ fn contenders(
     python: Option<&Python>,
     real: Option<&Lib>,
 ) -> Vec<Contender> {
+    let baseline = bins.baseline_mir.as_deref();
     let mut cs = Vec::new();
     let contender = |tool, lib: &Lib, subset: Option<&'static str>| {
         let roots = match tool {
             // One all-in-one checkpoint (the first bundle of the real-layout library).
-            Tool::MirOne => lib
+            Tool::MirOne | Tool::MirOneBase => lib
                 .entries
                 .iter()
                 .find(|e| e.kind == Kind::Bundle)
@@ -731,7 +754,7 @@ fn contenders(
                 bins.floor.clone(),
                 vec![lib.dir.join("manifest.tsv").into()],
             ),
-            Tool::Mir | Tool::MirIndex | Tool::MirOne => {
+            Tool::Mir | Tool::MirIndex | Tool::MirOne | Tool::MirBase | Tool::MirOneBase => {
                 let mut a: Vec<OsString> = vec!["scan".into(), "--json".into(), "--quiet".into()];
                 if flags.no_plugin_dirs {
                     a.push("--no-plugin-dirs".into());
@@ -744,7 +767,11 @@ fn contenders(
                     _ if flags.no_index => a.push("--no-index".into()),
                     _ => {}
                 }
-                (bins.mir.clone(), a)
+                let program = match (tool, baseline) {
+                    (Tool::MirBase | Tool::MirOneBase, Some(b)) => b.to_path_buf(),
+                    _ => bins.mir.clone(),
+                };
+                (program, a)
             }
             Tool::PySafetensors | Tool::PyGguf => {
                 let p = python.expect("peers only with python");
@@ -762,7 +789,7 @@ fn contenders(
             subset,
             n: lib.n,
             real: lib.real,
-            files: if tool == Tool::MirOne {
+            files: if matches!(tool, Tool::MirOne | Tool::MirOneBase) {
                 1
             } else {
                 lib.files(subset)
@@ -792,6 +819,10 @@ fn contenders(
         cs.push(contender(Tool::Floor, real, Some("safetensors")));
         cs.push(contender(Tool::Mir, real, Some("safetensors")));
         cs.push(contender(Tool::MirOne, real, None));
+        if baseline.is_some() {
+            cs.push(contender(Tool::MirBase, real, Some("safetensors")));
+            cs.push(contender(Tool::MirOneBase, real, None));
+        }
         if python.is_some() {
             cs.push(contender(Tool::PySafetensors, real, Some("safetensors")));
         }
@@ -944,6 +975,21 @@ impl<'a> Report<'a> {
                 ),
                 met: Some(path / floor <= REAL_FLOOR_CPU_TARGET),
             });
+            targets.push(Target {
+                what: "Throughput of the header path (read + parse + key/shape signatures + \
+                       classification, one thread) in MB/s of header bytes per core"
+                    .into(),
+                value: format!(
+                    "{:.0} MB/s ({:.1} MB of headers in {:.1} ms); with the MIR layer hashes \
+                     streamed in the parse: {:.0} MB/s; the floor (read only): {:.0} MB/s",
+                    header_mb / path,
+                    header_mb,
+                    path * 1e3,
+                    header_mb / (path - g("after_parse") + g("after_parse_and_layer_hashes")),
+                    header_mb / floor
+                ),
+                met: None,
+            });
             let layer = g("after_parse_and_layer_hashes") - g("after_parse");
             targets.push(Target {
                 what: "MIR layer hashes (SHA-256 + BLAKE3 of a header-sized string), on their own"
@@ -978,6 +1024,52 @@ impl<'a> Report<'a> {
                     g("before_parse") * 1e3,
                     g("after_parse") * 1e3,
                     header_mb / after
+                ),
+                met: None,
+            });
+        }
+        // Before/after in the same run (`--baseline-mir`).
+        if let (Some(b), Some(m)) = (self.find_real(Tool::MirBase), m) {
+            let wall = b.median() / m.median();
+            let cpu = b.cpu_total_median() / m.cpu_total_median();
+            ratios.push(("mir-baseline / mir (real-layout), wall".into(), wall));
+            ratios.push(("mir-baseline / mir (real-layout), CPU time".into(), cpu));
+            targets.push(Target {
+                what: "before/after, same run: `mir scan` of the real-layout library, the \
+                       --baseline-mir binary vs this one"
+                    .into(),
+                value: format!(
+                    "{wall:.2}× faster in wall time ({:.3} s → {:.3} s), {cpu:.2}× less CPU \
+                     ({:.3} s → {:.3} s)",
+                    b.median(),
+                    m.median(),
+                    b.cpu_total_median(),
+                    m.cpu_total_median()
+                ),
+                met: None,
+            });
+        }
+        if let (Some(b), Some(one)) = (
+            self.find_real(Tool::MirOneBase),
+            self.find_real(Tool::MirOne),
+        ) {
+            let wall = b.median() / one.median();
+            let cpu = b.cpu_total_median() / one.cpu_total_median();
+            ratios.push(("mir-one-file-baseline / mir-one-file, wall".into(), wall));
+            ratios.push(("mir-one-file-baseline / mir-one-file, CPU time".into(), cpu));
+            targets.push(Target {
+                what: "before/after, same run: `mir scan` of one file, the --baseline-mir \
+                       binary vs this one"
+                    .into(),
+                value: format!(
+                    "{wall:.2}× faster in wall time ({:.2} ms → {:.2} ms median; min {:.2} → \
+                     {:.2} ms), {cpu:.2}× less CPU ({:.2} ms → {:.2} ms)",
+                    b.median() * 1e3,
+                    one.median() * 1e3,
+                    b.min() * 1e3,
+                    one.min() * 1e3,
+                    b.cpu_total_median() * 1e3,
+                    one.cpu_total_median() * 1e3
                 ),
                 met: None,
             });

@@ -172,6 +172,8 @@ pub(crate) struct Explainer<'r> {
     /// `groups` indexed by first segment.
     pub(crate) index: &'r GroupIndex,
     pub(crate) benign: &'r [Pattern],
+    /// `benign` indexed by first segment, like `groups`.
+    pub(crate) benign_index: &'r GroupIndex,
     /// Adapter-view paths: a prefix may also end before `_`; benign patterns do not apply.
     pub(crate) adapter: bool,
     /// Every pattern is [`index_blind`]: results may be cached per key skeleton.
@@ -220,7 +222,17 @@ impl Explainer<'_> {
 
     /// Whether a benign pattern explains a (normalised, non-adapter) key.
     pub(crate) fn benign_only(&self, key: &str) -> bool {
-        self.benign.iter().any(|p| p.matches_module(key, false))
+        let (head, _) = head(key, false);
+        let hit = |i: &usize| {
+            self.benign
+                .get(*i)
+                .is_some_and(|p| p.matches_module(key, false))
+        };
+        self.benign_index
+            .by_head
+            .get(head)
+            .is_some_and(|v| v.iter().any(hit))
+            || self.benign_index.general.iter().any(hit)
     }
 }
 
@@ -385,6 +397,7 @@ mod tests {
             groups: &groups,
             index: &index,
             benign: &[],
+            benign_index: &GroupIndex::default(),
             adapter: false,
             memo: true,
         };
@@ -427,6 +440,7 @@ mod tests {
             groups: &groups,
             index: &index,
             benign: &[],
+            benign_index: &GroupIndex::default(),
             adapter: true,
             memo: false,
         };

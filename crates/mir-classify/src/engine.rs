@@ -202,12 +202,14 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
 
 /// The explainer of a rule (`None` without groups).
 pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explainer<'r>> {
+    let groups = rule.groups()?;
     Some(Explainer {
-        groups: rule.groups.as_deref()?,
-        index: &rule.group_index,
+        groups: &groups.patterns,
+        index: &groups.index,
         benign: &set.benign,
+        benign_index: &set.benign_index,
         adapter: rule.role == Role::Adapter,
-        memo: rule.groups_memo,
+        memo: groups.memo,
     })
 }
 

@@ -30,26 +30,25 @@ enum Token {
 impl Pattern {
     /// Compiles a pattern; any string is a valid pattern.
     pub(crate) fn new(text: &str) -> Pattern {
+        // Split at the wildcards with `find` (a `**` is one token; `***` is `**` then `*`).
         let mut tokens = Vec::new();
-        let mut lit = String::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '*' {
-                if !lit.is_empty() {
-                    tokens.push(Token::Lit(std::mem::take(&mut lit)));
-                }
-                if chars.peek() == Some(&'*') {
-                    chars.next();
-                    tokens.push(Token::DoubleStar);
-                } else {
-                    tokens.push(Token::Star);
-                }
+        let mut rest = text;
+        while let Some(at) = rest.find('*') {
+            let lit = rest.get(..at).unwrap_or("");
+            if !lit.is_empty() {
+                tokens.push(Token::Lit(lit.to_owned()));
+            }
+            let tail = rest.get(at..).unwrap_or("");
+            if tail.starts_with("**") {
+                tokens.push(Token::DoubleStar);
+                rest = tail.get(2..).unwrap_or("");
             } else {
-                lit.push(c);
+                tokens.push(Token::Star);
+                rest = tail.get(1..).unwrap_or("");
             }
         }
-        if !lit.is_empty() {
-            tokens.push(Token::Lit(lit));
+        if !rest.is_empty() {
+            tokens.push(Token::Lit(rest.to_owned()));
         }
         let literal_prefix = match tokens.first() {
             Some(Token::Lit(l)) => l.clone(),
@@ -75,6 +74,19 @@ impl Pattern {
     /// The literal text before the first wildcard (all of it for a literal pattern).
     pub(crate) fn literal_prefix(&self) -> &str {
         &self.literal_prefix
+    }
+
+    /// `(prefix, rest)` when the pattern is `prefix*rest` with `rest` a literal that starts with
+    /// `.` (and `prefix` a literal or nothing): then a name matches exactly when it is `prefix`,
+    /// one non-empty segment, and `rest` (the `*` ends at the name's first dot after `prefix`).
+    pub(crate) fn segment_form(&self) -> Option<(&str, &str)> {
+        match self.tokens.as_slice() {
+            [Token::Lit(a), Token::Star, Token::Lit(b)] if b.starts_with('.') => {
+                Some((a.as_str(), b.as_str()))
+            }
+            [Token::Star, Token::Lit(b)] if b.starts_with('.') => Some(("", b.as_str())),
+            _ => None,
+        }
     }
 
     /// Whether `s` matches the whole pattern.
@@ -127,6 +139,41 @@ pub(crate) fn module_pattern_problem(p: &str) -> Option<&'static str> {
     }
 }
 
+/// The first position at or after `from` where `needle` occurs in `hay` (what
+/// `hay[from..].find(needle)` gives, offset by `from`), by comparing at each byte equal to the
+/// needle's first: keys and literals are short, and `str::find` builds a two-way searcher on
+/// every call, which cost more than the search (this runs for every key of every file). A
+/// position where a whole UTF-8 needle matches is always a character boundary.
+fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    let Some(&first) = n.first() else {
+        return (from <= hay.len() && hay.is_char_boundary(from)).then_some(from);
+    };
+    let last_start = h.len().checked_sub(n.len())?;
+    let mut i = from;
+    while i <= last_start {
+        if h.get(i) == Some(&first) && h.get(i..).is_some_and(|t| t.starts_with(n)) {
+            return Some(i);
+        }
+        i = i.saturating_add(1);
+    }
+    None
+}
+
+/// Whether the token after a `*` is a literal that starts with `.`: then the `*` (one or more
+/// non-dot characters) can only end at the first `.` of the text, and the matchers try that one
+/// place instead of every character before it (kohya names make segments of 50 characters).
+fn dot_next(rest: &[Token]) -> bool {
+    matches!(rest.first(), Some(Token::Lit(l)) if l.starts_with('.'))
+}
+
+/// Where a `*` followed by a `.` literal ends in `s` (whose first `.` is at `limit`): there,
+/// when the segment before it is not empty and a `.` follows.
+fn star_to_dot(s: &str, limit: usize) -> Option<usize> {
+    (limit > 0 && limit < s.len()).then_some(limit)
+}
+
 /// Like [`match_at`], but the pattern may end where `s` continues with `.` (or `alt`).
 fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
     let Some((tok, rest)) = tokens.split_first() else {
@@ -138,6 +185,10 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
             .is_some_and(|tail| match_module(rest, tail, alt)),
         Token::Star => {
             let limit = s.find('.').unwrap_or(s.len());
+            if dot_next(rest) {
+                return star_to_dot(s, limit)
+                    .is_some_and(|end| match_module(rest, s.get(end..).unwrap_or(""), alt));
+            }
             s.char_indices()
                 .skip(1)
                 .map(|(i, _)| i)
@@ -150,10 +201,16 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
                 return true;
             }
             // `**lit…`: only the places where the literal occurs can continue the match.
+            // (Left to right, non-overlapping, as `match_indices` gives them.)
             if let Some(Token::Lit(l)) = rest.first() {
-                return s
-                    .match_indices(l.as_str())
-                    .any(|(i, _)| match_module(rest, s.get(i..).unwrap_or(""), alt));
+                let mut from = 0usize;
+                while let Some(at) = find_from(s, l, from) {
+                    if match_module(rest, s.get(at..).unwrap_or(""), alt) {
+                        return true;
+                    }
+                    from = at.saturating_add(l.len());
+                }
+                return false;
             }
             s.char_indices()
                 .map(|(i, _)| i)
@@ -175,6 +232,21 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
         Token::Star => {
             // One or more non-dot characters.
             let limit = s.find('.').unwrap_or(s.len());
+            if dot_next(rest) {
+                let Some(end) = star_to_dot(s, limit) else {
+                    return false;
+                };
+                let (head, tail) = s.split_at(end);
+                let saved = *first;
+                if first.is_none() {
+                    *first = Some(head);
+                }
+                if match_at(rest, tail, first) {
+                    return true;
+                }
+                *first = saved;
+                return false;
+            }
             for (end, _) in s
                 .char_indices()
                 .skip(1)
@@ -202,11 +274,7 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
             // after each hit rather than using `match_indices`.
             if let Some(Token::Lit(l)) = rest.first() {
                 let mut from = 0usize;
-                while let Some(at) = s
-                    .get(from..)
-                    .and_then(|t| t.find(l.as_str()))
-                    .map(|i| from.saturating_add(i))
-                {
+                while let Some(at) = find_from(s, l, from) {
                     let tail = s.get(at..).unwrap_or("");
                     if match_at(rest, tail, first) {
                         return true;
@@ -227,7 +295,12 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 
@@ -342,6 +415,134 @@ mod tests {
             let want = reference(&p.tokens, &n, &mut first).then(|| first.unwrap_or(""));
             proptest::prop_assert_eq!(p.capture(&n), want);
         }
+    }
+
+    /// The former char-by-char tokenizer, the reference for [`Pattern::new`]'s `find` split.
+    fn reference_tokens(text: &str) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '*' {
+                if !lit.is_empty() {
+                    tokens.push(Token::Lit(std::mem::take(&mut lit)));
+                }
+                if chars.peek() == Some(&'*') {
+                    chars.next();
+                    tokens.push(Token::DoubleStar);
+                } else {
+                    tokens.push(Token::Star);
+                }
+            } else {
+                lit.push(c);
+            }
+        }
+        if !lit.is_empty() {
+            tokens.push(Token::Lit(lit));
+        }
+        tokens
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tokenizer_agrees_with_the_reference(
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", ".", "*", "**", "***", "é", "_x"]), 0..8),
+        ) {
+            let text = pat.concat();
+            proptest::prop_assert_eq!(Pattern::new(&text).tokens, reference_tokens(&text));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn find_from_agrees_with_str_find(
+            hay in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "b", "é", "_"]), 0..12),
+            needle in proptest::collection::vec(
+                proptest::sample::select(vec!["a", ".", "b", "é", "aa"]), 0..3),
+            from in 0usize..20,
+        ) {
+            let (hay, needle) = (hay.concat(), needle.concat());
+            // The matchers only search from character boundaries.
+            proptest::prop_assume!(from > hay.len() || hay.is_char_boundary(from));
+            let want = hay
+                .get(from..)
+                .and_then(|t| t.find(needle.as_str()))
+                .map(|i| i + from);
+            proptest::prop_assert_eq!(find_from(&hay, &needle, from), want);
+        }
+    }
+
+    /// The plain module matcher (every end of every wildcard tried), the reference for
+    /// `match_module`'s shortcuts.
+    fn reference_module(tokens: &[Token], s: &str, alt: u8) -> bool {
+        let Some((tok, rest)) = tokens.split_first() else {
+            return s.is_empty() || s.starts_with('.') || s.as_bytes().first() == Some(&alt);
+        };
+        match tok {
+            Token::Lit(l) => s
+                .strip_prefix(l.as_str())
+                .is_some_and(|tail| reference_module(rest, tail, alt)),
+            Token::Star => {
+                let limit = s.find('.').unwrap_or(s.len());
+                s.char_indices()
+                    .skip(1)
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(s.len()))
+                    .take_while(|&end| end <= limit)
+                    .any(|end| reference_module(rest, s.get(end..).unwrap_or(""), alt))
+            }
+            Token::DoubleStar => {
+                if rest.is_empty() {
+                    return true;
+                }
+                if let Some(Token::Lit(l)) = rest.first() {
+                    return s
+                        .match_indices(l.as_str())
+                        .any(|(i, _)| reference_module(rest, s.get(i..).unwrap_or(""), alt));
+                }
+                s.char_indices()
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(s.len()))
+                    .any(|end| reference_module(rest, s.get(end..).unwrap_or(""), alt))
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn module_matcher_agrees_with_the_reference(
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "_", "*", "**", ".b", "é", "*."]), 0..6),
+            name in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", ".", "_", "b", "1", "é", ".b"]), 0..10),
+            underscore in proptest::bool::ANY,
+        ) {
+            let p = Pattern::new(&pat.concat());
+            let n = name.concat();
+            let alt = if underscore { b'_' } else { b'.' };
+            proptest::prop_assert_eq!(
+                match_module(&p.tokens, &n, alt),
+                reference_module(&p.tokens, &n, alt)
+            );
+        }
+    }
+
+    #[test]
+    fn tokenizes_star_runs_as_the_reference() {
+        for text in ["***", "a***b", "*", "**", "a*", "*a", "", "é**é*"] {
+            assert_eq!(Pattern::new(text).tokens, reference_tokens(text), "{text}");
+        }
+        assert_eq!(
+            Pattern::new("a***b").tokens,
+            vec![
+                Token::Lit("a".into()),
+                Token::DoubleStar,
+                Token::Star,
+                Token::Lit("b".into())
+            ]
+        );
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn rule_row(rs: &RuleSet, r: &Rule) -> IdRow {
         fallback: r.fallback,
         candidates: r.candidates.clone(),
         prediction: r.prediction.map(Prediction::as_str),
-        groups: r.groups.as_ref().map(Vec::len),
+        groups: r.groups_text.as_ref().map(Vec::len),
         evidence: ev,
     }
 }

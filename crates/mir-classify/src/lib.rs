@@ -37,6 +37,7 @@
 
 mod coverage;
 mod db;
+mod defs;
 mod engine;
 mod glob;
 mod ids;
@@ -51,8 +52,9 @@ use mir_id::{Domain, MirId};
 
 pub use coverage::{Coverage, UnexplainedGroup};
 pub use db::{DbError, MirDatabase, SENTINEL_B3_NONE, SENTINEL_SHA256_NONE};
+pub use defs::Prediction;
 pub use ids::IdRow;
-pub use rules::{Prediction, RuleError};
+pub use rules::RuleError;
 pub use view::normalize_key;
 
 use engine::{Ctx, Hit, Meta, rank};
@@ -228,6 +230,17 @@ impl Classifier {
         })
     }
 
+    /// The embedded rule files plus caller-supplied ones, as `(name, TOML text)` in the format of
+    /// `rules/*.toml`, after them: the same classifier as `from_sources` over
+    /// [`Classifier::builtin_sources`] and `extra`, without parsing the embedded TOML again (it
+    /// was parsed at build time).
+    pub fn builtin_and(extra: &[(&str, &str)]) -> Result<Classifier, RuleError> {
+        Ok(Classifier {
+            rules: RuleSet::builtin_and(extra)?,
+            db: None,
+        })
+    }
+
     /// The embedded rule files, as `(name, text)`, for callers that extend them.
     pub fn builtin_sources() -> (
         &'static [(&'static str, &'static str)],
@@ -370,7 +383,7 @@ impl Classifier {
         if ex.adapter {
             // Tensors outside the adapter view (kohya `.alpha`, stray base weights).
             for t in adapter.others.iter().filter_map(|&i| index.tensors.get(i)) {
-                let k = rs.stripper.normalize(&t.name).0;
+                let k = rs.stripper.normalize_cow(&t.name).0;
                 tally.add(&k, &t.shape, ex.benign_only(&k), false);
             }
         } else {

@@ -1,13 +1,17 @@
 //! The rule format (TOML, see the crate README) and its compiled form.
 //!
-//! Rule files are embedded with `include_str!`, parsed with serde, and validated once by
-//! [`RuleSet::builtin`]: every ID template must render to a valid MIR ID, every `overrides` entry
-//! must name an existing rule, every table a `compat_from` names must exist.
+//! Rule files are embedded with `include_str!` (for callers that extend them) and, parsed at build
+//! time by `build.rs`, in a binary form that [`RuleSet::builtin`] decodes at start-up; then
+//! validated and compiled once: every ID template must render to a valid MIR ID, every
+//! `overrides` entry must name an existing rule, every table a `compat_from` names must exist.
+//! A rule's `groups` are compiled on first use.
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Deserialize;
-
+pub(crate) use crate::defs::{
+    AdapterSuffix, AdapterTarget, BundlePart, CompatFrom, DbAliases, Flavour, LayoutFile, MetaDef,
+    Prediction, Role, RuleDef, RuleFile,
+};
 use crate::glob::Pattern;
 
 /// Why the embedded (or a caller's) rule files are unusable.
@@ -72,6 +76,9 @@ pub enum RuleError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The embedded rule files' binary form does not decode (a build problem).
+    #[error("the embedded rule files do not decode: {0}")]
+    Embedded(String),
     /// A shape constraint names neither a dimension test nor a rank.
     #[error("rule {rule}: shape constraint on {key:?} tests nothing")]
     EmptyShape {
@@ -80,192 +87,6 @@ pub enum RuleError {
         /// The key the constraint names.
         key: String,
     },
-}
-
-/// The training objective of a family (what the denoiser predicts).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Prediction {
-    /// Noise (ε) prediction.
-    Eps,
-    /// Velocity (v) prediction.
-    V,
-    /// EDM preconditioning (Karras et al.), e.g. Playground v2.5, CosXL.
-    Edm,
-    /// Rectified flow / flow matching (FLUX, SD3, Wan, …).
-    Flow,
-}
-
-impl Prediction {
-    /// Lowercase name used in output: `eps`, `v`, `edm`, `flow`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Prediction::Eps => "eps",
-            Prediction::V => "v",
-            Prediction::Edm => "edm",
-            Prediction::Flow => "flow",
-        }
-    }
-}
-
-/// What a rule names.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Role {
-    /// A text encoder or VAE: the file's ID when nothing else matches, else a bundle part.
-    Component,
-    /// A base model (denoiser, language model) or ControlNet.
-    Model,
-    /// An adapter (LoRA and friends); evaluated on the adapter view.
-    Adapter,
-}
-
-impl Role {
-    /// Rank for ordering: main models and adapters before components.
-    pub(crate) fn rank(self) -> u8 {
-        match self {
-            Role::Component => 0,
-            Role::Model | Role::Adapter => 1,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    rule: Vec<RuleDef>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleDef {
-    id: String,
-    mir: String,
-    role: Role,
-    #[serde(default)]
-    priority: i32,
-    #[serde(default)]
-    overrides: Vec<String>,
-    #[serde(default)]
-    fallback: bool,
-    #[serde(default)]
-    candidates: Vec<String>,
-    #[serde(default)]
-    note: Option<String>,
-    #[serde(default)]
-    layout: Vec<LayoutDef>,
-    #[serde(default)]
-    meta: Vec<MetaDef>,
-    #[serde(default)]
-    meta_forbid: Vec<MetaDef>,
-    #[serde(default)]
-    filename: Vec<String>,
-    #[serde(default)]
-    require_filename: bool,
-    #[serde(default)]
-    require_meta: bool,
-    #[serde(default)]
-    filename_alone: bool,
-    #[serde(default)]
-    compat_from: Option<CompatFrom>,
-    #[serde(default)]
-    bundle: bool,
-    /// Module-path patterns of everything the family's layouts may contain (open-world check).
-    #[serde(default)]
-    groups: Option<Vec<String>>,
-    /// The family's fixed training objective, when it has one.
-    #[serde(default)]
-    prediction: Option<Prediction>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LayoutDef {
-    name: String,
-    #[serde(default)]
-    require: Vec<String>,
-    #[serde(default)]
-    require_any: Vec<String>,
-    #[serde(default)]
-    forbid: Vec<String>,
-    #[serde(default)]
-    shape: Vec<ShapeDef>,
-    #[serde(default)]
-    derive: Vec<DeriveDef>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ShapeDef {
-    key: String,
-    #[serde(default)]
-    dim: Option<usize>,
-    #[serde(default)]
-    eq: Option<u64>,
-    #[serde(default)]
-    one_of: Vec<u64>,
-    #[serde(default)]
-    min: Option<u64>,
-    #[serde(default)]
-    max: Option<u64>,
-    #[serde(default)]
-    rank: Option<usize>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeriveDef {
-    name: String,
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    dim: Option<usize>,
-    #[serde(default)]
-    count: Option<String>,
-}
-
-/// A metadata condition on one key. Values compare case-insensitively.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MetaDef {
-    pub(crate) key: String,
-    #[serde(default)]
-    pub(crate) equals: Vec<String>,
-    #[serde(default)]
-    pub(crate) prefix: Vec<String>,
-    #[serde(default)]
-    pub(crate) contains: Vec<String>,
-    #[serde(default)]
-    pub(crate) present: bool,
-    /// A hit settles the rule's ambiguity: its `candidates` are not reported.
-    #[serde(default)]
-    pub(crate) decisive: bool,
-}
-
-impl MetaDef {
-    /// Whether `value` (the metadata value as text) satisfies the condition.
-    pub(crate) fn hits(&self, value: &str) -> bool {
-        let v = value.trim().to_ascii_lowercase();
-        self.present
-            || self.equals.iter().any(|e| v == e.to_ascii_lowercase())
-            || self
-                .prefix
-                .iter()
-                .any(|p| v.starts_with(&p.to_ascii_lowercase()))
-            || self
-                .contains
-                .iter()
-                .any(|c| v.contains(&c.to_ascii_lowercase()))
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CompatFrom {
-    pub(crate) key: String,
-    pub(crate) table: String,
 }
 
 /// A compiled shape test.
@@ -365,104 +186,44 @@ pub(crate) struct Rule {
     pub(crate) filename_alone: bool,
     pub(crate) compat_from: Option<CompatFrom>,
     pub(crate) bundle: bool,
-    /// What the family's layouts may contain; `None` when the rule declares no groups.
-    pub(crate) groups: Option<Vec<Pattern>>,
-    /// The groups (and `benign`) may be evaluated once per key skeleton (see
-    /// `coverage::index_blind`); decided at load time.
-    pub(crate) groups_memo: bool,
-    /// `groups` indexed by first segment.
-    pub(crate) group_index: crate::coverage::GroupIndex,
+    /// What the family's layouts may contain, as written (validated at load time); `None` when
+    /// the rule declares no groups. Compiled on first use ([`Rule::groups`]): only the rules
+    /// that win (or tie) on a file ever need them, and a one-file scan should not pay for
+    /// compiling thousands of patterns (issue 19).
+    pub(crate) groups_text: Option<Vec<String>>,
+    /// `benign` patterns are all [`crate::coverage::index_blind`] (decided at load time).
+    pub(crate) benign_blind: bool,
+    /// `groups_text`, compiled on first use.
+    pub(crate) groups_compiled: std::sync::OnceLock<Groups>,
     /// The family's fixed objective.
     pub(crate) prediction: Option<Prediction>,
 }
 
-/// How adapter tensors are named: which prefix names which target and how the module path is
-/// written.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AdapterTarget {
-    pub(crate) prefix: String,
-    pub(crate) target: String,
-    /// `kohya` (module path already joined with `_`), `dotted`, or `indexed` (cloneofsimo
-    /// `lora_diffusion`: `<target>:<i>:up`, no module path, only the LoRA's position `i`).
-    pub(crate) style: String,
-    /// The leading part of `prefix` that is removed (default: all of it), so a prefix can pick
-    /// the target by a module path it keeps (`base_model.model.model.layers.` → `llm`, keeping
-    /// `model.layers.`).
-    #[serde(default)]
-    pub(crate) strip: Option<String>,
+/// A rule's `groups`, compiled.
+#[derive(Debug)]
+pub(crate) struct Groups {
+    pub(crate) patterns: Vec<Pattern>,
+    /// The groups (and `benign`) may be evaluated once per key skeleton (see
+    /// `coverage::index_blind`).
+    pub(crate) memo: bool,
+    /// `patterns` indexed by first segment.
+    pub(crate) index: crate::coverage::GroupIndex,
 }
 
-/// An adapter tensor suffix and what it says about the tensor.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AdapterSuffix {
-    pub(crate) suffix: String,
-    pub(crate) kind: String,
-    pub(crate) part: String,
-    /// The suffix marks an adapter tensor only under a declared target prefix (MLX `.lora_a`
-    /// under `model.layers.`, cloneofsimo `:up` under `unet:`), never under the default
-    /// target: llama.cpp's GGUF LoRAs (`blk.0.attn_q.weight.lora_a`) are not adapter-view
-    /// tensors.
-    #[serde(default)]
-    pub(crate) targeted: bool,
-}
-
-/// A distillation (or similar) LoRA flavour, known only from metadata or the file name.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Flavour {
-    pub(crate) series: String,
-    #[serde(default)]
-    pub(crate) filename: Vec<String>,
-    #[serde(default)]
-    pub(crate) meta: Vec<MetaDef>,
-}
-
-/// A prefix under which an all-in-one checkpoint keeps one part.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BundlePart {
-    pub(crate) prefix: String,
-}
-
-/// How database keys and compats map onto the IDs we emit.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DbAliases {
-    /// Database arch code → our arch (`artm` → `art`).
-    #[serde(default)]
-    pub(crate) arch: BTreeMap<String, String>,
-    /// Database `domain.arch.series` → our `arch.series`.
-    #[serde(default)]
-    pub(crate) series: BTreeMap<String, String>,
-    /// Database compat (as a base series of adapters, or a variant) → ours.
-    #[serde(default)]
-    pub(crate) compat: BTreeMap<String, String>,
-    /// Arch codes whose layer hashes are not trusted on their own.
-    #[serde(default)]
-    pub(crate) low_tolerance: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LayoutFile {
-    strip_prefixes: Vec<String>,
-    #[serde(default)]
-    bundle_part: Vec<BundlePart>,
-    #[serde(default)]
-    adapter_target: Vec<AdapterTarget>,
-    #[serde(default)]
-    adapter_suffix: Vec<AdapterSuffix>,
-    #[serde(default)]
-    flavour: Vec<Flavour>,
-    #[serde(default)]
-    tables: BTreeMap<String, BTreeMap<String, String>>,
-    #[serde(default)]
-    db: DbAliases,
-    /// Packaging and marker tensors that count as explained for every family.
-    #[serde(default)]
-    benign: Option<Vec<String>>,
+impl Rule {
+    /// The rule's compiled `groups` (`None` when it declares none), compiled on first use.
+    pub(crate) fn groups(&self) -> Option<&Groups> {
+        let text = self.groups_text.as_deref()?;
+        Some(self.groups_compiled.get_or_init(|| {
+            let patterns: Vec<Pattern> = text.iter().map(|p| Pattern::new(p)).collect();
+            let index = crate::coverage::GroupIndex::new(&patterns, self.role == Role::Adapter);
+            Groups {
+                memo: self.benign_blind && text.iter().all(|p| crate::coverage::index_blind(p)),
+                patterns,
+                index,
+            }
+        }))
+    }
 }
 
 /// Everything the engine needs, compiled.
@@ -480,6 +241,9 @@ pub(crate) struct RuleSet {
     pub(crate) db: DbAliases,
     /// Patterns of tensors every family may carry (`scaled_fp8`, `v_pred`, …).
     pub(crate) benign: Vec<Pattern>,
+    /// `benign` indexed by first segment (a key is tested against its bucket and the patterns
+    /// that start with a wildcard only).
+    pub(crate) benign_index: crate::coverage::GroupIndex,
     /// `strip_prefixes`, compiled for normalising names.
     pub(crate) stripper: crate::view::Stripper,
     /// `adapter_suffixes`, compiled for building the adapter view.
@@ -534,10 +298,49 @@ fn sample_render(template: &str) -> String {
     out
 }
 
+/// The embedded rule files as the build script parsed them (`build.rs`; postcard).
+const BUILTIN_PARSED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin-rules.postcard"));
+
+/// How much validation a load does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Everything (caller-supplied rule files, and the embedded ones in debug builds and tests).
+    Full,
+    /// Everything but the module-path patterns of `groups` and `benign` (thousands of them: a
+    /// third of the load time). Only for the embedded rule files in release builds: the same
+    /// files pass [`Check::Full`] in every debug build and in this crate's tests
+    /// (`builtin_equals_parsing_the_toml`), and cannot change after the build.
+    Embedded,
+}
+
 impl RuleSet {
-    /// Parses and validates the embedded rule files.
+    /// The embedded rule files: parsed from TOML at build time (`build.rs`), decoded from their
+    /// binary form here, validated and compiled. About ten times faster than parsing the TOML
+    /// (which `from_sources(BUILTIN_RULES, BUILTIN_LAYOUT)` still does, with the same result).
     pub(crate) fn builtin() -> Result<RuleSet, RuleError> {
-        Self::from_sources(BUILTIN_RULES, BUILTIN_LAYOUT)
+        let b: crate::defs::Builtin =
+            postcard::from_bytes(BUILTIN_PARSED).map_err(|e| RuleError::Embedded(e.to_string()))?;
+        let check = if cfg!(debug_assertions) {
+            Check::Full
+        } else {
+            Check::Embedded
+        };
+        Self::from_defs(b.rules, b.layout, check)
+    }
+
+    /// The embedded rule files plus caller-supplied ones (TOML, parsed here), in that order.
+    pub(crate) fn builtin_and(extra: &[(&str, &str)]) -> Result<RuleSet, RuleError> {
+        if extra.is_empty() {
+            return Self::builtin();
+        }
+        let b: crate::defs::Builtin =
+            postcard::from_bytes(BUILTIN_PARSED).map_err(|e| RuleError::Embedded(e.to_string()))?;
+        let mut defs = b.rules;
+        for (name, text) in extra {
+            let f: RuleFile = parse(name, text)?;
+            defs.extend(f.rule);
+        }
+        Self::from_defs(defs, b.layout, Check::Full)
     }
 
     /// Parses and validates rule files given as `(name, text)`.
@@ -551,26 +354,36 @@ impl RuleSet {
             let f: RuleFile = parse(name, text)?;
             defs.extend(f.rule);
         }
-        let mut by_id: HashMap<String, usize> = HashMap::new();
+        Self::from_defs(defs, layout, Check::Full)
+    }
+
+    /// Validates and compiles parsed rule files.
+    pub(crate) fn from_defs(
+        defs: Vec<RuleDef>,
+        layout: LayoutFile,
+        check: Check,
+    ) -> Result<RuleSet, RuleError> {
+        let mut by_id: HashMap<String, usize> = HashMap::with_capacity(defs.len());
         for (i, d) in defs.iter().enumerate() {
             if by_id.insert(d.id.clone(), i).is_some() {
                 return Err(RuleError::DuplicateId(d.id.clone()));
             }
         }
+        let benign_text = layout.benign.as_deref().unwrap_or(&[]);
+        let benign_blind = benign_text.iter().all(|p| crate::coverage::index_blind(p));
         let mut rules = Vec::with_capacity(defs.len());
         for d in defs {
-            rules.push(compile(
-                d,
-                &by_id,
-                &layout.tables,
-                layout.benign.as_deref().unwrap_or(&[]),
-            )?);
+            rules.push(compile(d, &by_id, &layout.tables, benign_blind, check)?);
         }
         let benign = match &layout.benign {
-            Some(list) => compile_patterns("layout.toml", "benign", list, false)?,
+            Some(list) => {
+                check_patterns("layout.toml", "benign", list, false, Check::Full)?;
+                list.iter().map(|p| Pattern::new(p)).collect()
+            }
             None => Vec::new(),
         };
         Ok(RuleSet {
+            benign_index: crate::coverage::GroupIndex::new(&benign, false),
             stripper: crate::view::Stripper::new(&layout.strip_prefixes),
             suffix_index: crate::view::SuffixIndex::new(&layout.adapter_suffix),
             benign,
@@ -586,21 +399,25 @@ impl RuleSet {
     }
 }
 
-/// Validates and compiles a `groups` or `benign` list. `adapter` patterns name adapter-view
-/// module paths (`target/module_path`) and must contain a `/`; the others must not.
-fn compile_patterns(
+/// Validates a `groups` or `benign` list. `adapter` patterns name adapter-view module paths
+/// (`target/module_path`) and must contain a `/`; the others must not. With
+/// [`Check::Embedded`], only that the list is not empty.
+fn check_patterns(
     rule: &str,
     what: &'static str,
     list: &[String],
     adapter: bool,
-) -> Result<Vec<Pattern>, RuleError> {
+    check: Check,
+) -> Result<(), RuleError> {
     if list.is_empty() {
         return Err(RuleError::EmptyList {
             rule: rule.to_owned(),
             what,
         });
     }
-    let mut out = Vec::with_capacity(list.len());
+    if check == Check::Embedded {
+        return Ok(());
+    }
     for p in list {
         let reason = crate::glob::module_pattern_problem(p).or_else(|| {
             if adapter && !p.contains('/') {
@@ -619,16 +436,16 @@ fn compile_patterns(
                 reason,
             });
         }
-        out.push(Pattern::new(p));
     }
-    Ok(out)
+    Ok(())
 }
 
 fn compile(
     d: RuleDef,
     by_id: &HashMap<String, usize>,
     tables: &BTreeMap<String, BTreeMap<String, String>>,
-    benign_text: &[String],
+    benign_blind: bool,
+    check: Check,
 ) -> Result<Rule, RuleError> {
     let bad = |what: &'static str, value: &str, source| RuleError::BadId {
         rule: d.id.clone(),
@@ -718,27 +535,13 @@ fn compile(
             derive,
         });
     }
-    let groups = match &d.groups {
-        Some(list) => Some(compile_patterns(
-            &d.id,
-            "groups",
-            list,
-            d.role == Role::Adapter,
-        )?),
-        None => None,
-    };
-    let groups_memo = d
-        .groups
-        .iter()
-        .flatten()
-        .chain(benign_text.iter())
-        .all(|p| crate::coverage::index_blind(p));
-    let group_index =
-        crate::coverage::GroupIndex::new(groups.as_deref().unwrap_or(&[]), d.role == Role::Adapter);
+    if let Some(list) = &d.groups {
+        check_patterns(&d.id, "groups", list, d.role == Role::Adapter, check)?;
+    }
     Ok(Rule {
-        groups,
-        groups_memo,
-        group_index,
+        groups_text: d.groups,
+        benign_blind,
+        groups_compiled: std::sync::OnceLock::new(),
         prediction: d.prediction,
         id: d.id,
         mir: d.mir,
@@ -758,4 +561,182 @@ fn compile(
         compat_from: d.compat_from,
         bundle: d.bundle,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn decoded() -> crate::defs::Builtin {
+        postcard::from_bytes(BUILTIN_PARSED).unwrap()
+    }
+
+    /// A rule set's `Debug` text without the benign index (a `HashMap`, whose order varies),
+    /// which is built from `benign`, which is compared.
+    fn shown(mut set: RuleSet) -> String {
+        set.benign_index = crate::coverage::GroupIndex::default();
+        format!("{set:?}")
+    }
+
+    /// The build script's binary form gives the same compiled rules as parsing the TOML at run
+    /// time, with either level of checking (release builds use `Check::Embedded`).
+    #[test]
+    fn builtin_equals_parsing_the_toml() {
+        let toml = RuleSet::from_sources(BUILTIN_RULES, BUILTIN_LAYOUT).unwrap();
+        assert!(toml.rules.len() > 100, "{} rules", toml.rules.len());
+        let want = shown(toml);
+        assert!(
+            shown(RuleSet::builtin().unwrap()) == want,
+            "builtin differs"
+        );
+        let b = decoded();
+        let embedded = RuleSet::from_defs(b.rules, b.layout, Check::Embedded).unwrap();
+        assert!(shown(embedded) == want, "Check::Embedded differs");
+        assert!(
+            shown(RuleSet::builtin_and(&[]).unwrap()) == want,
+            "no extra files: the embedded set"
+        );
+    }
+
+    /// Every rule file `BUILTIN_RULES` embeds is in the binary form, in the same order.
+    #[test]
+    fn binary_form_holds_every_embedded_rule_in_order() {
+        let mut ids = Vec::new();
+        for (name, text) in BUILTIN_RULES {
+            let f: RuleFile = parse(name, text).unwrap();
+            ids.extend(f.rule.into_iter().map(|r| r.id));
+        }
+        let got: Vec<String> = decoded().rules.into_iter().map(|r| r.id).collect();
+        assert_eq!(got, ids);
+    }
+
+    #[test]
+    fn extra_rule_files_come_after_the_embedded_ones() {
+        let extra = r#"
+[[rule]]
+id = "test-extra"
+mir = "mir:model.dit.test-extra"
+role = "model"
+[[rule.layout]]
+name = "x"
+require = ["test_extra_marker.weight"]
+"#;
+        let mut files: Vec<(&str, &str)> = BUILTIN_RULES.to_vec();
+        files.push(("extra.toml", extra));
+        let want = shown(RuleSet::from_sources(&files, BUILTIN_LAYOUT).unwrap());
+        let got = RuleSet::builtin_and(&[("extra.toml", extra)]).unwrap();
+        assert_eq!(got.rules.last().unwrap().id, "test-extra");
+        assert!(shown(got) == want, "builtin_and differs from from_sources");
+        // An extra file is checked fully: a malformed group is refused, naming the rule.
+        let bad = extra.replace("[[rule.layout]]", "groups = [\"a..b\"]\n[[rule.layout]]");
+        match RuleSet::builtin_and(&[("extra.toml", &bad)]) {
+            Err(RuleError::BadPattern { rule, pattern, .. }) => {
+                assert_eq!(rule, "test-extra");
+                assert_eq!(pattern, "a..b");
+            }
+            other => panic!("expected BadPattern, got {other:?}"),
+        }
+    }
+
+    /// `groups` are compiled on first use, once, to what an eager compile gives.
+    #[test]
+    fn groups_compile_once_on_first_use() {
+        let set = RuleSet::builtin().unwrap();
+        let rule = set.rules.iter().find(|r| r.groups_text.is_some()).unwrap();
+        assert!(rule.groups_compiled.get().is_none());
+        let g = rule.groups().unwrap();
+        assert!(std::ptr::eq(g, rule.groups().unwrap()));
+        let text = rule.groups_text.as_ref().unwrap();
+        let eager: Vec<Pattern> = text.iter().map(|p| Pattern::new(p)).collect();
+        assert_eq!(g.patterns, eager);
+        let none = set.rules.iter().find(|r| r.groups_text.is_none());
+        if let Some(r) = none {
+            assert!(r.groups().is_none());
+        }
+    }
+
+    /// The benign index answers as testing every benign pattern does.
+    #[test]
+    fn benign_index_agrees_with_every_pattern() {
+        let set = RuleSet::builtin().unwrap();
+        let ex = crate::coverage::Explainer {
+            groups: &[],
+            index: &crate::coverage::GroupIndex::default(),
+            benign: &set.benign,
+            benign_index: &set.benign_index,
+            adapter: false,
+            memo: false,
+        };
+        let keys = [
+            "scaled_fp8",
+            "scaled_fp8.x",
+            "scaled_fp8x",
+            "a.scale_weight",
+            "a.b.scale_weight.c",
+            "scale_weight",
+            ".scale_weight",
+            "a.scale_weightx",
+            "lora_te_text_model_encoder_layers_0_mlp_fc1.alpha",
+            "lora_unet_x.alpha.y",
+            "lycoris_a.alpha",
+            "lora_.alpha",
+            "model_ema.decay",
+            "model_ema",
+            "edm_vpred.sigma_min",
+            "edm_vpred",
+            "v_pred",
+            "v_pred.x",
+            "ztsnr",
+            "double_blocks.0.img_attn.qkv.weight",
+            "x.comfy_quant",
+            "",
+        ];
+        let mut hits = 0;
+        for k in keys {
+            let want = set.benign.iter().any(|p| p.matches_module(k, false));
+            assert_eq!(ex.benign_only(k), want, "{k:?}");
+            hits += usize::from(want);
+        }
+        assert!(hits >= 10, "{hits}");
+    }
+
+    /// The suffix index (buckets and tails) picks what `max_by_key` over every suffix picks.
+    #[test]
+    fn suffix_index_agrees_with_every_suffix() {
+        let set = RuleSet::builtin().unwrap();
+        let mut names: Vec<String> = vec![
+            "a".into(),
+            "".into(),
+            "weight".into(),
+            "x.weight".into(),
+            "down.weight".into(),
+            "model.diffusion_model.input_blocks.0.0.weight".into(),
+            "x.alpha".into(),
+        ];
+        for s in &set.adapter_suffixes {
+            let x = &s.suffix;
+            names.push(format!("lora_unet_down_blocks_0{x}"));
+            names.push(x.clone());
+            names.push(format!("a{x}x"));
+            names.push(x.get(1..).unwrap_or("").to_owned());
+            names.push(format!("q{}", x.get(1..).unwrap_or("")));
+        }
+        let mut adapter = 0;
+        for n in &names {
+            let want = set
+                .adapter_suffixes
+                .iter()
+                .filter(|s| n.len() > s.suffix.len() && n.ends_with(s.suffix.as_str()))
+                .max_by_key(|s| s.suffix.len())
+                .map(|s| &s.suffix);
+            let got = set
+                .suffix_index
+                .longest(n, &set.adapter_suffixes)
+                .map(|s| &s.suffix);
+            assert_eq!(got, want, "{n}");
+            adapter += usize::from(got.is_some());
+        }
+        assert!(adapter >= set.adapter_suffixes.len(), "{adapter}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Views of an index that rules match against: tensor names with wrapper prefixes removed
 //! (the "keys" view), and adapter tensors rewritten to `target/module.part` (the "adapter" view).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::glob::Pattern;
@@ -34,6 +35,25 @@ pub fn normalize_key(name: &str, strip_prefixes: &[String]) -> (String, usize) {
         rest.to_owned()
     };
     (out, removed)
+}
+
+/// `s.contains(".default.")` (PEFT's adapter name), by looking at each `.` of `s`: `contains`
+/// builds a two-way searcher on every call, which cost more than the search on every tensor
+/// name of every file.
+pub(crate) fn has_default(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'.' && b.get(i..).is_some_and(|t| t.starts_with(b".default.")))
+}
+
+/// Where `_processor_` occurs in `s` (the diffusers attention-processor segment), by looking
+/// at each `_`, without building a two-way searcher per tensor.
+fn find_processor(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .position(|(i, &c)| c == b'_' && b.get(i..).is_some_and(|t| t.starts_with(b"_processor_")))
 }
 
 /// The wrapper prefixes of `layout.toml`, compiled once at load time for [`normalize_key`]'s
@@ -75,6 +95,13 @@ impl Stripper {
 
     /// Same as [`normalize_key`] with the compiled prefixes.
     pub(crate) fn normalize(&self, name: &str) -> (String, usize) {
+        let (out, removed) = self.normalize_cow(name);
+        (out.into_owned(), removed)
+    }
+
+    /// [`Stripper::normalize`], borrowing the name's tail unless `.default.` must go (so the
+    /// key view allocates nothing per tensor).
+    pub(crate) fn normalize_cow<'n>(&self, name: &'n str) -> (Cow<'n, str>, usize) {
         let mut rest = name;
         let mut removed = 0usize;
         for _ in 0..6 {
@@ -94,10 +121,10 @@ impl Stripper {
                 None => break,
             }
         }
-        let out = if rest.contains(".default.") {
-            rest.replace(".default.", ".")
+        let out = if has_default(rest) {
+            Cow::Owned(rest.replace(".default.", "."))
         } else {
-            rest.to_owned()
+            Cow::Borrowed(rest)
         };
         (out, removed)
     }
@@ -111,6 +138,11 @@ impl Stripper {
 pub(crate) struct SuffixIndex {
     /// Positions into the suffix list by last byte, longest first (ties: later first).
     buckets: Vec<Vec<usize>>,
+    /// Per bucket: the length `k` of its shortest suffix and the sorted, distinct last `k`
+    /// bytes of its suffixes. A name whose last `k` bytes are not among them ends with none of
+    /// the bucket's suffixes: one binary search rejects most tensor names of a base model (the
+    /// `…weight` bucket holds a dozen suffixes).
+    tails: Vec<(usize, Vec<Vec<u8>>)>,
 }
 
 impl SuffixIndex {
@@ -133,7 +165,29 @@ impl SuffixIndex {
                 len(y).cmp(&len(x)).then(y.cmp(&x))
             });
         }
-        SuffixIndex { buckets }
+        let tails = buckets
+            .iter()
+            .map(|b| {
+                let k = b
+                    .iter()
+                    .filter_map(|&i| suffixes.get(i))
+                    .map(|s| s.suffix.len())
+                    .min()
+                    .unwrap_or(0);
+                let mut t: Vec<Vec<u8>> = b
+                    .iter()
+                    .filter_map(|&i| suffixes.get(i))
+                    .filter_map(|s| {
+                        let x = s.suffix.as_bytes();
+                        x.get(x.len().saturating_sub(k)..).map(<[u8]>::to_vec)
+                    })
+                    .collect();
+                t.sort();
+                t.dedup();
+                (k, t)
+            })
+            .collect();
+        SuffixIndex { buckets, tails }
     }
 
     /// The longest suffix `name` ends with (and is longer than), as `max_by_key` over the list
@@ -143,10 +197,15 @@ impl SuffixIndex {
         name: &str,
         suffixes: &'s [AdapterSuffix],
     ) -> Option<&'s AdapterSuffix> {
-        let bucket = name
-            .as_bytes()
-            .last()
-            .and_then(|&b| self.buckets.get(usize::from(b)))?;
+        let last = usize::from(*name.as_bytes().last()?);
+        let bucket = self.buckets.get(last)?;
+        if let Some((k, tails)) = self.tails.get(last) {
+            let n = name.as_bytes();
+            let tail = n.get(n.len().checked_sub(*k)?..)?;
+            if tails.binary_search_by(|t| t.as_slice().cmp(tail)).is_err() {
+                return None;
+            }
+        }
         bucket
             .iter()
             .filter_map(|&i| suffixes.get(i))
@@ -157,7 +216,8 @@ impl SuffixIndex {
 /// A sorted list of (name, shape) pairs, searched by pattern.
 #[derive(Debug, Default)]
 pub(crate) struct KeyView<'a> {
-    entries: Vec<(String, &'a [u64])>,
+    /// Names borrowed from the index where normalising only strips a prefix.
+    entries: Vec<(Cow<'a, str>, &'a [u64])>,
     /// Skeleton id of each entry (`coverage::skeleton_ids`), computed on first use.
     skeletons: std::cell::OnceCell<Vec<u32>>,
 }
@@ -168,8 +228,8 @@ impl<'a> KeyView<'a> {
         items: impl Iterator<Item = (&'a str, &'a [u64])>,
         strip: &Stripper,
     ) -> KeyView<'a> {
-        let mut entries: Vec<(String, &'a [u64])> =
-            items.map(|(n, s)| (strip.normalize(n).0, s)).collect();
+        let mut entries: Vec<(Cow<'a, str>, &'a [u64])> =
+            items.map(|(n, s)| (strip.normalize_cow(n).0, s)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView {
             entries,
@@ -178,7 +238,11 @@ impl<'a> KeyView<'a> {
     }
 
     /// Builds a view from already-final names (the adapter view).
-    pub(crate) fn from_entries(mut entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
+    pub(crate) fn from_entries(entries: Vec<(String, &'a [u64])>) -> KeyView<'a> {
+        let mut entries: Vec<(Cow<'a, str>, &'a [u64])> = entries
+            .into_iter()
+            .map(|(k, s)| (Cow::Owned(k), s))
+            .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         KeyView {
             entries,
@@ -188,7 +252,7 @@ impl<'a> KeyView<'a> {
 
     /// Every (name, shape), in name order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a [u64])> + '_ {
-        self.entries.iter().map(|(k, s)| (k.as_str(), *s))
+        self.entries.iter().map(|(k, s)| (k.as_ref(), *s))
     }
 
     /// The skeleton id of every name, in name order (computed once, shared by every rule's
@@ -206,7 +270,7 @@ impl<'a> KeyView<'a> {
 
     /// The positions of the names that start with `prefix` (contiguous: the view is sorted).
     pub(crate) fn prefix_range(&self, prefix: &str) -> std::ops::Range<usize> {
-        let start = self.entries.partition_point(|(k, _)| k.as_str() < prefix);
+        let start = self.entries.partition_point(|(k, _)| k.as_ref() < prefix);
         let len = self
             .entries
             .get(start..)
@@ -226,19 +290,87 @@ impl<'a> KeyView<'a> {
         p: &'v Pattern,
     ) -> impl Iterator<Item = (&'v str, &'a [u64])> + 'v {
         let prefix = p.literal_prefix();
-        let start = self.entries.partition_point(|(k, _)| k.as_str() < prefix);
+        let start = self.entries.partition_point(|(k, _)| k.as_ref() < prefix);
+        let range = self.entries.get(start..).unwrap_or(&[]);
+        let end = range.partition_point(|(k, _)| k.starts_with(prefix));
+        Find {
+            entries: range.get(..end).unwrap_or(&[]),
+            pattern: p,
+            segment: p.segment_form(),
+        }
+    }
+
+    /// Every (name, shape) the pattern matches, tested one by one (the reference for the jumps of
+    /// [`KeyView::find`]).
+    #[cfg(test)]
+    pub(crate) fn find_plain<'v>(
+        &'v self,
+        p: &'v Pattern,
+    ) -> impl Iterator<Item = (&'v str, &'a [u64])> + 'v {
         self.entries
-            .get(start..)
-            .unwrap_or(&[])
             .iter()
-            .take_while(move |(k, _)| k.starts_with(prefix))
             .filter(move |(k, _)| p.matches(k))
-            .map(|(k, s)| (k.as_str(), *s))
+            .map(|(k, s)| (k.as_ref(), *s))
     }
 
     /// The first (name, shape) the pattern matches.
     pub(crate) fn first<'v>(&'v self, p: &'v Pattern) -> Option<(&'v str, &'a [u64])> {
         self.find(p).next()
+    }
+}
+
+/// The matches of a pattern among the names of a view that start with its literal prefix.
+struct Find<'v, 'a> {
+    /// What is left of that range.
+    entries: &'v [(Cow<'a, str>, &'a [u64])],
+    pattern: &'v Pattern,
+    /// The pattern is `prefix*.rest` ([`Pattern::segment_form`]): then every name that starts
+    /// with `prefix` + one segment + `.` can match only as `prefix` + segment + `.rest`, so the
+    /// search looks that one name up in the block of names sharing the segment (sorted, so a
+    /// contiguous block) and jumps over the block: a few binary searches per block index
+    /// (`double_blocks.0.`, `double_blocks.1.`, …) instead of testing every name.
+    segment: Option<(&'v str, &'v str)>,
+}
+
+impl<'v, 'a> Iterator for Find<'v, 'a> {
+    type Item = (&'v str, &'a [u64]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Some((prefix, rest)) = self.segment else {
+            let (i, (k, s)) = self
+                .entries
+                .iter()
+                .enumerate()
+                .find(|(_, (k, _))| self.pattern.matches(k))?;
+            self.entries = self.entries.get(i.saturating_add(1)..).unwrap_or(&[]);
+            return Some((k.as_ref(), *s));
+        };
+        loop {
+            let (first, _) = self.entries.first()?;
+            let tail = first.get(prefix.len()..).unwrap_or("");
+            let Some(dot) = tail.find('.').filter(|&d| d > 0) else {
+                // No segment (or an empty one) before a dot: this name cannot match.
+                self.entries = self.entries.get(1..).unwrap_or(&[]);
+                continue;
+            };
+            let stem_len = prefix.len().saturating_add(dot);
+            let block_prefix = first.get(..stem_len.saturating_add(1)).unwrap_or("");
+            let block_len = self
+                .entries
+                .partition_point(|(k, _)| k.starts_with(block_prefix));
+            let block = self.entries.get(..block_len.max(1)).unwrap_or(&[]);
+            self.entries = self.entries.get(block_len.max(1)..).unwrap_or(&[]);
+            // In the block every name starts with the stem, so they sort by what follows it.
+            fn after(k: &str, n: usize) -> &str {
+                k.get(n..).unwrap_or("")
+            }
+            let at = block.partition_point(|(k, _)| after(k, stem_len) < rest);
+            if let Some((k, s)) = block.get(at)
+                && after(k, stem_len) == rest
+            {
+                return Some((k.as_ref(), *s));
+            }
+        }
     }
 }
 
@@ -275,17 +407,23 @@ impl<'a> AdapterView<'a> {
         for (pos, (raw, shape)) in items.into_iter().enumerate() {
             // Most tensors of a base model are not adapter tensors: test the suffix before
             // allocating anything.
-            let peft_default = raw.contains(".default.");
-            if !peft_default && suffix_index.longest(raw, suffixes).is_none() {
+            let peft_default = has_default(raw);
+            let first = suffix_index.longest(raw, suffixes);
+            if !peft_default && first.is_none() {
                 others.push(pos);
                 continue;
             }
-            let name = if peft_default {
-                raw.replace(".default.", ".")
+            let name: Cow<'_, str> = if peft_default {
+                Cow::Owned(raw.replace(".default.", "."))
             } else {
-                raw.to_owned()
+                Cow::Borrowed(raw)
             };
-            let Some(sfx) = suffix_index.longest(&name, suffixes) else {
+            let sfx = if peft_default {
+                suffix_index.longest(&name, suffixes)
+            } else {
+                first
+            };
+            let Some(sfx) = sfx else {
                 others.push(pos);
                 continue;
             };
@@ -304,7 +442,7 @@ impl<'a> AdapterView<'a> {
                     (
                         t.target.as_str(),
                         t.style.as_str(),
-                        name.get(cut..).unwrap_or("").to_owned(),
+                        Cow::Borrowed(name.get(cut..).unwrap_or("")),
                     )
                 }
                 // A targeted suffix means nothing outside its targets.
@@ -312,27 +450,60 @@ impl<'a> AdapterView<'a> {
                     others.push(pos);
                     continue;
                 }
-                None => ("unet", "dotted", strip.normalize(&name).0),
+                None => ("unet", "dotted", strip.normalize_cow(&name).0),
             };
             let module = rest
                 .get(..rest.len().saturating_sub(sfx.suffix.len()))
                 .unwrap_or("");
-            let module = match style {
-                "kohya" => module.to_owned(),
-                // cloneofsimo `unet:12:up`: the position is all there is.
-                "indexed" if !module.is_empty() && module.bytes().all(|b| b.is_ascii_digit()) => {
-                    format!("lora_diffusion_{module}")
-                }
-                "indexed" => {
+            // cloneofsimo `unet:12:up`: the position is all there is.
+            let indexed;
+            let module: &str = if style == "indexed" {
+                if module.is_empty() || !module.bytes().all(|b| b.is_ascii_digit()) {
                     others.push(pos);
                     continue;
                 }
-                _ => module.replace('.', "_"),
+                indexed = format!("lora_diffusion_{module}");
+                &indexed
+            } else {
+                module
             };
-            let module = module.replace("_processor_", "_");
-            let n = kinds.entry(sfx.kind.clone()).or_default();
-            *n = n.saturating_add(1);
-            entries.push((format!("{target}/{module}.{}", sfx.part), shape));
+            // `target/module.part`, built in one string: the module path with `.` written `_`
+            // (dotted style), then `_processor_` written `_` (as `replace` would, left to right).
+            let mut out = String::with_capacity(
+                target
+                    .len()
+                    .saturating_add(module.len())
+                    .saturating_add(sfx.part.len())
+                    .saturating_add(2),
+            );
+            out.push_str(target);
+            out.push('/');
+            let body_start = out.len();
+            if style == "kohya" || style == "indexed" {
+                out.push_str(module);
+            } else {
+                out.extend(module.chars().map(|ch| if ch == '.' { '_' } else { ch }));
+            }
+            if out
+                .get(body_start..)
+                .is_some_and(|m| find_processor(m).is_some())
+            {
+                let body = out
+                    .get(body_start..)
+                    .unwrap_or("")
+                    .replace("_processor_", "_");
+                out.truncate(body_start);
+                out.push_str(&body);
+            }
+            out.push('.');
+            out.push_str(&sfx.part);
+            match kinds.get_mut(&sfx.kind) {
+                Some(n) => *n = n.saturating_add(1),
+                None => {
+                    kinds.insert(sfx.kind.clone(), 1);
+                }
+            }
+            entries.push((out, shape));
         }
         AdapterView {
             keys: KeyView::from_entries(entries),
@@ -438,7 +609,7 @@ impl<'a> AdapterView<'a> {
         self.kinds
             .iter()
             .max_by_key(|(_, n)| **n)
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k.as_ref())
     }
 }
 
@@ -471,6 +642,105 @@ mod tests {
             normalize_key("x.lora_A.default.weight", &s).0,
             "x.lora_A.weight"
         );
+    }
+
+    proptest::proptest! {
+        /// The block jumps of `find` give the same matches, in the same order, as testing
+        /// every name.
+        #[test]
+        fn find_agrees_with_testing_every_name(
+            names in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["a", "b", ".", "1", "10", "2", "_", "-", "/", "é"]),
+                    0..7,
+                ),
+                0..25,
+            ),
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", ".", "1", "*", "**", ".a", "-", "é"]), 0..5),
+        ) {
+            let shape: Vec<u64> = vec![1];
+            let names: Vec<String> = names.into_iter().map(|n| n.concat()).collect();
+            let v = KeyView::from_entries(
+                names.iter().map(|n| (n.clone(), shape.as_slice())).collect(),
+            );
+            for text in [pat.concat(), format!("a{}", pat.concat()), format!("a*{}", pat.concat())] {
+                let p = Pattern::new(&text);
+                let got: Vec<&str> = v.find(&p).map(|(k, _)| k).collect();
+                let want: Vec<&str> = v.find_plain(&p).map(|(k, _)| k).collect();
+                proptest::prop_assert_eq!(got, want, "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn find_jumps_blocks_of_a_segment_pattern() {
+        let shape: Vec<u64> = vec![1];
+        let names = [
+            "double_blocks.0.img_attn.qkv.weight",
+            "double_blocks.0.img_mod.lin.weight",
+            "double_blocks.1.img_attn.qkv.weight",
+            "double_blocks.10.img_attn.qkv.weight",
+            "double_blocks.10.txt_attn.qkv.weight",
+            "double_blocks.2.txt_attn.qkv.weight",
+            "double_blocks.x",
+            "double_blocks..img_attn.qkv.weight",
+        ];
+        let v = KeyView::from_entries(
+            names
+                .iter()
+                .map(|n| (n.to_string(), shape.as_slice()))
+                .collect(),
+        );
+        let p = Pattern::new("double_blocks.*.img_attn.qkv.weight");
+        assert!(p.segment_form().is_some());
+        let got: Vec<&str> = v.find(&p).map(|(k, _)| k).collect();
+        assert_eq!(
+            got,
+            [
+                "double_blocks.0.img_attn.qkv.weight",
+                "double_blocks.1.img_attn.qkv.weight",
+                "double_blocks.10.img_attn.qkv.weight"
+            ]
+        );
+        assert!(
+            v.first(&Pattern::new("double_blocks.*.txt_attn.qkv.weight"))
+                .is_some()
+        );
+        assert!(v.first(&Pattern::new("double_blocks.*.nothing")).is_none());
+    }
+
+    #[test]
+    fn find_processor_is_find() {
+        for s in [
+            "",
+            "_processor_",
+            "attn_processor_to_k",
+            "a__processor_",
+            "_processor",
+            "x_processor_y_processor_z",
+            "é_processor_é",
+        ] {
+            assert_eq!(find_processor(s), s.find("_processor_"), "{s}");
+        }
+    }
+
+    #[test]
+    fn has_default_is_contains() {
+        for s in [
+            "",
+            ".default.",
+            "a.default.b",
+            "a.default",
+            "default.x",
+            "a..default.x",
+            "a.defaultx.b",
+            "a.b.default.",
+            "é.default.é",
+            "x.default",
+        ] {
+            assert_eq!(has_default(s), s.contains(".default."), "{s}");
+        }
     }
 
     #[test]

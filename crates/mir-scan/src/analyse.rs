@@ -357,6 +357,7 @@ impl ConfigCache {
     pub fn from_listing(listing: &crate::walk::Listing) -> ConfigCache {
         ConfigCache {
             by_dir: Mutex::default(),
+            adapter_by_dir: Mutex::default(),
             side: crate::describe::SideCache::from_listing(&listing.folders, &listing.side_files),
         }
     }

@@ -52,8 +52,13 @@ impl Identifier {
         }
         h.update(layout.0.as_bytes());
         h.update(layout.1.as_bytes());
+        // The embedded files were parsed at build time; only `extra` is parsed here.
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
         Ok(Identifier {
-            classifier: Classifier::from_sources(&files, layout)?,
+            classifier: Classifier::builtin_and(&extra)?,
             fingerprint: h.digest(),
         })
     }
