@@ -174,8 +174,53 @@ fn a_flux_1_lora_one_block_deeper_is_not_flux_1() {
             .push(mir_core::TensorRecord::new(n, mir_core::Dtype::BF16, shape));
     }
     let out = common::classify(&c, &s);
-    let got = out.mir.unwrap().to_string();
+    let got = out.mir.map(|m| m.to_string()).unwrap_or_default();
     assert_ne!(got, "mir:model.lora.lora:flux-1-dev", "{:?}", out.evidence);
+    // Nor HunyuanVideo's: it keeps FLUX.1's module names (`img_mlp_0`, `img_mod_lin`), which
+    // HunyuanVideo does not have.
+    assert!(
+        !(got.ends_with(":hunyuanvideo") && out.confidence > 0.5),
+        "{got} at {}: {:?}",
+        out.confidence,
+        out.evidence
+    );
+}
+
+/// A LoRA with FLUX.1's MLP names and a 20th double block (HunyuanVideo's depth) is neither
+/// family's: HunyuanVideo writes that MLP `img_mlp.fc1`, FLUX.1 has 19 double blocks.
+#[test]
+fn flux_1_module_names_deeper_than_flux_1_are_not_hunyuanvideo() {
+    let c = Classifier::builtin().unwrap();
+    let mut s = common::spec("lora-flux-1-dev-full.kohya.spec");
+    s.index.tensors.clear();
+    for block in [0, 19] {
+        for (n, shape) in [
+            (
+                format!("lora_unet_double_blocks_{block}_img_mlp_0.lora_down.weight"),
+                vec![16, 3072],
+            ),
+            (
+                format!("lora_unet_double_blocks_{block}_img_mlp_0.lora_up.weight"),
+                vec![12288, 16],
+            ),
+        ] {
+            s.index.tensors.push(mir_core::TensorRecord::new(
+                &n,
+                mir_core::Dtype::BF16,
+                shape,
+            ));
+        }
+    }
+    let out = common::classify(&c, &s);
+    let got = out.mir.map(|m| m.to_string()).unwrap_or_default();
+    for family in [":hunyuanvideo", ":flux-1-dev"] {
+        assert!(
+            !(got.ends_with(family) && out.confidence > 0.5),
+            "{got} at {}: {:?}",
+            out.confidence,
+            out.evidence
+        );
+    }
 }
 
 /// Issue 13: a language model's LoRA is a language model's LoRA. Its evidence names the part

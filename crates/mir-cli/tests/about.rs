@@ -168,7 +168,7 @@ fn library(root: &Path) {
     // A kohya FLUX LoRA with Stability Matrix and SwarmUI sidecars.
     write(
         &loras.join("fluxy.safetensors"),
-        &spec_index("lora-flux.kohya.spec"),
+        &spec_index("lora-flux-1-dev-full.kohya.spec"),
         &[],
     );
     std::fs::write(
@@ -314,13 +314,13 @@ fn check_library(recs: &[Value]) {
         fluxy["about"]["author"],
         json!({"value": "someone", "source": "fluxy.swarm.json:modelspec.author"})
     );
-    // Kohya's FLUX LoRA trains the DiT and CLIP-L (`lora_te1_`), rank 16.
+    // Kohya's FLUX LoRA trains the DiT (all 19 double blocks) and CLIP-L (`lora_te1_`), rank 16.
     assert_eq!(
         fluxy["adapter"]["targets"],
         json!(["dit", "text_encoder_1"])
     );
     assert_eq!(fluxy["adapter"]["rank"], 16);
-    assert_eq!(fluxy["adapter"]["blocks"]["dit.double_blocks"], 1);
+    assert_eq!(fluxy["adapter"]["blocks"]["dit.double_blocks"], 19);
     assert!(fluxy.get("preview").is_none());
 
     // A damaged sidecar is a finding, never an error of the weight file.

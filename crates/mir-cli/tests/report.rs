@@ -76,7 +76,7 @@ fn library(dir: &Path, big: bool) -> PathBuf {
     )
     .unwrap();
     write_spec(
-        "lora-flux.peft.spec",
+        "lora-flux-1-dev-full.peft.spec",
         &m.join("checkpoints/flux_style_lora.safetensors"),
         &[],
     );
