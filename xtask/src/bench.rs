@@ -97,10 +97,7 @@ fn parse_args(root: &Path, args: &[String]) -> anyhow::Result<Options> {
             "--real-files" => o.real_files = value()?.parse().context("--real-files N")?,
             "--out" => o.out = PathBuf::from(value()?),
             "--baseline-mir" => o.baseline_mir = Some(PathBuf::from(value()?)),
-            _ => bail!(
-                "usage: cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] [--real-files N] \
-                 [--baseline-mir PATH] [--out DIR]"
-            ),
+            _ => bail!("unknown option {flag:?}\n{BENCH_USAGE}"),
         }
     }
     if o.files < 8 || o.rounds == 0 {
@@ -110,7 +107,25 @@ fn parse_args(root: &Path, args: &[String]) -> anyhow::Result<Options> {
 }
 
 /// Runs the bench.
+/// `cargo xtask bench --help`.
+const BENCH_USAGE: &str = "usage: cargo xtask bench [--files N] [--rounds R] [--peer-rounds P] \
+[--real-files N] [--baseline-mir PATH] [--out DIR]
+
+  --files N            synthetic library size (default 5000)
+  --rounds R           interleaved timing rounds per contender (default 3)
+  --peer-rounds P      rounds for the Python peers (default 1)
+  --real-files N       real-layout library size (default 600)
+  --baseline-mir PATH  a former `mir` binary timed beside this one (before/after in one run)
+  --out DIR            libraries and report (default: cargo's target dir/bench)
+
+The Python peers run in a venv the bench creates under --out (safetensors, numpy, gguf from the
+package index), or in the interpreter MIR_BENCH_PYTHON names (nothing is installed into it).";
+
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{BENCH_USAGE}");
+        return Ok(());
+    }
     let o = parse_args(root, args)?;
     std::fs::create_dir_all(&o.out)?;
     let out = o.out.canonicalize()?;
