@@ -20,6 +20,11 @@ pub struct FolderConfigs {
     pub rank: Option<u64>,
     /// PEFT `lora_alpha`.
     pub alpha: Option<f64>,
+    /// `config.json`'s `model_type`, whole (the classifier's evidence).
+    pub model_type: Option<String>,
+    /// The base model `adapter_config.json` names, whole: PEFT's `base_model_name_or_path`, else
+    /// mlx-lm's `model` (the classifier's evidence).
+    pub adapter_base: Option<String>,
     /// Malformed configs.
     pub findings: Vec<String>,
 }
@@ -30,6 +35,8 @@ impl FolderConfigs {
         self.about.is_empty()
             && self.rank.is_none()
             && self.alpha.is_none()
+            && self.model_type.is_none()
+            && self.adapter_base.is_none()
             && self.findings.is_empty()
     }
 }
@@ -42,6 +49,9 @@ pub fn read_folder(dir: &Path, exists: &dyn Fn(&str) -> bool) -> FolderConfigs {
             Ok(Value::Object(o)) => {
                 let src = |k: &str| format!("adapter_config.json:{k}");
                 out.rank = o.get("r").and_then(Value::as_u64);
+                out.adapter_base = ["base_model_name_or_path", "model"]
+                    .iter()
+                    .find_map(|k| o.get(*k)?.as_str().map(str::to_owned));
                 out.alpha = o.get("lora_alpha").and_then(Value::as_f64);
                 if let Some(t) = o.get("peft_type").and_then(Value::as_str) {
                     put(&mut out.about, "peft_type", Entry::new(t, src("peft_type")));
@@ -97,6 +107,7 @@ pub fn read_folder(dir: &Path, exists: &dyn Fn(&str) -> bool) -> FolderConfigs {
                     put(&mut out.about, "class", Entry::new(c, src("architectures")));
                 }
                 if let Some(t) = o.get("model_type").and_then(Value::as_str) {
+                    out.model_type = Some(t.to_owned());
                     put(
                         &mut out.about,
                         "model_type",

@@ -2,9 +2,7 @@
 //! identification. `mir scan`, `mir inspect`, `mir hash`, `mir dupes` and the library all come
 //! through [`Analyser::analyse`].
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mir_classify::Classification;
@@ -341,13 +339,12 @@ pub(crate) fn merge(old: &FileHashes, new: &FileHashes) -> FileHashes {
     }
 }
 
-/// `model_type` of `config.json` beside a file, read once per folder.
+/// The configs beside a file (`config.json`, `adapter_config.json`) and its sidecars, read once
+/// per folder.
 #[derive(Debug, Default)]
 pub struct ConfigCache {
-    by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
-    /// The base model `adapter_config.json` names, by folder.
-    adapter_by_dir: Mutex<HashMap<PathBuf, Option<String>>>,
-    /// Side files (sidecars, configs) per folder.
+    /// Side files (sidecars, configs) per folder; the configs are read once per folder and
+    /// serve both the classifier (`model_type`, `adapter_base`) and the record's `about`.
     pub(crate) side: crate::describe::SideCache,
 }
 
@@ -356,75 +353,25 @@ impl ConfigCache {
     /// listing any folder again).
     pub fn from_listing(listing: &crate::walk::Listing) -> ConfigCache {
         ConfigCache {
-            by_dir: Mutex::default(),
-            adapter_by_dir: Mutex::default(),
             side: crate::describe::SideCache::from_listing(&listing.folders, &listing.side_files),
         }
     }
 
-    const MAX_CONFIG_BYTES: u64 = 4 << 20;
-
     /// `model_type` of the `config.json` in `file`'s folder (or of `file` itself when it is a
     /// folder's path standing for a model).
     pub fn model_type(&self, file: &Path) -> Option<String> {
-        let dir = file.parent()?.to_path_buf();
-        if let Some(v) = self
-            .by_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&dir)
-        {
-            return v.clone();
-        }
-        let v = read_model_type(&dir.join("config.json"));
-        self.by_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dir, v.clone());
-        v
+        self.side.folder_configs(file.parent()?)?.model_type.clone()
     }
-}
 
-impl ConfigCache {
     /// The base model the `adapter_config.json` in `file`'s folder names: PEFT's
-    /// `base_model_name_or_path`, else mlx-lm's `model`. Read once per folder; a missing,
-    /// unreadable or malformed file is `None` (it never fails a scan).
+    /// `base_model_name_or_path`, else mlx-lm's `model`. A missing, unreadable or malformed file
+    /// is `None` (it never fails a scan).
     pub fn adapter_base(&self, file: &Path) -> Option<String> {
-        let dir = file.parent()?.to_path_buf();
-        let cache = || {
-            self.adapter_by_dir
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-        };
-        if let Some(v) = cache().get(&dir) {
-            return v.clone();
-        }
-        let v = read_json(&dir.join("adapter_config.json")).and_then(|j| {
-            ["base_model_name_or_path", "model"]
-                .iter()
-                .find_map(|k| j.get(*k)?.as_str().map(str::to_owned))
-        });
-        cache().insert(dir, v.clone());
-        v
+        self.side
+            .folder_configs(file.parent()?)?
+            .adapter_base
+            .clone()
     }
-}
-
-/// A small JSON file beside a weight file (`config.json`, `adapter_config.json`), at most
-/// `MAX_CONFIG_BYTES`.
-fn read_json(path: &Path) -> Option<serde_json::Value> {
-    // Opened like a weight file: a FIFO named config.json never blocks the scan.
-    let src = Source::open(path).ok()?;
-    let bytes = src
-        .read_vec(0, src.len(), "config.json", ConfigCache::MAX_CONFIG_BYTES)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn read_model_type(path: &Path) -> Option<String> {
-    read_json(path)?
-        .get("model_type")?
-        .as_str()
-        .map(str::to_owned)
 }
 
 /// Why reading a header failed, with what was learnt before the failure.

@@ -72,6 +72,12 @@ impl SideCache {
         set
     }
 
+    /// What the configs in `dir` say (`None` when it has none), read once per folder.
+    pub(crate) fn folder_configs(&self, dir: &Path) -> Option<Arc<FolderConfigs>> {
+        let names = self.names(dir);
+        self.configs(dir, &names)
+    }
+
     fn configs(&self, dir: &Path, names: &BTreeSet<String>) -> Option<Arc<FolderConfigs>> {
         if !names.contains("config.json") && !names.contains("adapter_config.json") {
             return None;
