@@ -1,6 +1,8 @@
 //! Prints the classification of fixture specs (all of them, or those named on the command
 //! line): `cargo run -p mir-classify --example scan_fixtures -- sdxl.bundle.spec`.
 //!
+//! With `MIR_DEBUG_DUMP=1` it prints each classification's whole `Debug` text instead.
+//!
 //! `@include toolkit:…` lines are read from `fixtures/reference/model-toolkit/components/`.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -38,6 +40,11 @@ fn main() {
             adapter_base: spec.adapter_base.as_deref(),
             hashes: Default::default(),
         });
+        if std::env::var_os("MIR_DEBUG_DUMP").is_some() {
+            // Everything the classification holds (to compare two builds' answers).
+            println!("{name}: {out:#?}");
+            continue;
+        }
         println!(
             "{name}: {} ({}, {:.2})",
             out.mir.map_or("none".into(), |m| m.to_string()),

@@ -6,9 +6,10 @@
 //! left is named by module group (see [`group_name`]) so the evidence can say what the family
 //! does not have.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::glob::Pattern;
+use crate::matcher::FastMap;
 
 /// At most this many unexplained groups are listed (the largest first).
 pub(crate) const MAX_LISTED: usize = 24;
@@ -54,27 +55,6 @@ pub(crate) fn elements(shape: &[u64]) -> u64 {
     shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
 }
 
-/// Whether a pattern's result is the same for every key that differs only in its all-digit
-/// segments (block indices): true when every run of digits in the pattern directly follows a
-/// letter or `_`, so that only wildcards can meet an all-digit key segment (validation already
-/// forbids `***`, so two wildcards never touch). Then the engine can cache results per key
-/// skeleton (`input_blocks.0.0.in_layers.0` for every `input_blocks.N.M.in_layers.K`).
-pub(crate) fn index_blind(p: &str) -> bool {
-    let b = p.as_bytes();
-    b.iter().enumerate().all(|(i, c)| {
-        !c.is_ascii_digit() || {
-            // Walk back over the digit run to the character before it.
-            let mut j = i;
-            while j > 0 && b.get(j.saturating_sub(1)).is_some_and(u8::is_ascii_digit) {
-                j = j.saturating_sub(1);
-            }
-            j > 0
-                && b.get(j.saturating_sub(1))
-                    .is_some_and(|x| x.is_ascii_alphabetic() || *x == b'_')
-        }
-    })
-}
-
 /// Per-pass cache of explained-ness by key skeleton: one slot per skeleton id (see
 /// [`skeleton_ids`]), 0 = not computed yet, 1 = unexplained, 2 = explained.
 #[derive(Debug, Default)]
@@ -82,35 +62,216 @@ pub(crate) struct Memo {
     seen: Vec<u8>,
 }
 
-/// Gives every key a skeleton id (all-digit segments written as `0`: `input_blocks.0.0.in_layers.0`
-/// for every `input_blocks.N.M.in_layers.K`); keys with the same skeleton share an id. Computed
-/// once per view and shared by every rule's coverage pass, so a rule's pass does one array
-/// lookup per key instead of building and hashing the skeleton again.
-/// A `None` key (one no pass looks at) gets `u32::MAX`.
-pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = Option<&'k str>>) -> Vec<u32> {
-    let mut map: HashMap<String, u32> = HashMap::new();
-    let mut buf = String::new();
-    keys.map(|key| {
-        let Some(key) = key else {
-            return u32::MAX;
-        };
-        buf.clear();
-        for (i, seg) in key.split('.').enumerate() {
-            if i > 0 {
-                buf.push('.');
+/// Whether a pattern's result is the same for every key that differs only in the digits of its
+/// block indices (see [`write_skeleton`]): true when every run of digits in the pattern directly
+/// follows an ASCII letter (`attn2`, `te1`), so that only wildcards can meet a block index of a
+/// key (validation forbids `***`, so two wildcards never touch).
+pub(crate) fn run_blind(p: &str) -> bool {
+    let b = p.as_bytes();
+    let mut i = 0usize;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_digit() {
+            let before = i.checked_sub(1).and_then(|j| b.get(j));
+            if !before.is_some_and(u8::is_ascii_alphabetic) {
+                return false;
             }
-            buf.push_str(if is_index(seg) { "0" } else { seg });
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i = i.saturating_add(1);
+            }
+        } else {
+            i = i.saturating_add(1);
+        }
+    }
+    true
+}
+
+/// Writes the skeleton of `key` into `out`: the key with every digit of its block indices
+/// written `0`, a block index being a run of digits that does not follow an ASCII letter
+/// (adapter-view paths join the module path with `_`: `unet/input_blocks_4_11_proj_in.down` →
+/// `unet/input_blocks_0_00_proj_in.down`, while `attn2` and `te1` stay). The skeleton keeps the
+/// key's length: one copy and one pass, and keys with one skeleton differ only in index digits.
+fn write_skeleton(key: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(key.as_bytes());
+    let mut i = 0usize;
+    while let Some(&c) = out.get(i) {
+        if !c.is_ascii_digit() {
+            i = i.saturating_add(1);
+            continue;
+        }
+        let start = i;
+        while out.get(i).is_some_and(u8::is_ascii_digit) {
+            i = i.saturating_add(1);
+        }
+        // The byte before a run is not a digit (the run is maximal), so never rewritten.
+        let before = start.checked_sub(1).and_then(|j| out.get(j)).copied();
+        if !before.is_some_and(|x| x.is_ascii_alphabetic()) {
+            out.get_mut(start..i)
+                .into_iter()
+                .flatten()
+                .for_each(|x| *x = b'0');
+        }
+    }
+}
+
+/// Gives every key a skeleton id ([`write_skeleton`]); keys with the same skeleton share an id.
+/// Computed once per view and shared by every rule's coverage pass, so a rule's pass does one
+/// array lookup per key instead of building and hashing the skeleton again.
+pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<u32> {
+    let mut map: FastMap<Box<[u8]>, u32> = FastMap::default();
+    let mut buf = Vec::new();
+    keys.map(|key| {
+        write_skeleton(key, &mut buf);
+        if let Some(&id) = map.get(buf.as_slice()) {
+            return id;
         }
         let next = u32::try_from(map.len()).unwrap_or(u32::MAX);
-        match map.get(buf.as_str()) {
-            Some(&id) => id,
-            None => {
-                map.insert(buf.clone(), next);
-                next
-            }
-        }
+        map.insert(buf.as_slice().into(), next);
+        next
     })
     .collect()
+}
+
+/// The skeleton written the plain way (a character at a time), the reference for
+/// [`write_skeleton`].
+#[cfg(test)]
+fn skeleton_plain(key: &str) -> String {
+    let mut out = String::new();
+    let mut prev: Option<char> = None;
+    let mut zeroing = false;
+    for c in key.chars() {
+        if c.is_ascii_digit() {
+            if !prev.is_some_and(|p| p.is_ascii_digit()) {
+                zeroing = !prev.is_some_and(|p| p.is_ascii_alphabetic());
+            }
+            out.push(if zeroing { '0' } else { c });
+        } else {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// A rule's key-view `groups` as a trie of module-path segments, built with the groups (issue
+/// 19): a key is explained when a path from the root spells a prefix of its segments, so a key
+/// costs one hash lookup per segment instead of a glob test per group of its bucket. A group
+/// whose segments are each a literal or exactly `*` is a path (`*` an edge that takes any
+/// non-empty segment); `x.**` marks `x` as explaining everything below it; the few other
+/// groups (`accum_*`, `**._extra_state`) are tested one by one. It answers what testing every
+/// group with [`Pattern::matches_module`] answers (a test compares them).
+#[derive(Debug)]
+pub(crate) struct GroupTrie {
+    nodes: Vec<TrieNode>,
+    /// Groups that are not segment paths, by position in the rule's list.
+    others: Vec<usize>,
+}
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    children: FastMap<Box<str>, usize>,
+    star: Option<usize>,
+    /// A group ends here: a key whose segments reach this node is explained.
+    end: bool,
+    /// A group `….**` ends here: a key that goes on past this node's segment is explained.
+    below: bool,
+}
+
+impl GroupTrie {
+    /// Builds the trie of a (key-view) rule's groups.
+    pub(crate) fn new(groups: &[Pattern]) -> GroupTrie {
+        let mut t = GroupTrie {
+            nodes: vec![TrieNode::default()],
+            others: Vec::new(),
+        };
+        for (i, p) in groups.iter().enumerate() {
+            let text = p.text();
+            let (path, below) = match text.strip_suffix(".**") {
+                Some(head) => (head, true),
+                None => (text, false),
+            };
+            let plain = |seg: &str| !seg.is_empty() && (seg == "*" || !seg.contains('*'));
+            if path.is_empty() || !path.split('.').all(plain) {
+                t.others.push(i);
+                continue;
+            }
+            let mut at = 0usize;
+            for seg in path.split('.') {
+                at = t.child(at, seg);
+            }
+            if let Some(n) = t.nodes.get_mut(at) {
+                if below {
+                    n.below = true;
+                } else {
+                    n.end = true;
+                }
+            }
+        }
+        t
+    }
+
+    /// The child of `node` along `seg`, created if missing.
+    fn child(&mut self, node: usize, seg: &str) -> usize {
+        let next = self.nodes.len();
+        let existing = self.nodes.get(node).and_then(|n| {
+            if seg == "*" {
+                n.star
+            } else {
+                n.children.get(seg).copied()
+            }
+        });
+        if let Some(c) = existing {
+            return c;
+        }
+        self.nodes.push(TrieNode::default());
+        if let Some(n) = self.nodes.get_mut(node) {
+            if seg == "*" {
+                n.star = Some(next);
+            } else {
+                n.children.insert(seg.into(), next);
+            }
+        }
+        next
+    }
+
+    /// Whether some group explains `key` (`groups`: the rule's groups, for the ones tested one
+    /// by one).
+    pub(crate) fn explains(&self, key: &str, groups: &[Pattern]) -> bool {
+        self.walk(0, key)
+            || self
+                .others
+                .iter()
+                .any(|&i| groups.get(i).is_some_and(|p| p.matches_module(key, false)))
+    }
+
+    /// Whether a path from `node` spells a prefix of the segments of `rest`. The recursion is
+    /// as deep as the trie (each level takes one segment), whatever the key.
+    fn walk(&self, node: usize, rest: &str) -> bool {
+        let Some(n) = self.nodes.get(node) else {
+            return false;
+        };
+        let (seg, after) = match memchr::memchr(b'.', rest.as_bytes()) {
+            Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i.saturating_add(1)..)),
+            None => (rest, None),
+        };
+        let step = |c: usize| {
+            self.nodes
+                .get(c)
+                .is_some_and(|cn| cn.end || after.is_some_and(|a| cn.below || self.walk(c, a)))
+        };
+        if let Some(&c) = n.children.get(seg)
+            && step(c)
+        {
+            return true;
+        }
+        match n.star {
+            Some(c) if !seg.is_empty() => step(c),
+            // As the glob matcher: a final `*` also takes the empty rest of a key that ends
+            // with a dot.
+            Some(c) => after.is_none() && self.nodes.get(c).is_some_and(|cn| cn.end),
+            None => false,
+        }
+    }
 }
 
 /// A rule's groups indexed by their literal first segment, built at load time: a key is only
@@ -120,7 +281,7 @@ pub(crate) fn skeleton_ids<'k>(keys: impl Iterator<Item = Option<&'k str>>) -> V
 /// group's prefix may end before either there.
 #[derive(Debug, Default)]
 pub(crate) struct GroupIndex {
-    by_head: HashMap<String, Vec<usize>>,
+    by_head: FastMap<String, Vec<usize>>,
     general: Vec<usize>,
     adapter: bool,
 }
@@ -174,9 +335,11 @@ pub(crate) struct Explainer<'r> {
     pub(crate) benign: &'r [Pattern],
     /// `benign` indexed by first segment, like `groups`.
     pub(crate) benign_index: &'r GroupIndex,
+    /// `groups` as a trie (key-view rules); when present it answers for the groups.
+    pub(crate) trie: Option<&'r GroupTrie>,
     /// Adapter-view paths: a prefix may also end before `_`; benign patterns do not apply.
     pub(crate) adapter: bool,
-    /// Every pattern is [`index_blind`]: results may be cached per key skeleton.
+    /// Every group is [`run_blind`]: results may be cached per key skeleton.
     pub(crate) memo: bool,
 }
 
@@ -206,6 +369,9 @@ impl Explainer<'_> {
     /// Whether a key of the view is explained by the groups (or, outside the adapter view, by a
     /// benign pattern).
     pub(crate) fn explains(&self, key: &str) -> bool {
+        if let Some(t) = self.trie {
+            return t.explains(key, self.groups) || (!self.adapter && self.benign_only(key));
+        }
         let (head, _) = head(key, self.index.adapter);
         let hit = |i: &usize| {
             self.groups
@@ -375,43 +541,33 @@ mod tests {
     }
 
     #[test]
-    fn index_blind_patterns() {
-        for p in [
-            "input_blocks.*.*.in_layers",
-            "time_embedding.linear_1",
-            "unet/double_blocks_*",
-            "x.**",
-        ] {
-            assert!(index_blind(p), "{p}");
-        }
-        for p in ["input_blocks.0.0", "blocks.*1", "a.**2", "1x"] {
-            assert!(!index_blind(p), "{p}");
-        }
-        // The cache gives the same answers as the patterns.
+    fn the_skeleton_cache_gives_the_answers_of_the_groups() {
         let groups = vec![
-            Pattern::new("input_blocks.*.*.in_layers"),
-            Pattern::new("out.*.weight"),
+            Pattern::new("unet/input_blocks_*_*_in_layers"),
+            Pattern::new("unet/out_*_attn2"),
         ];
-        let index = GroupIndex::new(&groups, false);
+        assert!(groups.iter().all(|p| run_blind(p.text())));
+        let index = GroupIndex::new(&groups, true);
         let ex = Explainer {
             groups: &groups,
             index: &index,
             benign: &[],
             benign_index: &GroupIndex::default(),
-            adapter: false,
+            trie: None,
+            adapter: true,
             memo: true,
         };
         let mut m = Memo::default();
         let cases = [
-            ("input_blocks.1.0.in_layers.0.weight", true),
-            ("input_blocks.4.0.in_layers.2.bias", true),
-            ("input_blocks.4.0.time_stack.0.weight", false),
-            ("out.2.weight", true),
-            ("out.2.bias", false),
-            ("input_blocks.7.3.in_layers.9.weight", true),
-            ("out.5.bias", false),
+            ("unet/input_blocks_1_0_in_layers_0.down", true),
+            ("unet/input_blocks_4_0_in_layers_2.up", true),
+            ("unet/input_blocks_4_0_time_stack_0.down", false),
+            ("unet/out_2_attn2.down", true),
+            ("unet/out_2_attn1.down", false),
+            ("unet/input_blocks_7_3_in_layers_9.down", true),
+            ("unet/out_5_attn1.down", false),
         ];
-        let ids = skeleton_ids(cases.iter().map(|c| Some(c.0)));
+        let ids = skeleton_ids(cases.iter().map(|c| c.0));
         // Same skeleton, same id; different skeleton, different id.
         assert_eq!(ids[0], ids[5]);
         assert_eq!(ids[4], ids[6]);
@@ -419,6 +575,127 @@ mod tests {
         for ((k, want), id) in cases.into_iter().zip(ids) {
             assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k}");
             assert_eq!(ex.explains_memo(k, id, &mut m), want, "{k} (cached)");
+        }
+    }
+
+    proptest::proptest! {
+        /// The trie answers what testing every group answers, on any key (groups made of the
+        /// same pieces, including the forms it leaves to the plain test).
+        #[test]
+        fn trie_agrees_with_every_group(
+            groups in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["a", "b", "1", ".", "*", "**", "_", ".**", "a*"]),
+                    1..5,
+                ),
+                1..6,
+            ),
+            key in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", "1", ".", "_", "ab", "é"]), 0..9),
+        ) {
+            let groups: Vec<Pattern> = groups.iter().map(|g| Pattern::new(&g.concat())).collect();
+            let key = key.concat();
+            let trie = GroupTrie::new(&groups);
+            let want = groups.iter().any(|p| p.matches_module(&key, false));
+            proptest::prop_assert_eq!(trie.explains(&key, &groups), want, "{:?} on {:?}",
+                groups.iter().map(Pattern::text).collect::<Vec<_>>(), key);
+        }
+    }
+
+    #[test]
+    fn trie_paths_and_leftovers() {
+        let groups: Vec<Pattern> = [
+            "input_blocks.*.*.in_layers",
+            "time_embed",
+            "vision_tower.**",
+            "accum_*",
+            "a.*",
+        ]
+        .into_iter()
+        .map(Pattern::new)
+        .collect();
+        let t = GroupTrie::new(&groups);
+        assert_eq!(t.others, [3]);
+        for (k, want) in [
+            ("input_blocks.4.1.in_layers.0.weight", true),
+            ("input_blocks.4.1.in_layers", true),
+            ("input_blocks.4.in_layers.0.weight", false),
+            ("input_blocks..1.in_layers.0", false),
+            ("time_embed.0.weight", true),
+            ("time_embedding.weight", false),
+            ("vision_tower.x", true),
+            ("vision_tower.", true),
+            ("vision_tower", false),
+            ("accum_grad", true),
+            ("a.", true),
+            ("a..x", false),
+        ] {
+            assert_eq!(t.explains(k, &groups), want, "{k}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn skeletons_are_the_plain_ones(
+            key in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "1", "23", ".", "_", "é", "b0", "/"]), 0..10),
+        ) {
+            let key = key.concat();
+            let mut buf = Vec::new();
+            write_skeleton(&key, &mut buf);
+            proptest::prop_assert_eq!(String::from_utf8(buf).unwrap(), skeleton_plain(&key));
+        }
+
+        /// A run-blind pattern gives the same answer on a key and on its run skeleton (the
+        /// reason the adapter view's coverage may be cached per skeleton).
+        #[test]
+        fn run_blind_patterns_cannot_tell_a_key_from_its_skeleton(
+            pat in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "a1", "_", ".", "*", "**", "1", "/"]), 0..6),
+            key in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "a1", "_", ".", "1", "22", "/", "0"]), 0..10),
+            underscore in proptest::bool::ANY,
+        ) {
+            let pat = pat.concat();
+            proptest::prop_assume!(!pat.contains("***"));
+            let p = Pattern::new(&pat);
+            let key = key.concat();
+            let mut buf = Vec::new();
+            write_skeleton(&key, &mut buf);
+            let skel = String::from_utf8(buf).unwrap();
+            if run_blind(&pat) {
+                proptest::prop_assert_eq!(
+                    p.matches_module(&key, underscore),
+                    p.matches_module(&skel, underscore),
+                    "{} on {} / {}", pat, key, skel
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn run_skeletons_and_blindness() {
+        let mut buf = Vec::new();
+        write_skeleton("unet/input_blocks_4_11_attn2_to_k.down", &mut buf);
+        assert_eq!(buf, b"unet/input_blocks_0_00_attn2_to_k.down");
+        write_skeleton("te1/layers.12.x", &mut buf);
+        assert_eq!(buf, b"te1/layers.00.x");
+        for p in [
+            "unet/double_blocks_*",
+            "te1/**",
+            "unet/**attn2_to_k",
+            "lora_*.alpha",
+        ] {
+            assert!(run_blind(p), "{p}");
+        }
+        for p in [
+            "unet/double_blocks_19",
+            "a.1",
+            "*1",
+            "1a",
+            "time_embedding.linear_1",
+        ] {
+            assert!(!run_blind(p), "{p}");
         }
     }
 
@@ -441,6 +718,7 @@ mod tests {
             index: &index,
             benign: &[],
             benign_index: &GroupIndex::default(),
+            trie: None,
             adapter: true,
             memo: false,
         };

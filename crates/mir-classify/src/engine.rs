@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use mir_core::MetaValue;
 
 use crate::coverage::{Explainer, Memo, Tally};
+use crate::matcher::PatId;
 use crate::rules::{Derive, Layout, MetaDef, Role, Rule, RuleSet};
 use crate::view::{AdapterView, KeyView};
 
@@ -109,45 +110,68 @@ pub(crate) struct Ctx<'a> {
     pub(crate) file_name: Option<&'a str>,
 }
 
+/// Whether every condition of a layout holds, from what the view's matcher found: array
+/// lookups, no name is looked at (the evidence of a layout that holds is built afterwards).
+/// The conditions on patterns already matched are tested first; a deferred pattern (see
+/// `matcher`) is matched only when those leave the layout possible. Either order gives the same
+/// answer (a conjunction), the first skips work.
+fn layout_holds(l: &Layout, view: &KeyView<'_>) -> bool {
+    conditions_hold(l, view, true) && conditions_hold(l, view, false)
+}
+
+/// [`layout_holds`]; with `ready_only`, a condition on a pattern not matched yet counts as met.
+fn conditions_hold(l: &Layout, view: &KeyView<'_>, ready_only: bool) -> bool {
+    let open = |p: PatId| ready_only && !view.ready(p);
+    l.require.iter().all(|&p| open(p) || view.any(p))
+        && (l.require_any.is_empty() || l.require_any.iter().any(|&p| open(p) || view.any(p)))
+        && !l.forbid.iter().any(|&p| !open(p) && view.any(p))
+        && l.shape
+            .iter()
+            .all(|s| open(s.key) || view.any_where(s.key, |sh| s.accepts(sh)))
+}
+
 fn eval_layout(l: &Layout, view: &KeyView<'_>) -> Option<(String, Vec<String>, usize)> {
+    if !layout_holds(l, view) {
+        return None;
+    }
     let mut ev = Vec::new();
-    for p in &l.require {
+    for &p in &l.require {
         let (k, _) = view.first(p)?;
         ev.push(format!("key {k} present"));
     }
     if !l.require_any.is_empty() {
-        let k = l.require_any.iter().find_map(|p| view.first(p))?.0;
+        let k = l.require_any.iter().find_map(|&p| view.first(p))?.0;
         ev.push(format!("key {k} present"));
     }
-    for p in &l.forbid {
-        if view.first(p).is_some() {
-            return None;
-        }
-        ev.push(format!("no key {}", p.text()));
+    for &p in &l.forbid {
+        ev.push(format!("no key {}", view.text_of(p)));
     }
     for s in &l.shape {
-        let (k, shape) = view.find(&s.key).find(|(_, sh)| s.accepts(sh))?;
+        let (k, shape) = view.first_where(s.key, |sh| s.accepts(sh))?;
         ev.push(format!("{k} {}", s.describe(shape)));
     }
     for d in &l.derive {
         match d {
             Derive::Dim { name, key, dim } => {
-                if let Some((k, sh)) = view.first(key)
+                if let Some((k, sh)) = view.first(*key)
                     && let Some(v) = sh.get(*dim)
                 {
                     ev.push(format!("{name} = {v} ({k} dim {dim})"));
                 }
             }
             Derive::Count { name, key } => {
+                let Some(pattern) = view.table().get(*key) else {
+                    continue;
+                };
                 let max = view
-                    .find(key)
-                    .filter_map(|(k, _)| key.capture(k)?.parse::<u64>().ok())
+                    .matches(*key)
+                    .filter_map(|(k, _)| pattern.capture(k)?.parse::<u64>().ok())
                     .max();
                 if let Some(m) = max {
                     ev.push(format!(
                         "{name} = {} (highest index in {})",
                         m.saturating_add(1),
-                        key.text()
+                        pattern.text()
                     ));
                 }
             }
@@ -164,6 +188,14 @@ fn eval_layout(l: &Layout, view: &KeyView<'_>) -> Option<(String, Vec<String>, u
 
 /// Tests one rule.
 pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
+    eval_rule_with(idx, rule, ctx, eval_layout)
+}
+
+/// A layout's evaluation: its name, evidence and the number of conditions met when it holds.
+type LayoutEval = fn(&Layout, &KeyView<'_>) -> Option<(String, Vec<String>, usize)>;
+
+/// [`eval_rule`] with the given layout evaluation (tests pass the plain one).
+fn eval_rule_with(idx: usize, rule: &Rule, ctx: &Ctx<'_>, eval: LayoutEval) -> Option<Hit> {
     let view = match rule.role {
         Role::Adapter => &ctx.adapter?.keys,
         Role::Model | Role::Component => ctx.keys,
@@ -175,16 +207,16 @@ pub(crate) fn eval_rule(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
     let meta_decisive = meta_hit.as_ref().is_some_and(|(d, _)| d.decisive);
     let meta_key = meta_hit.as_ref().map(|(d, _)| d.key.clone());
     let meta = meta_hit.map(|(_, e)| e);
-    let layout = rule.layouts.iter().find_map(|l| eval_layout(l, view));
+    if rule.require_meta && meta.is_none() {
+        return None;
+    }
+    let layout = rule.layouts.iter().find_map(|l| eval(l, view));
     let filename = ctx.file_name.and_then(|f| {
         rule.filename
             .iter()
             .find(|t| f.contains(t.as_str()))
             .cloned()
     });
-    if rule.require_meta && meta.is_none() {
-        return None;
-    }
     let matched = meta.is_some()
         || (layout.is_some() && (!rule.require_filename || filename.is_some()))
         || (filename.is_some() && rule.filename_alone);
@@ -208,6 +240,7 @@ pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explaine
         index: &groups.index,
         benign: &set.benign,
         benign_index: &set.benign_index,
+        trie: groups.trie.as_ref(),
         adapter: rule.role == Role::Adapter,
         memo: groups.memo,
     })
@@ -216,33 +249,37 @@ pub(crate) fn explainer<'r>(set: &'r RuleSet, rule: &'r Rule) -> Option<Explaine
 /// Tallies the view a rule is matched on against its groups (plus `benign`): the adapter view
 /// for adapters, else the key view without the tensors under bundle part prefixes (the same for
 /// every rule; the final coverage adds them). `None` for a rule without groups.
-pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>) -> Option<Tally> {
-    let ex = explainer(set, rule)?;
+///
+/// `shared`: several rules are tallied on the same view (ranking), so on the adapter view each
+/// key's skeleton is computed once and every rule's groups are tested once per skeleton. A
+/// single pass (the winner alone) tests every key: building the skeletons would cost more than
+/// it saves. The key view needs no cache: its rules' groups are tries.
+pub(crate) fn tally_rule(set: &RuleSet, rule: &Rule, ctx: &Ctx<'_>, shared: bool) -> Option<Tally> {
+    let mut ex = explainer(set, rule)?;
+    ex.memo &= shared;
     let mut tally = Tally::default();
     let mut memo = Memo::default();
     if ex.adapter {
-        for (k, shape) in ctx
-            .adapter
-            .map(|a| &a.keys)
-            .into_iter()
-            .flat_map(KeyView::iter)
-        {
-            tally.add(k, shape, ex.explains(k), true);
+        if let Some(view) = ctx.adapter.map(|a| &a.keys) {
+            if ex.memo {
+                let skeletons = view.skeletons();
+                for ((k, shape), &id) in view.iter().zip(skeletons.iter()) {
+                    tally.add(k, shape, ex.explains_memo(k, id, &mut memo), true);
+                }
+            } else {
+                for (k, shape) in view.iter() {
+                    tally.add(k, shape, ex.explains(k), true);
+                }
+            }
         }
     } else {
-        // Bundle parts are contiguous ranges of the sorted view.
-        let skip: Vec<std::ops::Range<usize>> = set
-            .bundle_parts
-            .iter()
-            .map(|b| ctx.keys.prefix_range(&b.prefix))
-            .filter(|r| !r.is_empty())
-            .collect();
-        let skeletons = ctx.keys.skeletons(&skip);
-        for (i, ((k, shape), &id)) in ctx.keys.iter().zip(skeletons).enumerate() {
-            if skip.iter().any(|r| r.contains(&i)) {
+        // The tensors under bundle part prefixes are left to the final coverage.
+        let skip = ctx.keys.bundled(&set.bundle_parts);
+        for (i, (k, shape)) in ctx.keys.iter().enumerate() {
+            if skip.get(i).copied().unwrap_or(false) {
                 continue;
             }
-            tally.add(k, shape, ex.explains_memo(k, id, &mut memo), false);
+            tally.add(k, shape, ex.explains(k), false);
         }
     }
     Some(tally)
@@ -304,7 +341,7 @@ pub(crate) fn rank(
         .filter(|h| structural > 1 && h.layout.is_some())
     {
         if let Some(r) = set.rules.get(h.rule) {
-            h.tally = tally_rule(set, r, ctx);
+            h.tally = tally_rule(set, r, ctx, true);
             h.unexplained = h.tally.as_ref().map_or(0, Tally::unexplained);
         }
     }
@@ -314,4 +351,70 @@ pub(crate) fn rank(
             .then(a.rule.cmp(&b.rule))
     });
     hits
+}
+
+/// The former evaluation of a layout: every pattern tested on every name of the view, in name
+/// order ([`KeyView::find_plain`]), the reference the matcher must agree with.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+pub(crate) fn eval_layout_plain(
+    l: &Layout,
+    view: &KeyView<'_>,
+) -> Option<(String, Vec<String>, usize)> {
+    let table = view.table();
+    let find = |p: PatId| view.find_plain(table.get(p).unwrap());
+    let first = |p: PatId| find(p).into_iter().next();
+    let mut ev = Vec::new();
+    for &p in &l.require {
+        let (k, _) = first(p)?;
+        ev.push(format!("key {k} present"));
+    }
+    if !l.require_any.is_empty() {
+        let k = l.require_any.iter().find_map(|&p| first(p))?.0;
+        ev.push(format!("key {k} present"));
+    }
+    for &p in &l.forbid {
+        if first(p).is_some() {
+            return None;
+        }
+        ev.push(format!("no key {}", table.text(p)));
+    }
+    for s in &l.shape {
+        let (k, shape) = find(s.key).into_iter().find(|(_, sh)| s.accepts(sh))?;
+        ev.push(format!("{k} {}", s.describe(shape)));
+    }
+    for d in &l.derive {
+        match d {
+            Derive::Dim { name, key, dim } => {
+                if let Some((k, sh)) = first(*key)
+                    && let Some(v) = sh.get(*dim)
+                {
+                    ev.push(format!("{name} = {v} ({k} dim {dim})"));
+                }
+            }
+            Derive::Count { name, key } => {
+                let pattern = table.get(*key).unwrap();
+                let max = find(*key)
+                    .into_iter()
+                    .filter_map(|(k, _)| pattern.capture(k)?.parse::<u64>().ok())
+                    .max();
+                if let Some(m) = max {
+                    ev.push(format!(
+                        "{name} = {} (highest index in {})",
+                        m.saturating_add(1),
+                        pattern.text()
+                    ));
+                }
+            }
+        }
+    }
+    let n =
+        l.require.len() + usize::from(!l.require_any.is_empty()) + l.forbid.len() + l.shape.len();
+    Some((l.name.clone(), ev, n))
+}
+
+/// [`eval_rule`] with [`eval_layout_plain`].
+#[cfg(test)]
+pub(crate) fn eval_rule_plain(idx: usize, rule: &Rule, ctx: &Ctx<'_>) -> Option<Hit> {
+    eval_rule_with(idx, rule, ctx, eval_layout_plain)
 }

@@ -76,16 +76,32 @@ impl Pattern {
         &self.literal_prefix
     }
 
-    /// `(prefix, rest)` when the pattern is `prefix*rest` with `rest` a literal that starts with
-    /// `.` (and `prefix` a literal or nothing): then a name matches exactly when it is `prefix`,
-    /// one non-empty segment, and `rest` (the `*` ends at the name's first dot after `prefix`).
-    pub(crate) fn segment_form(&self) -> Option<(&str, &str)> {
-        match self.tokens.as_slice() {
-            [Token::Lit(a), Token::Star, Token::Lit(b)] if b.starts_with('.') => {
-                Some((a.as_str(), b.as_str()))
+    /// Whether the pattern has no wildcard (it matches exactly its own text).
+    pub(crate) fn is_literal(&self) -> bool {
+        !self
+            .tokens
+            .iter()
+            .any(|t| matches!(t, Token::Star | Token::DoubleStar))
+    }
+
+    /// A literal part every name the pattern matches contains ("" for a pattern without
+    /// one): the longest after the first wildcard (the first of equally long ones), else the
+    /// literal prefix. Names of one kind share their prefixes (`unet/` in an adapter view), so a
+    /// later literal (`attn2_to_k.down`) tells more names apart; the prefix is the matcher's
+    /// first test anyway.
+    pub(crate) fn anchor(&self) -> &str {
+        let mut best = "";
+        for t in self.tokens.iter().skip(1) {
+            if let Token::Lit(l) = t
+                && l.len() > best.len()
+            {
+                best = l;
             }
-            [Token::Star, Token::Lit(b)] if b.starts_with('.') => Some(("", b.as_str())),
-            _ => None,
+        }
+        if best.is_empty() {
+            &self.literal_prefix
+        } else {
+            best
         }
     }
 
@@ -140,10 +156,11 @@ pub(crate) fn module_pattern_problem(p: &str) -> Option<&'static str> {
 }
 
 /// The first position at or after `from` where `needle` occurs in `hay` (what
-/// `hay[from..].find(needle)` gives, offset by `from`), by comparing at each byte equal to the
-/// needle's first: keys and literals are short, and `str::find` builds a two-way searcher on
-/// every call, which cost more than the search (this runs for every key of every file). A
-/// position where a whole UTF-8 needle matches is always a character boundary.
+/// `hay[from..].find(needle)` gives, offset by `from`), by comparing at each occurrence of the
+/// needle's first byte (found with `memchr`): keys and literals are short, and `str::find`
+/// builds a two-way searcher on every call, which cost more than the search (this runs for
+/// every key of every file). A position where a whole UTF-8 needle matches is always a
+/// character boundary.
 fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
     let h = hay.as_bytes();
     let n = needle.as_bytes();
@@ -153,12 +170,18 @@ fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
     let last_start = h.len().checked_sub(n.len())?;
     let mut i = from;
     while i <= last_start {
-        if h.get(i) == Some(&first) && h.get(i..).is_some_and(|t| t.starts_with(n)) {
-            return Some(i);
+        let at = i.saturating_add(memchr::memchr(first, h.get(i..=last_start)?)?);
+        if h.get(at..).is_some_and(|t| t.starts_with(n)) {
+            return Some(at);
         }
-        i = i.saturating_add(1);
+        i = at.saturating_add(1);
     }
     None
+}
+
+/// Where the first `.` of `s` is (its length without one).
+fn first_dot(s: &str) -> usize {
+    memchr::memchr(b'.', s.as_bytes()).unwrap_or(s.len())
 }
 
 /// Whether the token after a `*` is a literal that starts with `.`: then the `*` (one or more
@@ -184,10 +207,31 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
             .strip_prefix(l.as_str())
             .is_some_and(|tail| match_module(rest, tail, alt)),
         Token::Star => {
-            let limit = s.find('.').unwrap_or(s.len());
+            let limit = first_dot(s);
+            if rest.is_empty() {
+                // Every end up to the first dot is tried, and the one at the dot (or at the end)
+                // leaves a module boundary: a match unless the text starts with a dot.
+                return s.is_empty() || limit > 0;
+            }
             if dot_next(rest) {
                 return star_to_dot(s, limit)
                     .is_some_and(|end| match_module(rest, s.get(end..).unwrap_or(""), alt));
+            }
+            if let Some(Token::Lit(l)) = rest.first()
+                && !s.is_empty()
+            {
+                // Only where the literal after the `*` occurs (see `match_at`).
+                let mut from = 1usize;
+                while let Some(end) = find_from(s, l, from) {
+                    if end > limit {
+                        return false;
+                    }
+                    if match_module(rest, s.get(end..).unwrap_or(""), alt) {
+                        return true;
+                    }
+                    from = end.saturating_add(1);
+                }
+                return false;
             }
             s.char_indices()
                 .skip(1)
@@ -230,8 +274,17 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
             .strip_prefix(l.as_str())
             .is_some_and(|tail| match_at(rest, tail, first)),
         Token::Star => {
-            // One or more non-dot characters.
-            let limit = s.find('.').unwrap_or(s.len());
+            // One or more non-dot characters (or, quirk of the plain matcher kept here, the
+            // empty rest of an empty text).
+            let limit = first_dot(s);
+            if rest.is_empty() {
+                // The whole rest, when it holds no dot.
+                if limit == s.len() {
+                    first.get_or_insert(s);
+                    return true;
+                }
+                return false;
+            }
             if dot_next(rest) {
                 let Some(end) = star_to_dot(s, limit) else {
                     return false;
@@ -245,6 +298,29 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
                     return true;
                 }
                 *first = saved;
+                return false;
+            }
+            if let Some(Token::Lit(l)) = rest.first()
+                && !s.is_empty()
+            {
+                // The `*` can only end where the literal after it occurs (from the second
+                // character on, up to the first dot): try those places, left to right.
+                let mut from = 1usize;
+                while let Some(end) = find_from(s, l, from) {
+                    if end > limit {
+                        break;
+                    }
+                    let (head, tail) = s.split_at(end);
+                    let saved = *first;
+                    if first.is_none() {
+                        *first = Some(head);
+                    }
+                    if match_at(rest, tail, first) {
+                        return true;
+                    }
+                    *first = saved;
+                    from = end.saturating_add(1);
+                }
                 return false;
             }
             for (end, _) in s
@@ -268,6 +344,10 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
             false
         }
         Token::DoubleStar => {
+            // `**` at the end matches whatever is left.
+            if rest.is_empty() {
+                return true;
+            }
             // `**lit…`: only the places where the literal occurs can continue the match (the
             // same answer as trying every position, without a comparison at each of them).
             // Occurrences may overlap (`aa` in `aaa`), so the search restarts one character

@@ -53,6 +53,7 @@ fn meta_text(m: &MetaDef) -> String {
 }
 
 fn rule_row(rs: &RuleSet, r: &Rule) -> IdRow {
+    let table = rs.patterns_of(r);
     let mut ev = Vec::new();
     for l in &r.layouts {
         let mut c = Vec::new();
@@ -61,7 +62,7 @@ fn rule_row(rs: &RuleSet, r: &Rule) -> IdRow {
                 "keys {}",
                 l.require
                     .iter()
-                    .map(|p| format!("`{}`", p.text()))
+                    .map(|&p| format!("`{}`", table.text(p)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -71,7 +72,7 @@ fn rule_row(rs: &RuleSet, r: &Rule) -> IdRow {
                 "any of {}",
                 l.require_any
                     .iter()
-                    .map(|p| format!("`{}`", p.text()))
+                    .map(|&p| format!("`{}`", table.text(p)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -95,14 +96,14 @@ fn rule_row(rs: &RuleSet, r: &Rule) -> IdRow {
                     t.push(format!("dim {d} <= {m}"));
                 }
             }
-            c.push(format!("`{}` {}", s.key.text(), t.join(", ")));
+            c.push(format!("`{}` {}", table.text(s.key), t.join(", ")));
         }
         if !l.forbid.is_empty() {
             c.push(format!(
                 "no {}",
                 l.forbid
                     .iter()
-                    .map(|p| format!("`{}`", p.text()))
+                    .map(|&p| format!("`{}`", table.text(p)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));

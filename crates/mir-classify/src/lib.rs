@@ -41,6 +41,7 @@ mod defs;
 mod engine;
 mod glob;
 mod ids;
+mod matcher;
 mod rules;
 pub mod testing;
 mod view;
@@ -266,18 +267,24 @@ impl Classifier {
     pub fn classify(&self, input: &Input<'_>) -> Classification {
         let rs = &self.rules;
         let tensors = &input.index.tensors;
-        let items = || {
-            tensors
-                .iter()
-                .map(|t| (t.name.as_str(), t.shape.as_slice()))
-        };
-        let keys = KeyView::build(items(), &rs.stripper);
+        let items: Vec<(&str, &[u64])> = tensors
+            .iter()
+            .map(|t| (t.name.as_str(), t.shape.as_slice()))
+            .collect();
+        // Both views are built (and matched against every rule's patterns) once; key view
+        // entry `i` is tensor `i`.
+        let keys = KeyView::build(items.iter().copied(), &rs.stripper, &rs.key_patterns);
         let adapter = AdapterView::build(
-            items(),
-            &rs.adapter_targets,
-            &rs.adapter_suffixes,
-            &rs.suffix_index,
-            &rs.stripper,
+            &items,
+            &keys,
+            view::AdapterNaming {
+                targets: &rs.adapter_targets,
+                target_index: &rs.target_index,
+                suffixes: &rs.adapter_suffixes,
+                suffix_index: &rs.suffix_index,
+                strip: &rs.stripper,
+            },
+            &rs.adapter_patterns,
         );
         // A file without tensors holds no weights (llama.cpp's vocabulary-only GGUFs, a
         // metadata-only safetensors): what its metadata claims (`general.architecture`,
@@ -344,7 +351,7 @@ impl Classifier {
             }
         }
         if let Some(rule) = winner {
-            self.open_world(rule, tally, &ctx, &keys, &adapter, input.index, &mut out);
+            self.open_world(rule, tally, &ctx, &keys, &adapter, &mut out);
         }
         self.predict(&keys, &meta, winner, &mut out);
         self.apply_database(input.hashes, &mut out);
@@ -358,7 +365,6 @@ impl Classifier {
 
     /// Measures how much of the file the winning rule's groups explain and, when something is
     /// left unexplained, withdraws the family's ID (see "Coverage" in the crate README).
-    #[allow(clippy::too_many_arguments)]
     fn open_world(
         &self,
         rule: &rules::Rule,
@@ -366,7 +372,6 @@ impl Classifier {
         ctx: &Ctx<'_>,
         keys: &KeyView<'_>,
         adapter: &AdapterView<'_>,
-        index: &TensorIndex,
         out: &mut Classification,
     ) {
         let rs = &self.rules;
@@ -375,16 +380,16 @@ impl Classifier {
         };
         let mut tally = match tally {
             Some(t) => t,
-            None => match engine::tally_rule(rs, rule, ctx) {
+            None => match engine::tally_rule(rs, rule, ctx, false) {
                 Some(t) => t,
                 None => return,
             },
         };
         if ex.adapter {
-            // Tensors outside the adapter view (kohya `.alpha`, stray base weights).
-            for t in adapter.others.iter().filter_map(|&i| index.tensors.get(i)) {
-                let k = rs.stripper.normalize_cow(&t.name).0;
-                tally.add(&k, &t.shape, ex.benign_only(&k), false);
+            // Tensors outside the adapter view (kohya `.alpha`, stray base weights), by their
+            // normalised names (the key view's entry `i` is tensor `i`).
+            for (k, shape) in adapter.others.iter().filter_map(|&i| keys.entry(i)) {
+                tally.add(k, shape, ex.benign_only(k), false);
             }
         } else {
             // Bundle parts whose component was recognised explain their tensors.
@@ -396,8 +401,10 @@ impl Classifier {
                 .collect();
             for part in &rs.bundle_parts {
                 let explained = found.contains(&part.prefix.as_str());
-                let range = keys.prefix_range(&part.prefix);
-                for (k, shape) in keys.iter().skip(range.start).take(range.len()) {
+                for (k, shape) in keys
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(part.prefix.as_str()))
+                {
                     tally.add(k, shape, explained, false);
                 }
             }
@@ -465,22 +472,23 @@ impl Classifier {
         winner: Option<&rules::Rule>,
         out: &mut Classification,
     ) {
-        let has = |k: &str| keys.first(&glob::Pattern::new(k)).is_some();
+        let m = self.rules.markers;
+        let has = |p| keys.any(p);
         let mut found: Option<(Prediction, String)> = None;
-        if has("edm_vpred.*") {
+        if has(m.edm_vpred) {
             found = Some((
                 Prediction::Edm,
                 "edm_vpred.* present: v-prediction under EDM preconditioning".to_owned(),
             ));
-        } else if has("v_pred") {
+        } else if has(m.v_pred) {
             found = Some((Prediction::V, "marker tensor v_pred present".to_owned()));
-        } else if has("edm_mean") && has("edm_std") {
+        } else if has(m.edm_mean) && has(m.edm_std) {
             found = Some((
                 Prediction::Edm,
                 "edm_mean and edm_std present (EDM latent statistics)".to_owned(),
             ));
         }
-        if has("ztsnr") {
+        if has(m.ztsnr) {
             out.evidence
                 .push("marker tensor ztsnr present: zero terminal SNR schedule".to_owned());
         }
@@ -731,30 +739,41 @@ impl Classifier {
     fn find_components(&self, index: &TensorIndex, out: &mut Classification) {
         let rs = &self.rules;
         let pipeline = out.mir.as_ref().map(|m| m.series().to_owned());
+        // One pass over the names sorts them into the parts (a name is compared with the part
+        // prefixes only when its first byte starts one of them).
+        let mut starts = [false; 256];
         for part in &rs.bundle_parts {
-            let sub: Vec<(&str, &[u64])> = index
-                .tensors
-                .iter()
-                .filter_map(|t| {
-                    t.name
-                        .strip_prefix(part.prefix.as_str())
-                        .map(|n| (n, t.shape.as_slice()))
-                })
-                .collect();
+            if let Some(s) = part
+                .prefix
+                .as_bytes()
+                .first()
+                .and_then(|&b| starts.get_mut(usize::from(b)))
+            {
+                *s = true;
+            }
+        }
+        let mut subs: Vec<Vec<(&str, &[u64])>> = vec![Vec::new(); rs.bundle_parts.len()];
+        for t in &index.tensors {
+            let first = t.name.as_bytes().first().map(|&b| usize::from(b));
+            if !first.is_some_and(|b| starts.get(b).copied().unwrap_or(false)) {
+                // An empty prefix (never written) would hold every name.
+                if !rs.bundle_parts.iter().any(|p| p.prefix.is_empty()) {
+                    continue;
+                }
+            }
+            for (part, sub) in rs.bundle_parts.iter().zip(subs.iter_mut()) {
+                if let Some(n) = t.name.strip_prefix(part.prefix.as_str()) {
+                    sub.push((n, t.shape.as_slice()));
+                }
+            }
+        }
+        for (part, sub) in rs.bundle_parts.iter().zip(subs) {
             let Some(&(first, _)) = sub.first() else {
                 continue;
             };
-            let mut wrapper = usize::MAX;
-            let entries: Vec<(String, &[u64])> = sub
-                .iter()
-                .map(|(n, s)| {
-                    let (norm, removed) = rs.stripper.normalize(n);
-                    wrapper = wrapper.min(removed);
-                    (norm, *s)
-                })
-                .collect();
+            let keys = KeyView::build(sub.iter().copied(), &rs.stripper, &rs.key_patterns);
+            let wrapper = keys.min_removed();
             let prefix = format!("{}{}", part.prefix, first.get(..wrapper).unwrap_or(""));
-            let keys = KeyView::from_entries(entries);
             let sub_ctx = Ctx {
                 keys: &keys,
                 adapter: None,
@@ -966,6 +985,119 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// Every view of every fixture (the key view, the adapter view and the bundle parts' views,
+    /// built as `classify` builds them), every pattern of its table: what the matcher finds is
+    /// what testing the pattern on every name finds (all matches in name order, the first);
+    /// every rule: its hit (layout, evidence, metadata, file name) is the one the plain,
+    /// name-by-name evaluation gives.
+    #[test]
+    fn the_matcher_agrees_with_testing_every_name_on_every_fixture() {
+        use std::collections::HashMap;
+        let c = Classifier::builtin().unwrap();
+        let rs = &c.rules;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fixtures = root.join("fixtures/specs");
+        let toolkit = root.join("fixtures/reference/model-toolkit/components");
+        let mut specs: Vec<_> = std::fs::read_dir(&fixtures)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "spec"))
+            .collect();
+        specs.sort();
+        assert!(specs.len() > 300, "{} fixtures", specs.len());
+        let (mut matched, mut rules_hit) = (0usize, 0usize);
+        for path in &specs {
+            let text = std::fs::read_to_string(path).unwrap();
+            let mut resolve = |n: &str| match n.strip_prefix("toolkit:") {
+                Some(rest) => std::fs::read_to_string(toolkit.join(rest)).ok(),
+                None => std::fs::read_to_string(fixtures.join(n)).ok(),
+            };
+            let spec = testing::load_spec(&text, &mut resolve).unwrap();
+            let name = path.display();
+            let items: Vec<(&str, &[u64])> = spec
+                .index
+                .tensors
+                .iter()
+                .map(|t| (t.name.as_str(), t.shape.as_slice()))
+                .collect();
+            let keys = KeyView::build(items.iter().copied(), &rs.stripper, &rs.key_patterns);
+            let adapter = AdapterView::build(
+                &items,
+                &keys,
+                view::AdapterNaming {
+                    targets: &rs.adapter_targets,
+                    target_index: &rs.target_index,
+                    suffixes: &rs.adapter_suffixes,
+                    suffix_index: &rs.suffix_index,
+                    strip: &rs.stripper,
+                },
+                &rs.adapter_patterns,
+            );
+            let parts: Vec<KeyView<'_>> = rs
+                .bundle_parts
+                .iter()
+                .map(|b| {
+                    KeyView::build(
+                        items
+                            .iter()
+                            .filter_map(|(n, s)| Some((n.strip_prefix(b.prefix.as_str())?, *s))),
+                        &rs.stripper,
+                        &rs.key_patterns,
+                    )
+                })
+                .filter(|v| !v.is_empty())
+                .collect();
+            for view in std::iter::once(&keys)
+                .chain(std::iter::once(&adapter.keys))
+                .chain(&parts)
+            {
+                // Literal patterns: the plain answer is every name equal to the pattern.
+                let mut by_name: HashMap<&str, Vec<(&str, &[u64])>> = HashMap::new();
+                for (k, s) in view.iter() {
+                    by_name.entry(k).or_default().push((k, s));
+                }
+                for (id, p) in view.table().iter() {
+                    let want = if p.is_literal() {
+                        by_name.get(p.text()).cloned().unwrap_or_default()
+                    } else {
+                        view.find_plain(p)
+                    };
+                    let mut got: Vec<(&str, &[u64])> = view.matches(id).collect();
+                    got.sort_by(|a, b| a.0.cmp(b.0));
+                    assert_eq!(got, want, "{name}: pattern {}", p.text());
+                    assert_eq!(
+                        view.first(id),
+                        want.first().copied(),
+                        "{name}: {}",
+                        p.text()
+                    );
+                    matched += usize::from(!want.is_empty());
+                }
+            }
+            let meta = Meta {
+                map: &spec.index.metadata,
+                config_model_type: spec.config_model_type.as_deref(),
+                adapter_base: spec.adapter_base.as_deref(),
+            };
+            let lower = spec.file_name.as_deref().map(str::to_ascii_lowercase);
+            let ctx = Ctx {
+                keys: &keys,
+                adapter: (!adapter.keys.is_empty()).then_some(&adapter),
+                meta: &meta,
+                file_name: lower.as_deref(),
+            };
+            for (i, r) in rs.rules.iter().enumerate() {
+                let got = format!("{:?}", engine::eval_rule(i, r, &ctx));
+                let want = format!("{:?}", engine::eval_rule_plain(i, r, &ctx));
+                assert_eq!(got, want, "{name}: rule {}", r.id);
+                rules_hit += usize::from(got != "None");
+            }
+        }
+        // The comparison compared something.
+        assert!(matched > 2000, "{matched} pattern matches");
+        assert!(rules_hit > 600, "{rules_hit} rule hits");
     }
 
     #[test]

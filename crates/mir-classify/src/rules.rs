@@ -13,6 +13,7 @@ pub(crate) use crate::defs::{
     Prediction, Role, RuleDef, RuleFile,
 };
 use crate::glob::Pattern;
+use crate::matcher::{Interner, PatId, PatternTable};
 
 /// Why the embedded (or a caller's) rule files are unusable.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +93,8 @@ pub enum RuleError {
 /// A compiled shape test.
 #[derive(Debug)]
 pub(crate) struct ShapeTest {
-    pub(crate) key: Pattern,
+    /// The key pattern, in the table of the view the rule is matched on.
+    pub(crate) key: PatId,
     pub(crate) dim: Option<usize>,
     pub(crate) eq: Option<u64>,
     pub(crate) one_of: Vec<u64>,
@@ -145,20 +147,22 @@ pub(crate) enum Derive {
     /// A dimension of the first key matching the pattern.
     Dim {
         name: String,
-        key: Pattern,
+        key: PatId,
         dim: usize,
     },
     /// The highest integer the first `*` captures, plus one (a block count).
-    Count { name: String, key: Pattern },
+    Count { name: String, key: PatId },
 }
 
-/// One way a family can be laid out (LDM, diffusers, BFL, …).
+/// One way a family can be laid out (LDM, diffusers, BFL, …). Key patterns are ids in the
+/// [`PatternTable`] of the view the rule is matched on (`RuleSet::key_patterns` or
+/// `RuleSet::adapter_patterns`).
 #[derive(Debug)]
 pub(crate) struct Layout {
     pub(crate) name: String,
-    pub(crate) require: Vec<Pattern>,
-    pub(crate) require_any: Vec<Pattern>,
-    pub(crate) forbid: Vec<Pattern>,
+    pub(crate) require: Vec<PatId>,
+    pub(crate) require_any: Vec<PatId>,
+    pub(crate) forbid: Vec<PatId>,
     pub(crate) shape: Vec<ShapeTest>,
     pub(crate) derive: Vec<Derive>,
 }
@@ -191,8 +195,6 @@ pub(crate) struct Rule {
     /// that win (or tie) on a file ever need them, and a one-file scan should not pay for
     /// compiling thousands of patterns (issue 19).
     pub(crate) groups_text: Option<Vec<String>>,
-    /// `benign` patterns are all [`crate::coverage::index_blind`] (decided at load time).
-    pub(crate) benign_blind: bool,
     /// `groups_text`, compiled on first use.
     pub(crate) groups_compiled: std::sync::OnceLock<Groups>,
     /// The family's fixed objective.
@@ -203,9 +205,11 @@ pub(crate) struct Rule {
 #[derive(Debug)]
 pub(crate) struct Groups {
     pub(crate) patterns: Vec<Pattern>,
-    /// The groups (and `benign`) may be evaluated once per key skeleton (see
-    /// `coverage::index_blind`).
+    /// The groups may be evaluated once per key skeleton (`coverage::run_blind`; adapter
+    /// rules, whose view is where `benign` does not apply).
     pub(crate) memo: bool,
+    /// The groups as a trie of module paths (key-view rules).
+    pub(crate) trie: Option<crate::coverage::GroupTrie>,
     /// `patterns` indexed by first segment.
     pub(crate) index: crate::coverage::GroupIndex,
 }
@@ -216,9 +220,11 @@ impl Rule {
         let text = self.groups_text.as_deref()?;
         Some(self.groups_compiled.get_or_init(|| {
             let patterns: Vec<Pattern> = text.iter().map(|p| Pattern::new(p)).collect();
-            let index = crate::coverage::GroupIndex::new(&patterns, self.role == Role::Adapter);
+            let adapter = self.role == Role::Adapter;
+            let index = crate::coverage::GroupIndex::new(&patterns, adapter);
             Groups {
-                memo: self.benign_blind && text.iter().all(|p| crate::coverage::index_blind(p)),
+                memo: adapter && text.iter().all(|p| crate::coverage::run_blind(p)),
+                trie: (!adapter).then(|| crate::coverage::GroupTrie::new(&patterns)),
                 patterns,
                 index,
             }
@@ -248,6 +254,25 @@ pub(crate) struct RuleSet {
     pub(crate) stripper: crate::view::Stripper,
     /// `adapter_suffixes`, compiled for building the adapter view.
     pub(crate) suffix_index: crate::view::SuffixIndex,
+    /// `adapter_targets`, compiled for building the adapter view.
+    pub(crate) target_index: crate::view::TargetIndex,
+    /// Every key pattern of the model and component rules (and the prediction markers),
+    /// compiled together: the key views are matched against it once.
+    pub(crate) key_patterns: PatternTable,
+    /// Every key pattern of the adapter rules, compiled together for the adapter view.
+    pub(crate) adapter_patterns: PatternTable,
+    /// The prediction marker tensors, in `key_patterns`.
+    pub(crate) markers: Markers,
+}
+
+/// The marker tensors that decide the training objective (see `Classifier::predict`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Markers {
+    pub(crate) edm_vpred: PatId,
+    pub(crate) v_pred: PatId,
+    pub(crate) edm_mean: PatId,
+    pub(crate) edm_std: PatId,
+    pub(crate) ztsnr: PatId,
 }
 
 /// The embedded rule files, by name.
@@ -314,6 +339,15 @@ pub(crate) enum Check {
 }
 
 impl RuleSet {
+    /// The pattern table a rule's layout patterns are ids in (by the view it is matched on).
+    pub(crate) fn patterns_of(&self, r: &Rule) -> &PatternTable {
+        if r.role == Role::Adapter {
+            &self.adapter_patterns
+        } else {
+            &self.key_patterns
+        }
+    }
+
     /// The embedded rule files: parsed from TOML at build time (`build.rs`), decoded from their
     /// binary form here, validated and compiled. About ten times faster than parsing the TOML
     /// (which `from_sources(BUILTIN_RULES, BUILTIN_LAYOUT)` still does, with the same result).
@@ -369,12 +403,24 @@ impl RuleSet {
                 return Err(RuleError::DuplicateId(d.id.clone()));
             }
         }
-        let benign_text = layout.benign.as_deref().unwrap_or(&[]);
-        let benign_blind = benign_text.iter().all(|p| crate::coverage::index_blind(p));
         let mut rules = Vec::with_capacity(defs.len());
+        let mut keys = Interner::default();
+        let mut adapters = Interner::default();
         for d in defs {
-            rules.push(compile(d, &by_id, &layout.tables, benign_blind, check)?);
+            let patterns = if d.role == Role::Adapter {
+                &mut adapters
+            } else {
+                &mut keys
+            };
+            rules.push(compile(d, &by_id, &layout.tables, check, patterns)?);
         }
+        let markers = Markers {
+            edm_vpred: keys.intern("edm_vpred.*"),
+            v_pred: keys.intern("v_pred"),
+            edm_mean: keys.intern("edm_mean"),
+            edm_std: keys.intern("edm_std"),
+            ztsnr: keys.intern("ztsnr"),
+        };
         let benign = match &layout.benign {
             Some(list) => {
                 check_patterns("layout.toml", "benign", list, false, Check::Full)?;
@@ -386,6 +432,10 @@ impl RuleSet {
             benign_index: crate::coverage::GroupIndex::new(&benign, false),
             stripper: crate::view::Stripper::new(&layout.strip_prefixes),
             suffix_index: crate::view::SuffixIndex::new(&layout.adapter_suffix),
+            target_index: crate::view::TargetIndex::new(&layout.adapter_target),
+            key_patterns: keys.finish(false),
+            adapter_patterns: adapters.finish(true),
+            markers,
             benign,
             rules,
             strip_prefixes: layout.strip_prefixes,
@@ -444,8 +494,8 @@ fn compile(
     d: RuleDef,
     by_id: &HashMap<String, usize>,
     tables: &BTreeMap<String, BTreeMap<String, String>>,
-    benign_blind: bool,
     check: Check,
+    patterns: &mut Interner,
 ) -> Result<Rule, RuleError> {
     let bad = |what: &'static str, value: &str, source| RuleError::BadId {
         rule: d.id.clone(),
@@ -482,7 +532,9 @@ fn compile(
     if d.layout.is_empty() && d.meta.is_empty() && d.filename.is_empty() {
         return Err(RuleError::Empty(d.id.clone()));
     }
-    let pats = |v: &[String]| v.iter().map(|s| Pattern::new(s)).collect::<Vec<_>>();
+    fn pats(i: &mut Interner, v: &[String]) -> Vec<PatId> {
+        v.iter().map(|s| i.intern(s)).collect()
+    }
     let mut layouts = Vec::new();
     for l in &d.layout {
         let mut shape = Vec::new();
@@ -496,7 +548,7 @@ fn compile(
                 });
             }
             shape.push(ShapeTest {
-                key: Pattern::new(&s.key),
+                key: patterns.intern(&s.key),
                 dim: s.dim,
                 eq: s.eq,
                 one_of: s.one_of.clone(),
@@ -510,12 +562,12 @@ fn compile(
             match (&v.key, v.dim, &v.count) {
                 (Some(k), Some(dim), None) => derive.push(Derive::Dim {
                     name: v.name.clone(),
-                    key: Pattern::new(k),
+                    key: patterns.intern(k),
                     dim,
                 }),
                 (None, None, Some(c)) => derive.push(Derive::Count {
                     name: v.name.clone(),
-                    key: Pattern::new(c),
+                    key: patterns.intern(c),
                 }),
                 _ => {
                     return Err(RuleError::Dangling {
@@ -528,9 +580,9 @@ fn compile(
         }
         layouts.push(Layout {
             name: l.name.clone(),
-            require: pats(&l.require),
-            require_any: pats(&l.require_any),
-            forbid: pats(&l.forbid),
+            require: pats(patterns, &l.require),
+            require_any: pats(patterns, &l.require_any),
+            forbid: pats(patterns, &l.forbid),
             shape,
             derive,
         });
@@ -540,7 +592,6 @@ fn compile(
     }
     Ok(Rule {
         groups_text: d.groups,
-        benign_blind,
         groups_compiled: std::sync::OnceLock::new(),
         prediction: d.prediction,
         id: d.id,
@@ -665,6 +716,7 @@ require = ["test_extra_marker.weight"]
             index: &crate::coverage::GroupIndex::default(),
             benign: &set.benign,
             benign_index: &set.benign_index,
+            trie: None,
             adapter: false,
             memo: false,
         };
