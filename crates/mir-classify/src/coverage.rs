@@ -283,6 +283,10 @@ impl GroupTrie {
 pub(crate) struct GroupIndex {
     by_head: FastMap<String, Vec<usize>>,
     general: Vec<usize>,
+    /// Key-view groups `**.X` (`X` a plain segment): such a group explains a key exactly when
+    /// one of its segments after the first is `X` (`**.scale_weight`), tested as that instead of
+    /// a search for `.X` in every key.
+    segments: Vec<Box<str>>,
     adapter: bool,
 }
 
@@ -290,9 +294,9 @@ pub(crate) struct GroupIndex {
 /// a separator was found.
 fn head(s: &str, adapter: bool) -> (&str, bool) {
     let end = if adapter {
-        s.find(['.', '_'])
+        memchr::memchr2(b'.', b'_', s.as_bytes())
     } else {
-        s.find('.')
+        memchr::memchr(b'.', s.as_bytes())
     };
     match end {
         Some(i) => (s.get(..i).unwrap_or(s), true),
@@ -301,6 +305,15 @@ fn head(s: &str, adapter: bool) -> (&str, bool) {
 }
 
 impl GroupIndex {
+    /// Whether a segment of `key` after its first is one of the `**.X` groups' `X`.
+    fn segment_hit(&self, key: &str) -> bool {
+        !self.segments.is_empty()
+            && key
+                .split('.')
+                .skip(1)
+                .any(|seg| self.segments.iter().any(|x| x.as_ref() == seg))
+    }
+
     /// Indexes `groups` (`adapter`: the rule is matched on the adapter view).
     pub(crate) fn new(groups: &[Pattern], adapter: bool) -> GroupIndex {
         let mut ix = GroupIndex {
@@ -308,6 +321,14 @@ impl GroupIndex {
             ..GroupIndex::default()
         };
         for (i, p) in groups.iter().enumerate() {
+            if !adapter
+                && let Some(x) = p.text().strip_prefix("**.")
+                && !x.is_empty()
+                && !x.contains(['.', '*'])
+            {
+                ix.segments.push(x.into());
+                continue;
+            }
             let lit = p.literal_prefix();
             // A key the group matches starts with `lit`, so its first segment is `lit`'s when
             // `lit` holds a separator; a literal group is followed in the key by a separator or
@@ -383,6 +404,7 @@ impl Explainer<'_> {
             .get(head)
             .is_some_and(|v| v.iter().any(hit))
             || self.index.general.iter().any(hit)
+            || self.index.segment_hit(key)
             || (!self.adapter && self.benign_only(key))
     }
 
@@ -399,6 +421,7 @@ impl Explainer<'_> {
             .get(head)
             .is_some_and(|v| v.iter().any(hit))
             || self.benign_index.general.iter().any(hit)
+            || self.benign_index.segment_hit(key)
     }
 }
 

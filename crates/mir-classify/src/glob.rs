@@ -76,6 +76,12 @@ impl Pattern {
         &self.literal_prefix
     }
 
+    /// The literal text after the last wildcard ("" when the pattern ends with one; all of it
+    /// for a literal pattern).
+    pub(crate) fn literal_suffix(&self) -> &str {
+        &self.literal_suffix
+    }
+
     /// Whether the pattern has no wildcard (it matches exactly its own text).
     pub(crate) fn is_literal(&self) -> bool {
         !self
@@ -114,13 +120,13 @@ impl Pattern {
     /// `underscore`, before a `_` too): the module-path test of `groups` and `benign`.
     /// `double_blocks.*` covers `double_blocks.3.img_attn.qkv.weight`.
     pub(crate) fn matches_module(&self, s: &str, underscore: bool) -> bool {
-        s.starts_with(self.literal_prefix.as_str())
+        has_prefix(s, &self.literal_prefix)
             && match_module(&self.tokens, s, if underscore { b'_' } else { b'.' })
     }
 
     /// Matches `s` and returns the text the first `*` matched ("" when the pattern has none).
     pub(crate) fn capture<'s>(&self, s: &'s str) -> Option<&'s str> {
-        if !s.ends_with(self.literal_suffix.as_str()) {
+        if !has_suffix(s, &self.literal_suffix) {
             return None;
         }
         let mut first = None;
@@ -129,6 +135,41 @@ impl Pattern {
         } else {
             None
         }
+    }
+}
+
+/// Whether two byte strings are equal, compared in line rather than by a call to `memcmp`: the
+/// strings compared here (a key and a pattern's literal) are a few dozen bytes and mostly differ
+/// in their first bytes, where the call cost more than the comparison (issue 19's profile).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// `s.starts_with(p)`, compared in line (see [`same`]).
+#[inline]
+pub(crate) fn has_prefix(s: &str, p: &str) -> bool {
+    s.as_bytes()
+        .get(..p.len())
+        .is_some_and(|h| same(h, p.as_bytes()))
+}
+
+/// `s.ends_with(p)`, compared in line (see [`same`]).
+#[inline]
+pub(crate) fn has_suffix(s: &str, p: &str) -> bool {
+    s.len()
+        .checked_sub(p.len())
+        .and_then(|at| s.as_bytes().get(at..))
+        .is_some_and(|t| same(t, p.as_bytes()))
+}
+
+/// `s.strip_prefix(p)`, compared in line (see [`same`]).
+#[inline]
+fn cut_prefix<'s>(s: &'s str, p: &str) -> Option<&'s str> {
+    if has_prefix(s, p) {
+        s.get(p.len()..)
+    } else {
+        None
     }
 }
 
@@ -171,7 +212,10 @@ fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
     let mut i = from;
     while i <= last_start {
         let at = i.saturating_add(memchr::memchr(first, h.get(i..=last_start)?)?);
-        if h.get(at..).is_some_and(|t| t.starts_with(n)) {
+        if h.get(at..)
+            .and_then(|t| t.get(..n.len()))
+            .is_some_and(|t| same(t, n))
+        {
             return Some(at);
         }
         i = at.saturating_add(1);
@@ -203,9 +247,7 @@ fn match_module(tokens: &[Token], s: &str, alt: u8) -> bool {
         return s.is_empty() || s.starts_with('.') || s.as_bytes().first() == Some(&alt);
     };
     match tok {
-        Token::Lit(l) => s
-            .strip_prefix(l.as_str())
-            .is_some_and(|tail| match_module(rest, tail, alt)),
+        Token::Lit(l) => cut_prefix(s, l).is_some_and(|tail| match_module(rest, tail, alt)),
         Token::Star => {
             let limit = first_dot(s);
             if rest.is_empty() {
@@ -270,9 +312,7 @@ fn match_at<'s>(tokens: &[Token], s: &'s str, first: &mut Option<&'s str>) -> bo
         return s.is_empty();
     };
     match tok {
-        Token::Lit(l) => s
-            .strip_prefix(l.as_str())
-            .is_some_and(|tail| match_at(rest, tail, first)),
+        Token::Lit(l) => cut_prefix(s, l).is_some_and(|tail| match_at(rest, tail, first)),
         Token::Star => {
             // One or more non-dot characters (or, quirk of the plain matcher kept here, the
             // empty rest of an empty text).

@@ -399,10 +399,15 @@ impl Classifier {
                 .map(|b| b.prefix.as_str())
                 .filter(|p| out.components.iter().any(|c| c.prefix.starts_with(p)))
                 .collect();
+            // Only names under some part prefix can be under this one.
+            let bundled = keys.bundled(&rs.bundle_parts);
             for part in &rs.bundle_parts {
                 let explained = found.contains(&part.prefix.as_str());
                 for (k, shape) in keys
                     .iter()
+                    .zip(bundled)
+                    .filter(|(_, b)| **b)
+                    .map(|(e, _)| e)
                     .filter(|(k, _)| k.starts_with(part.prefix.as_str()))
                 {
                     tally.add(k, shape, explained, false);

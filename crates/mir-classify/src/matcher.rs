@@ -29,7 +29,7 @@
 
 use std::cell::OnceCell;
 
-use crate::glob::Pattern;
+use crate::glob::{Pattern, has_prefix, has_suffix};
 
 /// A hash map with a fast hasher for short strings (tensor names), seeded per process.
 pub(crate) type FastMap<K, V> = foldhash::HashMap<K, V>;
@@ -213,12 +213,14 @@ impl PatternTable {
             return Vec::new();
         };
         let prefix = p.literal_prefix();
+        let suffix = p.literal_suffix();
         names
             .enumerate()
             .filter(|(_, n)| {
-                // The prefix first (it tells the adapter view's targets apart at once), then
-                // the inner literal, then the whole pattern.
-                n.starts_with(prefix)
+                // The prefix first (it tells the adapter view's targets apart at once), the
+                // suffix, then the inner literal, then the whole pattern.
+                has_prefix(n, prefix)
+                    && has_suffix(n, suffix)
                     && d.inner
                         .as_ref()
                         .is_none_or(|f| f.find(n.as_bytes()).is_some())

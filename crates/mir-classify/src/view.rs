@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 #[cfg(test)]
 use crate::glob::Pattern;
+use crate::glob::{has_prefix, has_suffix};
 use crate::matcher::{Hits, PatId, PatternTable};
 use crate::rules::{AdapterSuffix, AdapterTarget};
 
@@ -122,7 +123,7 @@ impl Stripper {
                 .and_then(|&b| self.buckets.get(usize::from(b)));
             let hit = bucket.and_then(|b| {
                 b.iter()
-                    .find(|p| rest.len() > p.len() && rest.starts_with(p.as_str()))
+                    .find(|p| rest.len() > p.len() && has_prefix(rest, p))
             });
             match hit {
                 Some(p) => {
@@ -234,7 +235,7 @@ impl SuffixIndex {
         tails.get(tail)?.iter().copied().find(|&i| {
             suffixes
                 .get(i)
-                .is_some_and(|s| name.len() > s.suffix.len() && name.ends_with(s.suffix.as_str()))
+                .is_some_and(|s| name.len() > s.suffix.len() && has_suffix(name, &s.suffix))
         })
     }
 }
@@ -445,11 +446,30 @@ impl<'a> KeyView<'a> {
         v
     }
 
-    /// Whether each name lives under one of the bundle part prefixes (computed once).
+    /// Whether each name lives under one of the bundle part prefixes (computed once; a name
+    /// is compared with the prefixes only when its first byte starts one of them).
     pub(crate) fn bundled(&self, parts: &[crate::rules::BundlePart]) -> &[bool] {
         self.bundled.get_or_init(|| {
+            let mut starts = [false; 256];
+            let mut empty = false;
+            for b in parts {
+                match b.prefix.as_bytes().first() {
+                    Some(&c) => {
+                        if let Some(s) = starts.get_mut(usize::from(c)) {
+                            *s = true;
+                        }
+                    }
+                    None => empty = true,
+                }
+            }
             self.iter()
-                .map(|(k, _)| parts.iter().any(|b| k.starts_with(b.prefix.as_str())))
+                .map(|(k, _)| {
+                    empty
+                        || k.as_bytes()
+                            .first()
+                            .is_some_and(|&c| starts.get(usize::from(c)).copied().unwrap_or(false))
+                            && parts.iter().any(|b| has_prefix(k, &b.prefix))
+                })
                 .collect()
         })
     }
@@ -516,7 +536,7 @@ impl TargetIndex {
             .and_then(|list| {
                 list.iter()
                     .filter_map(|&i| targets.get(i))
-                    .find(|t| name.starts_with(t.prefix.as_str()))
+                    .find(|t| has_prefix(name, &t.prefix))
             })
             .or_else(|| self.empty.and_then(|i| targets.get(i)))
     }
