@@ -408,7 +408,7 @@ impl Classifier {
                     .zip(bundled)
                     .filter(|(_, b)| **b)
                     .map(|(e, _)| e)
-                    .filter(|(k, _)| k.starts_with(part.prefix.as_str()))
+                    .filter(|(k, _)| glob::has_prefix(k, &part.prefix))
                 {
                     tally.add(k, shape, explained, false);
                 }
@@ -767,7 +767,9 @@ impl Classifier {
                 }
             }
             for (part, sub) in rs.bundle_parts.iter().zip(subs.iter_mut()) {
-                if let Some(n) = t.name.strip_prefix(part.prefix.as_str()) {
+                if glob::has_prefix(&t.name, &part.prefix)
+                    && let Some(n) = t.name.get(part.prefix.len()..)
+                {
                     sub.push((n, t.shape.as_slice()));
                 }
             }
