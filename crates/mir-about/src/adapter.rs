@@ -70,6 +70,39 @@ const SUFFIXES: &[&str] = &[
     ".lora_b",
 ];
 
+/// False when `name` ends with none of [`SUFFIXES`], decided from its last one or two
+/// dot-separated segments (every suffix starts at a dot): most tensors of a base model end in
+/// `.<module>.weight` with a module that is no adapter part, and are passed over without 20
+/// suffix comparisons each.
+fn may_end_with_a_suffix(name: &str) -> bool {
+    let Some((head, last)) = name.rsplit_once('.') else {
+        return false;
+    };
+    if last != "weight" {
+        return matches!(
+            last,
+            "alpha"
+                | "hada_w1_a"
+                | "hada_w1_b"
+                | "hada_w2_a"
+                | "hada_w2_b"
+                | "lokr_w1"
+                | "lokr_w2"
+                | "lokr_w1_a"
+                | "lokr_w1_b"
+                | "lokr_w2_a"
+                | "lokr_w2_b"
+                | "lora_a"
+                | "lora_b"
+        );
+    }
+    let part = head.rsplit_once('.').map_or(head, |(_, p)| p);
+    matches!(
+        part,
+        "lora_down" | "lora_up" | "lora_A" | "lora_B" | "lora_mid" | "default"
+    )
+}
+
 /// Block groups, longest first so `single_transformer_blocks` wins over `transformer_blocks`.
 const GROUPS: &[&str] = &[
     "single_transformer_blocks",
@@ -95,6 +128,9 @@ pub fn detect(index: &TensorIndex) -> Option<Adapter> {
     let mut modules: BTreeSet<&str> = BTreeSet::new();
     let mut alpha_tensors = false;
     for t in &index.tensors {
+        if !may_end_with_a_suffix(&t.name) {
+            continue;
+        }
         let Some(module) = SUFFIXES.iter().find_map(|s| t.name.strip_suffix(s)) else {
             continue;
         };
@@ -246,6 +282,23 @@ fn block_of(rest: &str) -> Option<(&'static str, u64)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_prefilter_passes_every_name_a_suffix_ends() {
+        for suffix in super::SUFFIXES.iter().chain(super::DOWN.iter().map(|(s, _)| s)) {
+            for stem in ["m", "a.b_c", "lora_unet_x", ""] {
+                let name = format!("{stem}{suffix}");
+                let ends = super::SUFFIXES.iter().any(|s| name.ends_with(s));
+                assert!(
+                    !ends || super::may_end_with_a_suffix(&name),
+                    "{name} ends with an adapter suffix but the prefilter drops it"
+                );
+            }
+        }
+        for plain in ["a.to_k.weight", "a.alpha_x", "weight", "a.down.bias", "x"] {
+            assert!(!super::may_end_with_a_suffix(plain), "{plain}");
+        }
+    }
+
     use super::*;
     use mir_core::{Dtype, TensorRecord};
 
