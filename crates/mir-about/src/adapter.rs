@@ -284,7 +284,10 @@ fn block_of(rest: &str) -> Option<(&'static str, u64)> {
 mod tests {
     #[test]
     fn the_prefilter_passes_every_name_a_suffix_ends() {
-        for suffix in super::SUFFIXES.iter().chain(super::DOWN.iter().map(|(s, _)| s)) {
+        for suffix in super::SUFFIXES
+            .iter()
+            .chain(super::DOWN.iter().map(|(s, _)| s))
+        {
             for stem in ["m", "a.b_c", "lora_unet_x", ""] {
                 let name = format!("{stem}{suffix}");
                 let ends = super::SUFFIXES.iter().any(|s| name.ends_with(s));

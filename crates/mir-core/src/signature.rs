@@ -129,7 +129,8 @@ impl Chunked {
     }
 
     fn flush(&mut self) {
-        self.hasher.update(self.buf.get(..self.len).unwrap_or_default());
+        self.hasher
+            .update(self.buf.get(..self.len).unwrap_or_default());
         self.len = 0;
     }
 
@@ -310,10 +311,7 @@ mod tests {
             data.extend_from_slice(&piece);
         }
         assert_eq!(chunked.finish(), xxhash_rust::xxh3::xxh3_128(&data));
-        assert_eq!(
-            Chunked::new(b"").finish(),
-            xxhash_rust::xxh3::xxh3_128(b"")
-        );
+        assert_eq!(Chunked::new(b"").finish(), xxhash_rust::xxh3::xxh3_128(b""));
     }
 
     #[test]
