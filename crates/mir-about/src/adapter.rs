@@ -3,7 +3,7 @@
 //! *value* (`.alpha` scalars), which a header does not hold: it comes from metadata
 //! (`ss_network_alpha`) or a PEFT `adapter_config.json` (`lora_alpha`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use mir_core::TensorIndex;
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,8 @@ const SINGLE: &[&str] = &["middle_block", "mid_block"];
 pub fn detect(index: &TensorIndex) -> Option<Adapter> {
     let mut ranks: BTreeMap<u64, usize> = BTreeMap::new();
     let mut algos: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut modules: BTreeSet<&str> = BTreeSet::new();
+    // Order does not matter (targets and blocks are sets): hashed, not compared name by name.
+    let mut modules: HashSet<&str> = HashSet::new();
     let mut alpha_tensors = false;
     for t in &index.tensors {
         if !may_end_with_a_suffix(&t.name) {
@@ -162,15 +163,12 @@ pub fn detect(index: &TensorIndex) -> Option<Adapter> {
         .max_by_key(|(r, n)| (**n, **r))
         .map(|(r, _)| *r);
     let mut targets: BTreeSet<&'static str> = BTreeSet::new();
-    let mut blocks: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let mut blocks: BTreeMap<(&'static str, &'static str), BTreeSet<u64>> = BTreeMap::new();
     for m in &modules {
         let (target, rest) = target_of(m);
         targets.insert(target);
         if let Some((group, idx)) = block_of(rest) {
-            blocks
-                .entry(format!("{target}.{group}"))
-                .or_default()
-                .insert(idx);
+            blocks.entry((target, group)).or_default().insert(idx);
         }
     }
     Some(Adapter {
@@ -184,7 +182,10 @@ pub fn detect(index: &TensorIndex) -> Option<Adapter> {
         alpha: None,
         alpha_tensors,
         targets: targets.into_iter().map(str::to_owned).collect(),
-        blocks: blocks.into_iter().map(|(k, v)| (k, v.len())).collect(),
+        blocks: blocks
+            .into_iter()
+            .map(|((target, group), v)| (format!("{target}.{group}"), v.len()))
+            .collect(),
         modules: modules.len(),
     })
 }
