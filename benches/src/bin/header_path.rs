@@ -92,6 +92,18 @@ fn main() {
             }),
         ),
         (
+            // The serde_json walker the hand-written scanner replaced (same State, same checks).
+            "serde_walker_parse",
+            Box::new(|| {
+                for (h, len) in &files {
+                    black_box(
+                        mir_safetensors::parse_header_bytes_serde_walker(h, *len, &limits, false)
+                            .expect("parses"),
+                    );
+                }
+            }),
+        ),
+        (
             "after_parse",
             Box::new(|| {
                 for (h, len) in &files {

@@ -51,6 +51,8 @@ mod scan;
 pub mod sharding;
 #[cfg(test)]
 mod vs_baseline;
+#[cfg(test)]
+mod vs_serde;
 
 use mir_core::{Format, Limits, Sniff, Source, TensorIndex};
 
@@ -92,6 +94,22 @@ impl Format for SafetensorsFormat {
     fn parse(&self, src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Error> {
         header::parse(src, limits)
     }
+}
+
+/// The serde_json walker alone (what the hand-written scanner replaced; it now only reports the
+/// errors of headers the scanner rejects), for the bench's before/after in one run.
+#[cfg(feature = "baseline")]
+#[doc(hidden)]
+pub fn parse_header_bytes_serde_walker(
+    header: &[u8],
+    file_len: u64,
+    limits: &Limits,
+    layer_hashes: bool,
+) -> Result<TensorIndex, SafetensorsError> {
+    let text = std::str::from_utf8(header).map_err(|e| SafetensorsError::InvalidUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    scan::with_scratch(|s| scan::scan_serde(text, file_len, limits, layer_hashes, s))
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ use std::collections::HashSet;
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
 use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_128};
 
-use super::{Entry, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text, push_u64s};
+use super::{Fields, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text, push_u64s};
 
 /// The header is not one serde_json reads to the end (or a limit stopped the walk): read it
 /// again with the serde walker for the error.
@@ -78,6 +78,15 @@ enum Scalar<'a> {
     /// Anything else serde_json turns into an `f64`.
     Float(f64),
     Str(Cow<'a, str>),
+}
+
+/// An entry field the scanner knows.
+#[derive(Clone, Copy)]
+enum Field {
+    Dtype,
+    Shape,
+    Offsets,
+    Other,
 }
 
 /// A number token as the grammar reads it.
@@ -281,6 +290,27 @@ impl<'a> Scan<'a, '_, '_, '_> {
         }
     }
 
+    /// The fast path for an entry's field name (cursor past its opening quote): a known field
+    /// spelled without escapes and its `:`, or `None` with the cursor unmoved.
+    #[inline]
+    fn known_key(&mut self) -> Option<Field> {
+        let rest = self.b.get(self.i..)?;
+        let (field, len) = match rest.first()? {
+            b'd' if rest.starts_with(b"dtype\"") => (Field::Dtype, 6),
+            b's' if rest.starts_with(b"shape\"") => (Field::Shape, 6),
+            b'd' if rest.starts_with(b"data_offsets\"") => (Field::Offsets, 13),
+            _ => return None,
+        };
+        let at = self.i;
+        self.i = self.i.wrapping_add(len);
+        if self.eat(b':').is_ok() {
+            Some(field)
+        } else {
+            self.i = at;
+            None
+        }
+    }
+
     /// A decoded key and the `:` after it (cursor past the key's opening quote).
     #[inline]
     fn key(&mut self) -> R<Cow<'a, str>> {
@@ -296,19 +326,12 @@ impl<'a> Scan<'a, '_, '_, '_> {
     #[inline]
     fn str_strict(&mut self) -> R<Cow<'a, str>> {
         let start = self.i;
-        let n = self
-            .b
-            .get(start..)
-            .and_then(find_special)
-            .ok_or(Rejected)?;
+        let n = self.b.get(start..).and_then(find_special).ok_or(Rejected)?;
         let end = start.wrapping_add(n);
         match self.b.get(end) {
             Some(b'"') => {
                 self.i = end.wrapping_add(1);
-                self.text
-                    .get(start..end)
-                    .map(Cow::Borrowed)
-                    .ok_or(Rejected)
+                self.text.get(start..end).map(Cow::Borrowed).ok_or(Rejected)
             }
             Some(b'\\') => self.str_escaped(start, end),
             _ => Err(Rejected),
@@ -393,7 +416,11 @@ impl<'a> Scan<'a, '_, '_, '_> {
     /// bytes are errors, surrogates are not checked.
     fn str_lax(&mut self) -> R<()> {
         loop {
-            let n = self.b.get(self.i..).and_then(find_special).ok_or(Rejected)?;
+            let n = self
+                .b
+                .get(self.i..)
+                .and_then(find_special)
+                .ok_or(Rejected)?;
             self.i = self.i.wrapping_add(n);
             match self.peek() {
                 Some(b'"') => {
@@ -438,7 +465,10 @@ impl<'a> Scan<'a, '_, '_, '_> {
             }
             Some(b'1'..=b'9') => {
                 while let Some(c @ b'0'..=b'9') = self.peek() {
-                    match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c & 15))) {
+                    match v
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(c & 15)))
+                    {
                         Some(n) => v = n,
                         None => wide = true,
                     }
@@ -643,10 +673,32 @@ impl<'a> Scan<'a, '_, '_, '_> {
         }
     }
 
+    /// The fast path for a plain integer of at most 19 digits (which cannot overflow) not
+    /// followed by a fraction or exponent, the cursor on its first digit; `None` with the cursor
+    /// unmoved for anything else.
+    #[inline]
+    fn small_uint(&mut self) -> Option<u64> {
+        let rest = self.b.get(self.i..)?;
+        let n = rest.iter().take(20).position(|c| !c.is_ascii_digit())?;
+        let digits = rest.get(..n)?;
+        match (digits, rest.get(n)) {
+            ([], _) | ([b'0', _, ..], _) | (_, Some(b'.' | b'e' | b'E')) => return None,
+            _ => {}
+        }
+        let v = digits.iter().fold(0u64, |v, &c| {
+            v.wrapping_mul(10).wrapping_add(u64::from(c & 15))
+        });
+        self.i = self.i.wrapping_add(n);
+        Some(v)
+    }
+
     /// `Some` non-negative integer, `None` for any other value (the serde walker's `MaybeU64`).
     #[inline]
     fn maybe_u64(&mut self) -> R<Option<u64>> {
         if let Some(b'0'..=b'9') = self.peek() {
+            if let Some(v) = self.small_uint() {
+                return Ok(Some(v));
+            }
             return Ok(match self.number()? {
                 Num::U64(v, _) => Some(v),
                 Num::Neg(_) => None,
@@ -726,7 +778,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
     }
 
     /// One tensor entry: `Some` for an object, `None` for any other value.
-    fn entry(&mut self) -> R<Option<Entry<'a>>> {
+    fn entry(&mut self) -> R<Option<Fields<'a>>> {
         if self.ws() != Some(b'{') {
             self.any_shallow()?;
             return Ok(None);
@@ -742,9 +794,9 @@ impl<'a> Scan<'a, '_, '_, '_> {
     /// fields is written only when layer hashes are wanted; unknown fields are always written
     /// (and dropped when they are not), as the serde walker does, since whether their objects
     /// repeat a key decides how some odd headers are read.
-    fn entry_fields(&mut self) -> R<Option<Entry<'a>>> {
+    fn entry_fields(&mut self) -> R<Option<Fields<'a>>> {
         let on = self.st.layer.enabled;
-        let mut e = Entry::new();
+        let mut e = Fields::new();
         let (mut has_dtype, mut has_shape, mut has_offsets) = (false, false, false);
         let mut first = true;
         let mut first_key = true;
@@ -752,34 +804,51 @@ impl<'a> Scan<'a, '_, '_, '_> {
             self.st.layer.buf.push('{');
         }
         while self.key_next(&mut first_key)? {
-            let key = self.key()?;
-            if first && key == NUMBER_KEY {
-                self.skip_lax()?;
-                self.eat(b'}')?;
-                return Ok(None);
-            }
+            let (field, key) = match self.known_key() {
+                Some(f) => (f, Cow::Borrowed("")),
+                None => {
+                    let key = self.key()?;
+                    if first && key == NUMBER_KEY {
+                        self.skip_lax()?;
+                        self.eat(b'}')?;
+                        return Ok(None);
+                    }
+                    let field = match key.as_ref() {
+                        "dtype" => Field::Dtype,
+                        "shape" => Field::Shape,
+                        "data_offsets" => Field::Offsets,
+                        _ => Field::Other,
+                    };
+                    (field, key)
+                }
+            };
             if !first && on {
                 self.st.layer.buf.push_str(ITEM_SEP);
             }
             first = false;
-            match key.as_ref() {
-                "dtype" if has_dtype => {
+            match field {
+                Field::Dtype if has_dtype => {
                     self.skip_any()?;
                     e.bad_field = Some("dtype appears more than once");
                 }
-                "shape" if has_shape => {
+                Field::Shape if has_shape => {
                     self.skip_any()?;
                     e.bad_field = Some("shape appears more than once");
                 }
-                "data_offsets" if has_offsets => {
+                Field::Offsets if has_offsets => {
                     self.skip_any()?;
                     e.bad_field = Some("data_offsets appears more than once");
                 }
-                "dtype" => {
+                Field::Dtype => {
                     has_dtype = true;
-                    e.dtype = match self.any_shallow()? {
-                        Some(Scalar::Str(s)) => Some(s),
-                        _ => None,
+                    e.dtype = if self.ws() == Some(b'"') {
+                        self.bump();
+                        Some(self.str_strict()?)
+                    } else {
+                        match self.any_shallow()? {
+                            Some(Scalar::Str(s)) => Some(s),
+                            _ => None,
+                        }
                     };
                     match &e.dtype {
                         Some(d) => {
@@ -792,7 +861,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                         None => e.bad_field = Some("dtype is not a string"),
                     }
                 }
-                "shape" => {
+                Field::Shape => {
                     has_shape = true;
                     self.st.dims.clear();
                     if self.u64_list(self.st.limits.max_rank)? {
@@ -809,7 +878,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                         );
                     }
                 }
-                "data_offsets" => {
+                Field::Offsets => {
                     has_offsets = true;
                     self.st.dims.clear();
                     if self.u64_list(2)? {
@@ -828,7 +897,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                         e.bad_field = Some("data_offsets is not a list of two integers");
                     }
                 }
-                _ => {
+                Field::Other => {
                     if !on {
                         // The known fields were not written: keep the buffer from growing.
                         self.st.layer.buf.clear();
@@ -910,10 +979,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
             };
             match value {
                 Some(v) => {
-                    meta.insert(
-                        key.into_owned(),
-                        mir_core::MetaValue::Str(v.into_owned()),
-                    );
+                    meta.insert(key.into_owned(), mir_core::MetaValue::Str(v.into_owned()));
                 }
                 None => {
                     self.st.meta_err = Some(crate::SafetensorsError::MetadataNotString {

@@ -30,6 +30,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -195,17 +196,22 @@ impl<'s, 'l> State<'s, 'l> {
             name_collision: false,
         };
         st.index.data_offset = Some(data_start);
+        // An entry takes at least 49 header bytes (`"":{"dtype":"U8","shape":[],"data_offsets":
+        // [0,0]}`) and real ones over 100: room for one per 64 bytes (at most 1.5 times the
+        // header's own size, a record being 96 bytes, and never more than 65,536 records before
+        // they are seen) spares the index most of its doublings; what is left over is given back
+        // in place at the end.
+        let room = (data_start.saturating_sub(8) / 64)
+            .min(limits.max_tensors)
+            .min(1 << 16);
+        st.index.tensors.reserve(usize::try_from(room).unwrap_or(0));
         st.layer.buf.push('{');
         st
     }
 
     /// The checks that run once the JSON is known to be valid, in the former parser's order,
     /// and the index with its findings and layer hashes.
-    fn finish(
-        mut self,
-        data_start: u64,
-        file_len: u64,
-    ) -> Result<TensorIndex, SafetensorsError> {
+    fn finish(mut self, data_start: u64, file_len: u64) -> Result<TensorIndex, SafetensorsError> {
         if let Some(e) = self.meta_err.take() {
             return Err(e);
         }
@@ -226,6 +232,7 @@ impl<'s, 'l> State<'s, 'l> {
         if expected < file_len {
             return Err(SafetensorsError::TrailingBytes { expected, file_len });
         }
+        self.index.tensors.shrink_to_fit();
         let State {
             mut index,
             layer,
@@ -306,16 +313,20 @@ impl State<'_, '_> {
             // A second `__metadata__` (the first one is the metadata).
             self.dup_err
                 .get_or_insert_with(|| SafetensorsError::DuplicateName(name.to_string()));
-        } else if let Some(&prev) = self.names.get(&h) {
-            match self.index.tensors.get(prev) {
-                Some(p) if p.name == name => {
-                    self.dup_err
-                        .get_or_insert_with(|| SafetensorsError::DuplicateName(name.to_string()));
-                }
-                _ => self.name_collision = true,
-            }
         } else {
-            self.names.insert(h, at);
+            match self.names.entry(h) {
+                Entry::Occupied(prev) => match self.index.tensors.get(*prev.get()) {
+                    Some(p) if p.name == name => {
+                        self.dup_err.get_or_insert_with(|| {
+                            SafetensorsError::DuplicateName(name.to_string())
+                        });
+                    }
+                    _ => self.name_collision = true,
+                },
+                Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
+            }
         }
         let data_start = self.index.data_offset.unwrap_or(0);
         self.spans.push(Span { start, end, bits });
@@ -335,7 +346,7 @@ impl<'s> State<'s, '_> {
     /// Records what one entry turned out to be once its value is read: a valid entry goes into
     /// the index, the first bad one is remembered (entries after it are still read the same
     /// way: a JSON error further on is the error reported, as before).
-    fn entry_done(&mut self, key: Cow<'_, str>, too_long: bool, entry: Option<Entry<'_>>) {
+    fn entry_done(&mut self, key: Cow<'_, str>, too_long: bool, entry: Option<Fields<'_>>) {
         let bad = |reason| SafetensorsError::InvalidEntry {
             name: key.to_string(),
             reason,
@@ -357,16 +368,16 @@ impl<'s> State<'s, '_> {
 }
 
 /// One entry's fields as read; the shape is already the index's own vector.
-struct Entry<'de> {
+struct Fields<'de> {
     dtype: Option<Cow<'de, str>>,
     shape: Option<Vec<u64>>,
     offsets: Option<([u64; 2], usize)>,
     bad_field: Option<&'static str>,
 }
 
-impl<'de> Entry<'de> {
+impl<'de> Fields<'de> {
     fn new() -> Self {
-        Entry {
+        Fields {
             dtype: None,
             shape: None,
             offsets: None,
@@ -479,7 +490,6 @@ fn push_number_text(out: &mut String, text: &str) {
         pyrepr::push_float(out, text.parse::<f64>().unwrap_or(f64::NAN));
     }
 }
-
 
 /// The `safetensors` crate's dtype for a name, `None` for names it does not know.
 fn safetensors_dtype(name: &str) -> Option<safetensors::Dtype> {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_128};
 
-use super::{Entry, Layer, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text, push_u64s};
+use super::{Fields, Layer, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text, push_u64s};
 use crate::header::SafetensorsError;
 
 /// Walks `text` with serde_json, filling `st`.
@@ -71,25 +71,20 @@ struct EntrySeed<'a, 's, 'l> {
 }
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_, '_> {
-    type Value = Option<Entry<'de>>;
+    type Value = Option<Fields<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
-    type Value = Option<Entry<'de>>;
+    type Value = Option<Fields<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a tensor entry")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
         let st = self.st;
-        let mut e = Entry {
-            dtype: None,
-            shape: None,
-            offsets: None,
-            bad_field: None,
-        };
+        let mut e = Fields::new();
         let (mut has_dtype, mut has_shape, mut has_offsets) = (false, false, false);
         let mut first = true;
         st.layer.buf.push('{');
