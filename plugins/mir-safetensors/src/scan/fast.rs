@@ -41,7 +41,7 @@ use std::collections::HashSet;
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
 use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_128};
 
-use super::{Fields, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text, push_u64s};
+use super::{Fields, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text};
 
 /// The header is not one serde_json reads to the end (or a limit stopped the walk): read it
 /// again with the serde walker for the error.
@@ -717,20 +717,41 @@ impl<'a> Scan<'a, '_, '_, '_> {
     /// A list of at most `max_len` non-negative integers into `st.dims` (the serde walker's
     /// `U64ListSeed`): `false` (the value drained) for anything else.
     #[inline]
-    fn u64_list(&mut self, max_len: usize) -> R<bool> {
+    ///
+    /// With `layer` (the field's `'name': [` in the layer string), the list is written into the
+    /// layer buffer as it is read: each integer's JSON text is its decimal form (no leading
+    /// zeros, no sign), so it is copied rather than formatted. What is written for a list that
+    /// turns out bad does not matter: the entry, hence the file, is rejected.
+    fn u64_list(&mut self, max_len: usize, layer: Option<&str>) -> R<bool> {
         if self.ws() != Some(b'[') {
             self.any_shallow()?;
             return Ok(false);
         }
         self.bump();
         self.enter()?;
+        if let Some(label) = layer {
+            self.st.layer.buf.push_str(label);
+        }
         let mut ok = true;
         let mut first = true;
         while self.seq_next(&mut first)? {
+            let start = self.i;
             match self.maybe_u64()? {
-                Some(d) if ok && self.st.dims.len() < max_len => self.st.dims.push(d),
+                Some(d) if ok && self.st.dims.len() < max_len => {
+                    if layer.is_some() {
+                        let buf = &mut *self.st.layer.buf;
+                        if !self.st.dims.is_empty() {
+                            buf.push_str(ITEM_SEP);
+                        }
+                        buf.push_str(self.text.get(start..self.i).unwrap_or_default());
+                    }
+                    self.st.dims.push(d);
+                }
                 _ => ok = false,
             }
+        }
+        if layer.is_some() {
+            self.st.layer.buf.push(']');
         }
         self.leave();
         Ok(ok)
@@ -864,13 +885,8 @@ impl<'a> Scan<'a, '_, '_, '_> {
                 Field::Shape => {
                     has_shape = true;
                     self.st.dims.clear();
-                    if self.u64_list(self.st.limits.max_rank)? {
-                        if on {
-                            let buf = &mut *self.st.layer.buf;
-                            buf.push_str("'shape': [");
-                            push_u64s(buf, self.st.dims);
-                            buf.push(']');
-                        }
+                    let layer = on.then_some("'shape': [");
+                    if self.u64_list(self.st.limits.max_rank, layer)? {
                         e.shape = Some(self.st.dims.as_slice().to_vec());
                     } else {
                         e.bad_field = Some(
@@ -881,13 +897,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                 Field::Offsets => {
                     has_offsets = true;
                     self.st.dims.clear();
-                    if self.u64_list(2)? {
-                        if on {
-                            let buf = &mut *self.st.layer.buf;
-                            buf.push_str("'data_offsets': [");
-                            push_u64s(buf, self.st.dims);
-                            buf.push(']');
-                        }
+                    if self.u64_list(2, on.then_some("'data_offsets': ["))? {
                         let mut pair = [0u64; 2];
                         for (slot, v) in pair.iter_mut().zip(self.st.dims.iter()) {
                             *slot = *v;
