@@ -163,6 +163,72 @@ fn find_special(s: &[u8]) -> Option<usize> {
         .map(|p| at.wrapping_add(p))
 }
 
+/// The value and count of the ASCII digits `s` starts with, eight at a time; `None` for 20
+/// digits or more (they may not fit 64 bits).
+#[inline]
+fn leading_digits(s: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    let mut n = 0usize;
+    loop {
+        let Some(chunk) = s.get(n..n.wrapping_add(8)) else {
+            // Fewer than eight bytes left: one at a time.
+            for &c in s.get(n..)? {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                n = n.wrapping_add(1);
+            }
+            return (n < 20).then_some((v, n));
+        };
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+        let (value, k) = eight_digits(w);
+        v = v.wrapping_mul(POW10.get(k).copied()?).wrapping_add(value);
+        n = n.wrapping_add(k);
+        if n >= 20 {
+            return None;
+        }
+        if k < 8 {
+            return Some((v, n));
+        }
+    }
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The value and count of the leading ASCII digits of eight bytes (first byte lowest). A byte
+/// below `'0'` becomes 0xd0 or more after the subtraction (its borrow only disturbs the bytes
+/// above it); one above `'9'` has its high bit set once 0x76 is added: so the lowest flagged byte
+/// is the first non-digit. The digits are then moved to the top and combined in three steps
+/// (pairs, quads, the eight), the classic SWAR conversion.
+#[inline]
+fn eight_digits(w: u64) -> (u64, usize) {
+    const ONES: u64 = u64::MAX / 255;
+    let x = w.wrapping_sub(ONES.wrapping_mul(u64::from(b'0')));
+    let flags = (x.wrapping_add(ONES.wrapping_mul(0x76)) | x) & (ONES << 7);
+    let k = (flags.trailing_zeros() / 8) as usize;
+    if k == 0 {
+        return (0, 0);
+    }
+    // Keep the k digits, in the top bytes (zeros below them are leading zeros).
+    let x = x.wrapping_shl(8u32.wrapping_mul(8u32.wrapping_sub(k as u32)));
+    let x = (x & 0x0f0f_0f0f_0f0f_0f0f).wrapping_mul(2561) >> 8;
+    let x = (x & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+    let x = (x & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
+    (x, k)
+}
+
 struct Scan<'a, 'b, 's, 'l> {
     text: &'a str,
     b: &'a [u8],
@@ -326,7 +392,14 @@ impl<'a> Scan<'a, '_, '_, '_> {
     #[inline]
     fn str_strict(&mut self) -> R<Cow<'a, str>> {
         let start = self.i;
-        let n = self.b.get(start..).and_then(find_special).ok_or(Rejected)?;
+        let rest = self.b.get(start..).ok_or(Rejected)?;
+        let n = memchr::memchr2(b'"', b'\\', rest).ok_or(Rejected)?;
+        // A control byte before the quote or backslash is an error (a branch-free pass the
+        // compiler vectorises).
+        let run = rest.get(..n).ok_or(Rejected)?;
+        if run.iter().fold(false, |ctrl, &b| ctrl | (b < 0x20)) {
+            return Err(Rejected);
+        }
         let end = start.wrapping_add(n);
         match self.b.get(end) {
             Some(b'"') => {
@@ -679,17 +752,16 @@ impl<'a> Scan<'a, '_, '_, '_> {
     #[inline]
     fn small_uint(&mut self) -> Option<u64> {
         let rest = self.b.get(self.i..)?;
-        let n = rest.iter().take(20).position(|c| !c.is_ascii_digit())?;
-        let digits = rest.get(..n)?;
-        match (digits, rest.get(n)) {
-            ([], _) | ([b'0', _, ..], _) | (_, Some(b'.' | b'e' | b'E')) => return None,
-            _ => {}
+        let (v, n) = leading_digits(rest)?;
+        match (n, rest.first(), rest.get(n)) {
+            // No digit; a leading zero (an error); a fraction or exponent: the full reader
+            // decides.
+            (0, ..) | (2.., Some(b'0'), _) | (_, _, Some(b'.' | b'e' | b'E')) => None,
+            _ => {
+                self.i = self.i.wrapping_add(n);
+                Some(v)
+            }
         }
-        let v = digits.iter().fold(0u64, |v, &c| {
-            v.wrapping_mul(10).wrapping_add(u64::from(c & 15))
-        });
-        self.i = self.i.wrapping_add(n);
-        Some(v)
     }
 
     /// `Some` non-negative integer, `None` for any other value (the serde walker's `MaybeU64`).
@@ -1130,6 +1202,37 @@ mod tests {
             }
             let plain = vec![b'x'; len];
             assert_eq!(find_special(&plain), None);
+        }
+    }
+
+    #[test]
+    fn leading_digits_agrees_with_a_plain_loop() {
+        let plain = |s: &[u8]| -> Option<(u64, usize)> {
+            let n = s.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n >= 20 {
+                return None;
+            }
+            let v = std::str::from_utf8(&s[..n]).unwrap().parse().unwrap_or(0);
+            Some((v, n))
+        };
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for n in 0..24 {
+            for tail in [&b""[..], b",", b"]", b"/", b":", b".5", b"e1", b" ", b"\xff", b"\x00"] {
+                for digit in [b'0', b'1', b'7', b'9'] {
+                    let mut s: Vec<u8> = (0..n).map(|i| [digit, b'3', b'8', b'0'][i % 4]).collect();
+                    s.extend_from_slice(tail);
+                    s.extend_from_slice(b"123");
+                    cases.push(s.clone());
+                    s.truncate(n + tail.len());
+                    cases.push(s);
+                }
+            }
+        }
+        cases.push(b"18446744073709551615".to_vec());
+        cases.push(b"9999999999999999999,".to_vec());
+        cases.push(b"99999999".to_vec());
+        for c in cases {
+            assert_eq!(leading_digits(&c), plain(&c), "{:?}", String::from_utf8_lossy(&c));
         }
     }
 

@@ -32,6 +32,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt::Write as _;
 
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
@@ -39,7 +40,7 @@ use mir_core::signature::{LayerHasher, LayerHashes};
 use mir_core::{Dtype, Finding, Limits, Severity, TensorIndex, TensorRecord};
 use serde::Deserialize;
 use serde::de;
-use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::header::SafetensorsError;
 
@@ -60,6 +61,30 @@ const MAX_NESTED_KEYS: usize = 100_000;
 /// an object.
 const NUMBER_KEY: &str = "$serde_json::private::Number";
 
+/// Tensor names seen so far, by the 64-bit xxh3 of the name (a collision is detected and
+/// handled, see `name_collision`).
+type NameMap = HashMap<u64, usize, BuildHasherDefault<PassThrough>>;
+
+/// The hasher of [`NameMap`]: its keys are already hashes, so they are used as they are (no
+/// second hash per tensor). Not keyed, like the xxh3 it passes on: a header crafted for bucket
+/// collisions only slows its own parse, bounded by the tensor limit.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// Buffers reused across the files one thread parses.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -68,7 +93,7 @@ pub(crate) struct Scratch {
     layer: String,
     spans: Vec<Span>,
     order: Vec<usize>,
-    names: HashMap<u64, usize, Xxh3DefaultBuilder>,
+    names: NameMap,
     dims: Vec<u64>,
 }
 
@@ -270,7 +295,7 @@ struct State<'s, 'l> {
     layer: Layer<'s>,
     spans: &'s mut Vec<Span>,
     order: &'s mut Vec<usize>,
-    names: &'s mut HashMap<u64, usize, Xxh3DefaultBuilder>,
+    names: &'s mut NameMap,
     dims: &'s mut Vec<u64>,
     /// Dtype names seen in this file with what they resolve to (a file has a handful).
     dtypes: Vec<(String, Dtype, Option<u64>)>,
