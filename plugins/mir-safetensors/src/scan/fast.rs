@@ -856,7 +856,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                 if self.st.entries > 1 {
                     buf.push_str(ITEM_SEP);
                 }
-                pyrepr::push_str(buf, &key);
+                push_repr(buf, &key);
                 buf.push_str(KEY_SEP);
             }
             let entry = self.entry()?;
@@ -948,7 +948,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                             if on {
                                 let buf = &mut *self.st.layer.buf;
                                 buf.push_str("'dtype': ");
-                                pyrepr::push_str(buf, d);
+                                push_repr(buf, d);
                             }
                         }
                         None => e.bad_field = Some("dtype is not a string"),
@@ -1168,6 +1168,24 @@ impl<'a> Scan<'a, '_, '_, '_> {
         }
         self.st.layer.buf.push('}');
         Ok(())
+    }
+}
+
+/// `repr` of a name or dtype ([`pyrepr::push_str`]) with its common case checked in one
+/// branch-free (vectorised) pass: printable ASCII without `'` or `\\` is copied between quotes,
+/// exactly as `push_str`'s own fast path does; anything else goes to `push_str`.
+#[inline]
+fn push_repr(buf: &mut String, s: &str) {
+    let plain = s.bytes().fold(true, |ok, b| {
+        ok & (b >= 0x20) & (b < 0x7f) & (b != b'\'') & (b != b'\\')
+    });
+    if plain {
+        buf.reserve(s.len().saturating_add(2));
+        buf.push('\'');
+        buf.push_str(s);
+        buf.push('\'');
+    } else {
+        pyrepr::push_str(buf, s);
     }
 }
 
