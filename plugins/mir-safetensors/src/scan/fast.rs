@@ -1177,7 +1177,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
 #[inline]
 fn push_repr(buf: &mut String, s: &str) {
     let plain = s.bytes().fold(true, |ok, b| {
-        ok & (b >= 0x20) & (b < 0x7f) & (b != b'\'') & (b != b'\\')
+        ok & (0x20..0x7f).contains(&b) & (b != b'\'') & (b != b'\\')
     });
     if plain {
         buf.reserve(s.len().saturating_add(2));
