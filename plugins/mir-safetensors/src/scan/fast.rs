@@ -859,7 +859,10 @@ impl<'a> Scan<'a, '_, '_, '_> {
                 push_repr(buf, &key);
                 buf.push_str(KEY_SEP);
             }
-            let entry = self.entry()?;
+            let entry = match self.entry_compact() {
+                Some(fields) => Some(fields),
+                None => self.entry()?,
+            };
             self.st.entry_done(key, too_long, entry);
         }
         self.leave();
@@ -868,6 +871,108 @@ impl<'a> Scan<'a, '_, '_, '_> {
             None => Ok(()),
             Some(_) => Err(Rejected),
         }
+    }
+
+    /// The fast path for an entry laid out as the `safetensors` writers write it:
+    /// `{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]}`, those fields in that order, no
+    /// whitespace, no escape, plain integers, the rank within the limit. Read straight through
+    /// (what the general reader would give for it, layer string included); on the first
+    /// difference the cursor and the layer buffer are put back and `None` sends the entry to the
+    /// general reader ([`Self::entry`]). The depth needs no bookkeeping: an entry's lists sit
+    /// three levels down, far from the recursion limit, and are closed on the way out.
+    #[inline]
+    fn entry_compact(&mut self) -> Option<Fields<'a>> {
+        let at = self.i;
+        let written = self.st.layer.buf.len();
+        let fields = self.entry_compact_inner();
+        if fields.is_none() {
+            self.i = at;
+            self.st.layer.buf.truncate(written);
+        }
+        fields
+    }
+
+    fn expect(&mut self, bytes: &[u8]) -> Option<()> {
+        let rest = self.b.get(self.i..)?;
+        if rest.starts_with(bytes) {
+            self.i = self.i.wrapping_add(bytes.len());
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn entry_compact_inner(&mut self) -> Option<Fields<'a>> {
+        let on = self.st.layer.enabled;
+        self.expect(b"{\"dtype\":\"")?;
+        let rest = self.b.get(self.i..)?;
+        let n = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest.get(n) != Some(&b'"') {
+            return None;
+        }
+        let end = self.i.wrapping_add(n);
+        let dtype = self.text.get(self.i..end)?;
+        self.i = end.wrapping_add(1);
+        self.expect(b",\"shape\":[")?;
+        if on {
+            let buf = &mut *self.st.layer.buf;
+            buf.push_str("{'dtype': ");
+            push_repr(buf, dtype);
+            buf.push_str(", 'shape': [");
+        }
+        self.st.dims.clear();
+        if self.peek()? == b']' {
+            self.bump();
+        } else {
+            loop {
+                let start = self.i;
+                let v = self.small_uint()?;
+                if self.st.dims.len() >= self.st.limits.max_rank {
+                    return None;
+                }
+                if on {
+                    let buf = &mut *self.st.layer.buf;
+                    if !self.st.dims.is_empty() {
+                        buf.push_str(ITEM_SEP);
+                    }
+                    buf.push_str(self.text.get(start..self.i)?);
+                }
+                self.st.dims.push(v);
+                match self.peek()? {
+                    b',' => self.bump(),
+                    b']' => {
+                        self.bump();
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.expect(b",\"data_offsets\":[")?;
+        let a_at = self.i;
+        let a = self.small_uint()?;
+        let a_text = self.text.get(a_at..self.i)?;
+        self.expect(b",")?;
+        let b_at = self.i;
+        let b = self.small_uint()?;
+        let b_text = self.text.get(b_at..self.i)?;
+        self.expect(b"]}")?;
+        if on {
+            let buf = &mut *self.st.layer.buf;
+            buf.push_str("], 'data_offsets': [");
+            buf.push_str(a_text);
+            buf.push_str(ITEM_SEP);
+            buf.push_str(b_text);
+            buf.push_str("]}");
+        }
+        Some(Fields {
+            dtype: Some(Cow::Borrowed(dtype)),
+            shape: Some(self.st.dims.as_slice().to_vec()),
+            offsets: Some(([a, b], 2)),
+            bad_field: None,
+        })
     }
 
     /// One tensor entry: `Some` for an object, `None` for any other value.
