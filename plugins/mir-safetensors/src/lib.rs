@@ -19,9 +19,11 @@
 //! not know yet is kept as [`mir_core::Dtype::Other`] with a finding, so a file from a newer writer
 //! still gets fingerprints (its offsets are still checked for contiguity).
 //!
-//! The header is read in one pass (see `scan.rs`): names are borrowed from the header buffer until
-//! they become the index's own strings, `__metadata__` and unknown fields are never parsed into
-//! JSON trees, and every limit is checked before what it guards is kept. The MIR project's layer
+//! The header is read in one pass by a hand-written scanner (see `scan/fast.rs`): names are
+//! borrowed from the header buffer until they become the index's own strings, `__metadata__` and
+//! unknown fields are never parsed into JSON trees, and every limit is checked before what it
+//! guards is kept. A header the scanner rejects as JSON is read again by serde_json (the former
+//! walker, `scan/serde_walk.rs`) so its error is serde_json's own, position included. The MIR project's layer
 //! string (SPEC-notes §2.1) is streamed from the same pass straight into SHA-256 and BLAKE3
 //! ([`mir_core::TensorIndex::mir_layer_hashes`]); it never exists whole.
 //!

@@ -4,8 +4,9 @@
 //! JSON must be judged exactly as the `safetensors` crate (serde_json) judges it. No JSON crate
 //! we know of validates these rules while streaming (tensor count and metadata limits before
 //! anything is kept, names in errors, the MIR layer string written as the values go by);
-//! serde_json's streaming deserializer can (the [`super::serde_walk`] walker), but its per-value
-//! visitor dispatch cost ~330 MB/s. This scanner knows the layout (an object of objects with
+//! serde_json's streaming deserializer can (the [`super::serde_walk`] walker), but with its
+//! per-value visitor dispatch it read ~330 MB/s of header per core, where this scanner reads
+//! ~850 MB/s (the bench's real-layout library). This scanner knows the layout (an object of objects with
 //! `dtype`, `shape`, `data_offsets`, plus `__metadata__`) and takes a fast path for it: a name or
 //! key is found with one word-at-a-time search for `"`, `\` or a control byte and borrowed,
 //! integers are parsed inline with overflow checks, nothing is allocated per tensor except what
