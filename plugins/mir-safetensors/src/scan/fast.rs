@@ -5,12 +5,17 @@
 //! we know of validates these rules while streaming (tensor count and metadata limits before
 //! anything is kept, names in errors, the MIR layer string written as the values go by);
 //! serde_json's streaming deserializer can (the [`super::serde_walk`] walker), but with its
-//! per-value visitor dispatch it read ~330 MB/s of header per core, where this scanner reads
-//! ~850 MB/s (the bench's real-layout library). This scanner knows the layout (an object of objects with
-//! `dtype`, `shape`, `data_offsets`, plus `__metadata__`) and takes a fast path for it: a name or
-//! key is found with one word-at-a-time search for `"`, `\` or a control byte and borrowed,
-//! integers are parsed inline with overflow checks, nothing is allocated per tensor except what
-//! the index keeps.
+//! per-value visitor dispatch it reads ~330 MB/s of header per core, where this scanner reads
+//! ~850 MB/s on the bench's real-layout library. It knows the layout (an object of objects with
+//! `dtype`, `shape`, `data_offsets`, plus `__metadata__`):
+//!
+//! * an entry laid out as the `safetensors` writers write it is read by one straight-line path
+//!   (`entry_compact`), the general reader taking over on the first difference;
+//! * a name is found with `memchr2` for `"` and `\` plus a branch-free control-byte check, and
+//!   borrowed; known field names are matched as bytes;
+//! * integers are read eight digits at a time with the overflow bound checked, and their JSON
+//!   text, which is their decimal form, is what the layer string gets;
+//! * nothing is allocated per tensor except what the index keeps (its name and shape).
 //!
 //! Every other value (unknown fields, odd types) is still read with the full JSON grammar, and
 //! each position is read the way the serde walker reads it, because serde_json is not uniform:
@@ -27,6 +32,11 @@
 //! Numbers that are not plain integers (a fraction, an exponent, `-0`, or beyond 64 bits) are
 //! handed to serde_json's own number parser ([`serde_json::from_str`] for `f64`) so their value
 //! and range are serde_json's, bit for bit (its float parsing is not the standard library's).
+//!
+//! This is serde_json's reading without its `arbitrary_precision` feature, as `mir` is built.
+//! When another crate of a build switches the feature on (feature unification; the workspace's
+//! test build does, through a dev-dependency), serde_json itself reads `-0`, fractions and
+//! numbers beyond 64 bits differently; the scanner does not follow, so only the error path does.
 //!
 //! On anything serde_json would stop at (a syntax error, the recursion limit, a limit that ends
 //! the walk) the scanner returns [`Rejected`] and the caller reads the header again with the serde
