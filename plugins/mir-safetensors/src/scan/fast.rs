@@ -33,10 +33,11 @@
 //! handed to serde_json's own number parser ([`serde_json::from_str`] for `f64`) so their value
 //! and range are serde_json's, bit for bit (its float parsing is not the standard library's).
 //!
-//! This is serde_json's reading without its `arbitrary_precision` feature, as `mir` is built.
-//! When another crate of a build switches the feature on (feature unification; the workspace's
-//! test build does, through a dev-dependency), serde_json itself reads `-0`, fractions and
-//! numbers beyond 64 bits differently; the scanner does not follow, so only the error path does.
+//! serde_json reads numbers differently when its `arbitrary_precision` feature is on (another
+//! crate of a build can switch it on: feature unification; the workspace's test build does,
+//! through a dev-dependency): a number that is not a plain integer then reaches a visitor as its
+//! text, never out of range. The scanner asks serde_json once which reading is in force
+//! ([`arbitrary_precision`]) and follows it, so both walkers agree in every build.
 //!
 //! On anything serde_json would stop at (a syntax error, the recursion limit, a limit that ends
 //! the walk) the scanner returns [`Rejected`] and the caller reads the header again with the serde
@@ -88,6 +89,8 @@ enum Scalar<'a> {
     Neg(&'a str),
     /// Anything else serde_json turns into an `f64`.
     Float(f64),
+    /// Anything else, as text, when serde_json has `arbitrary_precision`.
+    NumText(&'a str),
     Str(Cow<'a, str>),
 }
 
@@ -605,6 +608,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
         Ok(match self.number()? {
             Num::U64(v, t) => Scalar::U64(v, t),
             Num::Neg(t) => Scalar::Neg(t),
+            Num::Float(t) if arbitrary_precision() => Scalar::NumText(t),
             Num::Float(t) => Scalar::Float(float_of(t)?),
         })
     }
@@ -786,7 +790,9 @@ impl<'a> Scan<'a, '_, '_, '_> {
                 Num::U64(v, _) => Some(v),
                 Num::Neg(_) => None,
                 Num::Float(t) => {
-                    float_of(t)?;
+                    if !arbitrary_precision() {
+                        float_of(t)?;
+                    }
                     None
                 }
             });
@@ -1233,6 +1239,7 @@ impl<'a> Scan<'a, '_, '_, '_> {
                     Scalar::Bool(v) => pyrepr::push_bool(buf, v),
                     Scalar::U64(_, t) | Scalar::Neg(t) => buf.push_str(t),
                     Scalar::Float(f) => pyrepr::push_float(buf, f),
+                    Scalar::NumText(t) => push_number_text(buf, t),
                     Scalar::Str(s) => {
                         pyrepr::push_str(buf, &s);
                         self.st.layer.maybe_flush();
@@ -1305,6 +1312,33 @@ fn push_repr(buf: &mut String, s: &str) {
     }
 }
 
+/// Whether serde_json is built with `arbitrary_precision` here: it then hands `deserialize_any`
+/// a number that is not a plain integer as a one-entry map of its text (the serde walker's
+/// `NUMBER_KEY`), without a range check, where it otherwise converts it to an `f64` and rejects
+/// one out of range. Asked once, of serde_json itself.
+fn arbitrary_precision() -> bool {
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+    struct Probe;
+    impl<'de> Visitor<'de> for Probe {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
+            Ok(true)
+        }
+    }
+    static AP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AP.get_or_init(|| {
+        serde_json::Deserializer::from_str("1.5")
+            .deserialize_any(Probe)
+            .unwrap_or(false)
+    })
+}
+
 /// serde_json's `f64` for a number token (its own float parser, not the standard library's),
 /// and its verdict that the number is out of range.
 #[cold]
@@ -1351,7 +1385,18 @@ mod tests {
         };
         let mut cases: Vec<Vec<u8>> = Vec::new();
         for n in 0..24 {
-            for tail in [&b""[..], b",", b"]", b"/", b":", b".5", b"e1", b" ", b"\xff", b"\x00"] {
+            for tail in [
+                &b""[..],
+                b",",
+                b"]",
+                b"/",
+                b":",
+                b".5",
+                b"e1",
+                b" ",
+                b"\xff",
+                b"\x00",
+            ] {
                 for digit in [b'0', b'1', b'7', b'9'] {
                     let mut s: Vec<u8> = (0..n).map(|i| [digit, b'3', b'8', b'0'][i % 4]).collect();
                     s.extend_from_slice(tail);
@@ -1366,8 +1411,20 @@ mod tests {
         cases.push(b"9999999999999999999,".to_vec());
         cases.push(b"99999999".to_vec());
         for c in cases {
-            assert_eq!(leading_digits(&c), plain(&c), "{:?}", String::from_utf8_lossy(&c));
+            assert_eq!(
+                leading_digits(&c),
+                plain(&c),
+                "{:?}",
+                String::from_utf8_lossy(&c)
+            );
         }
+    }
+
+    #[test]
+    fn the_number_reading_in_force_is_detected() {
+        // With `arbitrary_precision`, serde_json reads 1e400 without a range error.
+        let ap = serde_json::from_str::<serde_json::Value>("1e400").is_ok();
+        assert_eq!(arbitrary_precision(), ap);
     }
 
     #[test]

@@ -32,8 +32,8 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
 use mir_core::signature::{LayerHasher, LayerHashes};
