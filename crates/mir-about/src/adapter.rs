@@ -3,7 +3,7 @@
 //! *value* (`.alpha` scalars), which a header does not hold: it comes from metadata
 //! (`ss_network_alpha`) or a PEFT `adapter_config.json` (`lora_alpha`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use mir_core::TensorIndex;
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,39 @@ const SUFFIXES: &[&str] = &[
     ".lora_b",
 ];
 
+/// False when `name` ends with none of [`SUFFIXES`], decided from its last one or two
+/// dot-separated segments (every suffix starts at a dot): most tensors of a base model end in
+/// `.<module>.weight` with a module that is no adapter part, and are passed over without 20
+/// suffix comparisons each.
+fn may_end_with_a_suffix(name: &str) -> bool {
+    let Some((head, last)) = name.rsplit_once('.') else {
+        return false;
+    };
+    if last != "weight" {
+        return matches!(
+            last,
+            "alpha"
+                | "hada_w1_a"
+                | "hada_w1_b"
+                | "hada_w2_a"
+                | "hada_w2_b"
+                | "lokr_w1"
+                | "lokr_w2"
+                | "lokr_w1_a"
+                | "lokr_w1_b"
+                | "lokr_w2_a"
+                | "lokr_w2_b"
+                | "lora_a"
+                | "lora_b"
+        );
+    }
+    let part = head.rsplit_once('.').map_or(head, |(_, p)| p);
+    matches!(
+        part,
+        "lora_down" | "lora_up" | "lora_A" | "lora_B" | "lora_mid" | "default"
+    )
+}
+
 /// Block groups, longest first so `single_transformer_blocks` wins over `transformer_blocks`.
 const GROUPS: &[&str] = &[
     "single_transformer_blocks",
@@ -92,9 +125,13 @@ const SINGLE: &[&str] = &["middle_block", "mid_block"];
 pub fn detect(index: &TensorIndex) -> Option<Adapter> {
     let mut ranks: BTreeMap<u64, usize> = BTreeMap::new();
     let mut algos: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut modules: BTreeSet<&str> = BTreeSet::new();
+    // Order does not matter (targets and blocks are sets): hashed, not compared name by name.
+    let mut modules: HashSet<&str> = HashSet::new();
     let mut alpha_tensors = false;
     for t in &index.tensors {
+        if !may_end_with_a_suffix(&t.name) {
+            continue;
+        }
         let Some(module) = SUFFIXES.iter().find_map(|s| t.name.strip_suffix(s)) else {
             continue;
         };
@@ -126,15 +163,12 @@ pub fn detect(index: &TensorIndex) -> Option<Adapter> {
         .max_by_key(|(r, n)| (**n, **r))
         .map(|(r, _)| *r);
     let mut targets: BTreeSet<&'static str> = BTreeSet::new();
-    let mut blocks: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let mut blocks: BTreeMap<(&'static str, &'static str), BTreeSet<u64>> = BTreeMap::new();
     for m in &modules {
         let (target, rest) = target_of(m);
         targets.insert(target);
         if let Some((group, idx)) = block_of(rest) {
-            blocks
-                .entry(format!("{target}.{group}"))
-                .or_default()
-                .insert(idx);
+            blocks.entry((target, group)).or_default().insert(idx);
         }
     }
     Some(Adapter {
@@ -148,7 +182,10 @@ pub fn detect(index: &TensorIndex) -> Option<Adapter> {
         alpha: None,
         alpha_tensors,
         targets: targets.into_iter().map(str::to_owned).collect(),
-        blocks: blocks.into_iter().map(|(k, v)| (k, v.len())).collect(),
+        blocks: blocks
+            .into_iter()
+            .map(|((target, group), v)| (format!("{target}.{group}"), v.len()))
+            .collect(),
         modules: modules.len(),
     })
 }
@@ -246,6 +283,26 @@ fn block_of(rest: &str) -> Option<(&'static str, u64)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_prefilter_passes_every_name_a_suffix_ends() {
+        for suffix in super::SUFFIXES
+            .iter()
+            .chain(super::DOWN.iter().map(|(s, _)| s))
+        {
+            for stem in ["m", "a.b_c", "lora_unet_x", ""] {
+                let name = format!("{stem}{suffix}");
+                let ends = super::SUFFIXES.iter().any(|s| name.ends_with(s));
+                assert!(
+                    !ends || super::may_end_with_a_suffix(&name),
+                    "{name} ends with an adapter suffix but the prefilter drops it"
+                );
+            }
+        }
+        for plain in ["a.to_k.weight", "a.alpha_x", "weight", "a.down.bias", "x"] {
+            assert!(!super::may_end_with_a_suffix(plain), "{plain}");
+        }
+    }
+
     use super::*;
     use mir_core::{Dtype, TensorRecord};
 

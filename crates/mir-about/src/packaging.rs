@@ -60,46 +60,31 @@ pub fn llama_ftype_name(ftype: u64) -> Option<&'static str> {
 /// `*.wtscale`), `torchao` (a torchao tensor subclass named in a pickle or in metadata),
 /// `gguf:<file type>` (from `general.file_type`, else the most common ggml type).
 pub fn detect(index: &TensorIndex) -> Vec<String> {
+    let seen = Seen::of(index);
     let mut out = Vec::new();
-    let has_suffix = |s: &str| index.tensors.iter().any(|t| t.name.ends_with(s));
-    let has_name = |s: &str| {
-        index
-            .tensors
-            .iter()
-            .any(|t| t.name == s || t.name.ends_with(&format!(".{s}")))
-    };
-    if has_name("scaled_fp8") || has_suffix(".scale_weight") {
+    if seen.scaled_fp8 || seen.scale_weight {
         out.push("scaled-fp8".to_owned());
     }
-    let has_fp8 = index
-        .tensors
-        .iter()
-        .any(|t| t.dtype.name().starts_with("F8"));
-    if has_suffix(".comfy_quant") {
+    if seen.comfy_quant {
         // ComfyUI's mixed-precision packing: per layer a `comfy_quant` descriptor and, for fp8
         // layers, a `weight_scale`.
         out.push("comfy-quant".to_owned());
-    } else if has_fp8 && has_suffix(".weight_scale") {
+    } else if seen.fp8 && seen.weight_scale {
         // fp8 with per-tensor scales under `weight_scale` (compressed-tensors, ModelOpt).
         out.push("fp8-weight-scale".to_owned());
     }
-    if has_suffix(".quant_state.bitsandbytes__nf4") {
+    if seen.bnb_nf4 {
         out.push("bnb-nf4".to_owned());
-    } else if has_suffix(".quant_state.bitsandbytes__fp4") {
+    } else if seen.bnb_fp4 {
         out.push("bnb-fp4".to_owned());
-    } else if has_suffix(".absmax") && has_suffix(".quant_map") {
+    } else if seen.absmax && seen.quant_map {
         out.push("bnb-4bit".to_owned());
     }
-    if has_suffix(".SCB") && index.tensors.iter().any(|t| t.dtype == Dtype::I8) {
+    if seen.scb && seen.int8 {
         out.push("bnb-int8".to_owned());
     }
-    if has_suffix(".wscales")
-        && (has_suffix(".smooth_factor")
-            || has_suffix(".smooth")
-            || has_suffix(".proj_down")
-            || has_suffix(".lora_down"))
-    {
-        out.push(if has_suffix(".wtscale") {
+    if seen.wscales && (seen.smooth_factor || seen.smooth || seen.proj_down || seen.lora_down) {
+        out.push(if seen.wtscale {
             "nunchaku-svdq-fp4".to_owned()
         } else {
             "nunchaku-svdq".to_owned()
@@ -123,6 +108,68 @@ pub fn detect(index: &TensorIndex) -> Vec<String> {
         }
     }
     out
+}
+
+/// The name endings and dtypes the packagings are told by, gathered in one pass over the tensors
+/// (a name "ends with `.x`" exactly when `x` is its last dot-separated segment).
+#[derive(Debug, Default)]
+struct Seen {
+    /// A tensor named `scaled_fp8` or `….scaled_fp8`.
+    scaled_fp8: bool,
+    scale_weight: bool,
+    comfy_quant: bool,
+    weight_scale: bool,
+    /// `….quant_state.bitsandbytes__nf4`.
+    bnb_nf4: bool,
+    /// `….quant_state.bitsandbytes__fp4`.
+    bnb_fp4: bool,
+    absmax: bool,
+    quant_map: bool,
+    scb: bool,
+    wscales: bool,
+    smooth_factor: bool,
+    smooth: bool,
+    proj_down: bool,
+    lora_down: bool,
+    wtscale: bool,
+    /// Any tensor of an fp8 dtype.
+    fp8: bool,
+    /// Any tensor of dtype I8.
+    int8: bool,
+}
+
+impl Seen {
+    fn of(index: &TensorIndex) -> Seen {
+        let mut s = Seen::default();
+        for t in &index.tensors {
+            let dtype = t.dtype.name();
+            s.fp8 |= dtype.starts_with("F8");
+            s.int8 |= t.dtype == Dtype::I8;
+            let Some((head, last)) = t.name.rsplit_once('.') else {
+                s.scaled_fp8 |= t.name == "scaled_fp8";
+                continue;
+            };
+            match last {
+                "scaled_fp8" => s.scaled_fp8 = true,
+                "scale_weight" => s.scale_weight = true,
+                "comfy_quant" => s.comfy_quant = true,
+                "weight_scale" => s.weight_scale = true,
+                "bitsandbytes__nf4" => s.bnb_nf4 |= head.ends_with(".quant_state"),
+                "bitsandbytes__fp4" => s.bnb_fp4 |= head.ends_with(".quant_state"),
+                "absmax" => s.absmax = true,
+                "quant_map" => s.quant_map = true,
+                "SCB" => s.scb = true,
+                "wscales" => s.wscales = true,
+                "smooth_factor" => s.smooth_factor = true,
+                "smooth" => s.smooth = true,
+                "proj_down" => s.proj_down = true,
+                "lora_down" => s.lora_down = true,
+                "wtscale" => s.wtscale = true,
+                _ => {}
+            }
+        }
+        s
+    }
 }
 
 /// The ggml type most tensors have (ties: by name).
@@ -205,6 +252,97 @@ mod tests {
         assert_eq!(detect(&comfy), vec!["comfy-quant"]);
         let plain = index("safetensors", &[("a.weight", Dtype::F16)]);
         assert!(detect(&plain).is_empty());
+    }
+
+    /// The former detection, a scan of every name per question: the reference for [`Seen`].
+    fn detect_by_suffix_scans(index: &TensorIndex) -> Vec<&'static str> {
+        let has_suffix = |s: &str| index.tensors.iter().any(|t| t.name.ends_with(s));
+        let has_name = |s: &str| {
+            index
+                .tensors
+                .iter()
+                .any(|t| t.name == s || t.name.ends_with(&format!(".{s}")))
+        };
+        let mut out = Vec::new();
+        if has_name("scaled_fp8") || has_suffix(".scale_weight") {
+            out.push("scaled-fp8");
+        }
+        let has_fp8 = index
+            .tensors
+            .iter()
+            .any(|t| t.dtype.name().starts_with("F8"));
+        if has_suffix(".comfy_quant") {
+            out.push("comfy-quant");
+        } else if has_fp8 && has_suffix(".weight_scale") {
+            out.push("fp8-weight-scale");
+        }
+        if has_suffix(".quant_state.bitsandbytes__nf4") {
+            out.push("bnb-nf4");
+        } else if has_suffix(".quant_state.bitsandbytes__fp4") {
+            out.push("bnb-fp4");
+        } else if has_suffix(".absmax") && has_suffix(".quant_map") {
+            out.push("bnb-4bit");
+        }
+        if has_suffix(".SCB") && index.tensors.iter().any(|t| t.dtype == Dtype::I8) {
+            out.push("bnb-int8");
+        }
+        if has_suffix(".wscales")
+            && (has_suffix(".smooth_factor")
+                || has_suffix(".smooth")
+                || has_suffix(".proj_down")
+                || has_suffix(".lora_down"))
+        {
+            out.push(if has_suffix(".wtscale") {
+                "nunchaku-svdq-fp4"
+            } else {
+                "nunchaku-svdq"
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_suffix_scans() {
+        // Every marker name, alone and in pairs, with and without a dotted prefix, plus names
+        // that only look alike (no dot before the marker, a marker inside the name).
+        let markers = [
+            "scaled_fp8",
+            "a.scaled_fp8",
+            "xscaled_fp8",
+            "a.scale_weight",
+            "scale_weight",
+            "a.comfy_quant",
+            "a.weight_scale",
+            "a.weight.quant_state.bitsandbytes__nf4",
+            "quant_state.bitsandbytes__nf4",
+            "a.xquant_state.bitsandbytes__nf4",
+            "a.weight.quant_state.bitsandbytes__fp4",
+            "a.bitsandbytes__fp4",
+            "a.absmax",
+            "a.quant_map",
+            "a.SCB",
+            "a.wscales",
+            "a.smooth_factor",
+            "a.smooth",
+            "a.proj_down",
+            "a.lora_down",
+            "a.wtscale",
+            "a.wscales.b",
+            "a.weight",
+        ];
+        let dtypes = [Dtype::F16, Dtype::F8E4M3, Dtype::I8];
+        let mut checked = 0;
+        for (i, a) in markers.iter().enumerate() {
+            for b in markers.iter().skip(i) {
+                for d in &dtypes {
+                    let idx = index("safetensors", &[(a, d.clone()), (b, Dtype::F16)]);
+                    let reference = detect_by_suffix_scans(&idx);
+                    assert_eq!(detect(&idx), reference, "{a} + {b} ({d:?})");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 500);
     }
 
     #[test]

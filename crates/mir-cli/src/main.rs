@@ -63,13 +63,14 @@ pub(crate) const BUNDLED_DB: &[u8] = include_bytes!("../data/mir-2025-07.json");
 /// The built-in classifier with the database the options ask for: `--mir-db PATH`, none with
 /// `--no-mir-db`, else the bundled one.
 pub(crate) fn identifier(db: &cli::DatabaseOptions) -> anyhow::Result<mir_scan::Identifier> {
-    let id =
-        mir_scan::Identifier::builtin().context("the built-in classification rules are invalid")?;
     if db.no_mir_db {
-        return Ok(id);
+        return Ok(mir_scan::Identifier::builtin_in_background(None));
     }
     Ok(match &db.mir_db {
         Some(path) => {
+            // A user's database is loaded before anything else, so a bad one is an error at once.
+            let id = mir_scan::Identifier::builtin()
+                .context("the built-in classification rules are invalid")?;
             let db = mir_classify::MirDatabase::load(path)
                 .with_context(|| format!("cannot load the MIR database {}", path.display()))?;
             let meta = std::fs::metadata(path).ok();
@@ -82,12 +83,11 @@ pub(crate) fn identifier(db: &cli::DatabaseOptions) -> anyhow::Result<mir_scan::
             id.with_database(db, &identity)
         }
         None => {
-            let db = mir_classify::MirDatabase::from_json(BUNDLED_DB)
-                .context("the bundled MIR database is invalid")?;
             // The content itself is the identity (`with_database` hashes it): a new bundled
-            // database invalidates the index's records.
+            // database invalidates the index's records. The rules and the bundled database
+            // (both checked by tests) are decoded on a thread while the scan starts.
             let identity = format!("bundled|{}", String::from_utf8_lossy(BUNDLED_DB));
-            id.with_database(db, &identity)
+            mir_scan::Identifier::builtin_in_background(Some((BUNDLED_DB, &identity)))
         }
     })
 }
@@ -133,4 +133,17 @@ pub(crate) fn hash_options(opts: &cli::HashingOptions) -> mir_scan::HashOptions 
 /// Parses a `--hash`/`--algo` list.
 pub(crate) fn hash_list(text: &str) -> anyhow::Result<Vec<mir_scan::HashAlgo>> {
     mir_scan::HashAlgo::parse_list(text).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled database is decoded on a background thread, where a failure could not be
+    /// reported: it must decode (and hold entries) here.
+    #[test]
+    fn the_bundled_database_decodes() {
+        let db = mir_classify::MirDatabase::from_json(BUNDLED_DB).expect("bundled database");
+        assert!(db.len() >= 80, "{} hashes", db.len());
+    }
 }

@@ -4,13 +4,17 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mir_scan::{Progress, Record, ScanOptions, ScanOutput, Scanner};
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicBool;
+
+use mir_scan::{Emitted, ModelRecord, Progress, Record, ScanEnd, ScanOptions, Scanner};
 use serde::Serialize;
 
 use crate::cli::{FailOn, ScanArgs};
 use crate::output::{self, file_message, human_size, json_line, term, term_path};
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
+    let json_models = args.json && args.models;
     let options = ScanOptions {
         threads: args.threads,
         hashes: match &args.hash {
@@ -19,6 +23,8 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         },
         hash_options: crate::hash_options(&args.hashing),
         follow_symlinks: args.follow_symlinks,
+        // Only `--json --models` prints models: otherwise none is gathered.
+        models: json_models,
         ..ScanOptions::default()
     };
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
@@ -33,7 +39,8 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     if let Some(index) = index {
         scanner = scanner.with_index(index);
     }
-    let bar = progress_bar(args.quiet);
+    // JSON lines flooding a terminal leave no room for a bar.
+    let bar = progress_bar(args.quiet || (args.json && std::io::stdout().is_terminal()));
     let on_progress = |p: Progress| {
         if let Some(bar) = &bar {
             match p {
@@ -42,17 +49,66 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
             }
         }
     };
-    let out = scanner.scan(&args.paths, &on_progress);
+
+    // JSON records are written as the scan emits them (in path order), so a scan of a large
+    // library holds one record at a time, not all of them; the table needs every record for its
+    // column widths and is printed at the end.
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let mut tally = Tally::default();
+    let mut table: Vec<Record> = Vec::new();
+    let mut json_errors: Vec<(String, String)> = Vec::new();
+    let mut unclaimed = UnclaimedRoots::of(&args.paths);
+    let mut write_error: Option<anyhow::Error> = None;
+    let end = scanner.scan_with(
+        &args.paths,
+        &on_progress,
+        &AtomicBool::new(false),
+        &mut |emitted| {
+            let written = match emitted {
+                Emitted::File(report) => {
+                    let r = Record::from_report(&report);
+                    tally.add(&r);
+                    unclaimed.claimed(&r.path);
+                    if !args.json {
+                        table.push(r);
+                        Ok(())
+                    } else if json_models {
+                        Ok(())
+                    } else {
+                        if let Some(e) = &r.error {
+                            json_errors.push((r.path.clone(), e.clone()));
+                        }
+                        json_line(&mut w, &r)
+                    }
+                }
+                Emitted::Model(m) if json_models => {
+                    json_line(&mut w, &ModelRecord::from_report(&m))
+                }
+                Emitted::Model(_) => Ok(()),
+            };
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    write_error = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let unclaimed = unclaimed_files(&args.paths, &out.records);
-    let summary = Summary::of(&out, &unclaimed, args.fail_on);
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    let unclaimed = unclaimed.left();
+    let summary = Summary::of(&tally, &end, &unclaimed, args.fail_on);
 
-    for e in &out.index_errors {
+    for e in &end.index_errors {
         eprintln!("mir: warning: {}", term(e));
     }
-    for e in &out.walk_errors {
+    for e in &end.walk_errors {
         let path = e
             .path
             .as_deref()
@@ -67,7 +123,7 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         }
     }
     if !args.quiet {
-        for link in &out.outside_symlinks {
+        for link in &end.outside_symlinks {
             eprintln!(
                 "mir: warning: {}: symlink leaves the scanned folders, not followed (--follow-symlinks follows it)",
                 term_path(link)
@@ -82,31 +138,19 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         );
     }
 
-    let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
-    if args.json && args.models {
-        for m in &out.models {
-            json_line(&mut w, m)?;
-        }
-    } else if args.json {
-        for r in &out.records {
-            json_line(&mut w, r)?;
-        }
+    if args.json && !json_models {
         if args.json_summary {
-            write_json_extras(&mut w, &out, &unclaimed, &summary)?;
+            write_json_extras(&mut w, &end, &unclaimed, &summary)?;
         }
         // The table shows errors inline; with JSON on stdout, people still see them on stderr.
         if !args.quiet {
             w.flush()?;
-            for r in out.records.iter().filter(|r| r.error.is_some()) {
-                eprintln!(
-                    "mir: {}",
-                    file_message(&r.path, r.error.as_deref().unwrap_or_default())
-                );
+            for (path, error) in &json_errors {
+                eprintln!("mir: {}", file_message(path, error));
             }
         }
-    } else {
-        print_table(&mut w, &out.records, args.explain)?;
+    } else if !args.json {
+        print_table(&mut w, &table, args.explain)?;
     }
     w.flush()?;
 
@@ -116,17 +160,42 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     Ok(summary.exit_code)
 }
 
-/// Files named on the command line that no format claims (so the walk listed nothing for them).
-fn unclaimed_files(roots: &[PathBuf], records: &[Record]) -> Vec<PathBuf> {
-    roots
-        .iter()
-        .filter(|root| std::fs::metadata(root).is_ok_and(|m| m.is_file()))
-        .filter(|root| {
-            let shown = root.to_string_lossy();
-            !records.iter().any(|r| r.path == shown)
-        })
-        .cloned()
-        .collect()
+/// The files named on the command line, until a record claims each (a format that reads a file
+/// emits a record for it under the path as given).
+struct UnclaimedRoots {
+    /// (root, the record path it would be shown as), for roots that are files.
+    roots: Vec<(PathBuf, String)>,
+    claimed: Vec<bool>,
+}
+
+impl UnclaimedRoots {
+    fn of(roots: &[PathBuf]) -> UnclaimedRoots {
+        let roots: Vec<(PathBuf, String)> = roots
+            .iter()
+            .filter(|root| std::fs::metadata(root).is_ok_and(|m| m.is_file()))
+            .map(|root| (root.clone(), root.to_string_lossy().into_owned()))
+            .collect();
+        let claimed = vec![false; roots.len()];
+        UnclaimedRoots { roots, claimed }
+    }
+
+    fn claimed(&mut self, shown: &str) {
+        for ((_, s), c) in self.roots.iter().zip(self.claimed.iter_mut()) {
+            if s == shown {
+                *c = true;
+            }
+        }
+    }
+
+    /// The roots no record claimed, in command-line order.
+    fn left(self) -> Vec<PathBuf> {
+        self.roots
+            .into_iter()
+            .zip(self.claimed)
+            .filter(|(_, c)| !c)
+            .map(|((root, _), _)| root)
+            .collect()
+    }
 }
 
 fn progress_bar(quiet: bool) -> Option<ProgressBar> {
@@ -199,6 +268,37 @@ fn is_architecture_only(id: &str) -> bool {
     base.starts_with("dev.") || base.ends_with(".unknown")
 }
 
+/// The records' counts by status and findings, kept while records stream out.
+#[derive(Debug, Default)]
+struct Tally {
+    files: usize,
+    identified: usize,
+    ambiguous: usize,
+    architecture_only: usize,
+    unrecognised: usize,
+    errors: usize,
+    unsafe_files: usize,
+    suspicious_files: usize,
+}
+
+impl Tally {
+    fn add(&mut self, r: &Record) {
+        self.files += 1;
+        match Status::of(r) {
+            Status::Identified => self.identified += 1,
+            Status::Ambiguous => self.ambiguous += 1,
+            Status::ArchitectureOnly => self.architecture_only += 1,
+            Status::Unrecognised => self.unrecognised += 1,
+            Status::Error => self.errors += 1,
+        }
+        if r.findings.iter().any(|f| f.starts_with("unsafe:")) {
+            self.unsafe_files += 1;
+        } else if r.findings.iter().any(|f| f.starts_with("suspicious:")) {
+            self.suspicious_files += 1;
+        }
+    }
+}
+
 /// The scan's counts, on stderr and (with `--json-summary`) as the last JSON line.
 #[derive(Debug, Serialize)]
 struct Summary {
@@ -230,37 +330,23 @@ struct Summary {
 }
 
 impl Summary {
-    fn of(out: &ScanOutput, unclaimed: &[PathBuf], fail_on: Option<FailOn>) -> Summary {
+    fn of(tally: &Tally, end: &ScanEnd, unclaimed: &[PathBuf], fail_on: Option<FailOn>) -> Summary {
         let mut s = Summary {
             kind: "summary",
-            files: out.records.len(),
-            identified: 0,
-            ambiguous: 0,
-            architecture_only: 0,
-            unrecognised: 0,
-            errors: 0,
-            walk_errors: out.walk_errors.iter().filter(|e| !e.is_loop).count(),
-            unsafe_files: 0,
-            suspicious_files: 0,
-            outside_symlinks: out.outside_symlinks.len(),
+            files: tally.files,
+            identified: tally.identified,
+            ambiguous: tally.ambiguous,
+            architecture_only: tally.architecture_only,
+            unrecognised: tally.unrecognised,
+            errors: tally.errors,
+            walk_errors: end.walk_errors.iter().filter(|e| !e.is_loop).count(),
+            unsafe_files: tally.unsafe_files,
+            suspicious_files: tally.suspicious_files,
+            outside_symlinks: end.outside_symlinks.len(),
             unclaimed: unclaimed.len(),
             exit_code: 0,
         };
-        for r in &out.records {
-            match Status::of(r) {
-                Status::Identified => s.identified += 1,
-                Status::Ambiguous => s.ambiguous += 1,
-                Status::ArchitectureOnly => s.architecture_only += 1,
-                Status::Unrecognised => s.unrecognised += 1,
-                Status::Error => s.errors += 1,
-            }
-            if r.findings.iter().any(|f| f.starts_with("unsafe:")) {
-                s.unsafe_files += 1;
-            } else if r.findings.iter().any(|f| f.starts_with("suspicious:")) {
-                s.suspicious_files += 1;
-            }
-        }
-        let library = u8::try_from(out.summary.exit_code()).unwrap_or(output::EXIT_UNREADABLE);
+        let library = u8::try_from(end.summary.exit_code()).unwrap_or(output::EXIT_UNREADABLE);
         s.exit_code = if library == output::EXIT_OK && s.unclaimed > 0 {
             output::EXIT_UNRECOGNISED
         } else {
@@ -336,7 +422,7 @@ impl<'a> PathLine<'a> {
 
 fn write_json_extras<W: Write>(
     w: &mut W,
-    out: &ScanOutput,
+    out: &ScanEnd,
     unclaimed: &[PathBuf],
     summary: &Summary,
 ) -> anyhow::Result<()> {

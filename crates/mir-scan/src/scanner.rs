@@ -85,6 +85,11 @@ pub struct ScanOptions {
     /// Follow symlinks that leave the roots (by default they are reported in
     /// [`ScanOutput::outside_symlinks`] and not followed).
     pub follow_symlinks: bool,
+    /// Name models (shard sets, diffusers folders, snapshots) and emit one
+    /// [`Emitted::Model`] per model after the files. Off: no model is gathered while files are
+    /// emitted (what a file-level scan of a large library keeps in memory), and none is emitted;
+    /// each file's [`FileReport::model`] link is set either way.
+    pub models: bool,
 }
 
 impl Default for ScanOptions {
@@ -97,6 +102,7 @@ impl Default for ScanOptions {
             hash_options: HashOptions::default(),
             keep_index: false,
             follow_symlinks: false,
+            models: true,
         }
     }
 }
@@ -301,6 +307,7 @@ impl Scanner {
         let next = AtomicUsize::new(0);
         let cached_count = AtomicUsize::new(0);
         let mut emitter = Emitter::new(&files, &groups, &member_of, &places);
+        emitter.gather_models = self.options.models;
 
         std::thread::scope(|s| {
             let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
@@ -697,6 +704,8 @@ struct Emitter<'a> {
     pending: Vec<usize>,
     next: usize,
     models: BTreeMap<PathBuf, ModelAcc>,
+    /// Whether models are gathered ([`ScanOptions::models`]).
+    gather_models: bool,
 }
 
 /// What is gathered about one model while its files are emitted.
@@ -723,6 +732,7 @@ impl<'a> Emitter<'a> {
             pending: groups.iter().map(|g| g.members.len()).collect(),
             next: 0,
             models: BTreeMap::new(),
+            gather_models: true,
         }
     }
 
@@ -804,7 +814,7 @@ impl<'a> Emitter<'a> {
             } else {
                 summary.identified += 1;
             }
-            if let Some(link) = &report.model {
+            if let Some(link) = report.model.as_ref().filter(|_| self.gather_models) {
                 let acc = self
                     .models
                     .entry(link.path.clone())

@@ -270,6 +270,41 @@ fn models_list_their_files() {
     assert_eq!(link.kind, ModelKind::Shards.as_str());
 }
 
+/// `models: false`: no model is gathered or emitted, and the files keep their model links and
+/// everything else they say.
+#[test]
+fn a_scan_without_models_emits_the_same_files_and_no_model() {
+    let (_tmp, lib, _index) = library();
+    let with = Scanner::new(ScanOptions::default()).unwrap();
+    let with = with.scan(std::slice::from_ref(&lib), &|_| {});
+    let without = Scanner::new(ScanOptions {
+        models: false,
+        ..ScanOptions::default()
+    })
+    .unwrap();
+    let mut models = 0;
+    let mut files = Vec::new();
+    without.scan_with(
+        std::slice::from_ref(&lib),
+        &|_| {},
+        &AtomicBool::new(false),
+        &mut |e| {
+            match e {
+                Emitted::File(r) => files.push(mir_scan::Record::from_report(&r)),
+                Emitted::Model(_) => models += 1,
+            }
+            ControlFlow::Continue(())
+        },
+    );
+    assert_eq!(models, 0);
+    assert!(!with.models.is_empty());
+    assert_eq!(
+        serde_json::to_string(&files).unwrap(),
+        serde_json::to_string(&with.records).unwrap()
+    );
+    assert!(files.iter().all(|r| r.model.is_some()));
+}
+
 /// Hard-link aliases are reported, not dropped.
 #[cfg(unix)]
 #[test]
