@@ -1168,6 +1168,9 @@ impl<'a> Scan<'a, '_, '_, '_> {
             }
             count = count.saturating_add(1);
             if count > limit {
+                // serde_json has read the same prefix without error and stops at this key too,
+                // with this error (not one of its own): reported as is, without a second read.
+                self.st.fatal = Some(crate::SafetensorsError::TooManyMetadataEntries { limit });
                 return Err(Rejected);
             }
             if self.st.meta_err.is_some() {

@@ -158,7 +158,9 @@ pub(crate) fn scan(
     }
 }
 
-/// The hand-written scanner alone: `Err(Rejected)` where serde_json would stop with an error.
+/// The hand-written scanner alone: `Err(Rejected)` where serde_json would stop with an error of
+/// its own (the metadata-entry limit, which ends serde_json's walk with our error, is reported
+/// directly).
 pub(crate) fn scan_fast(
     text: &str,
     file_len: u64,
@@ -168,7 +170,12 @@ pub(crate) fn scan_fast(
 ) -> Result<Result<TensorIndex, SafetensorsError>, fast::Rejected> {
     let data_start = (text.len() as u64).saturating_add(8);
     let mut st = State::new(limits, layer_hashes, data_start, scratch);
-    fast::walk(text, &mut st)?;
+    let walked = fast::walk(text, &mut st);
+    if let Some(e) = st.fatal.take() {
+        // A limit that ends the walk where serde_json would end it with the same error.
+        return Ok(Err(e));
+    }
+    walked?;
     Ok(st.finish(data_start, file_len))
 }
 
