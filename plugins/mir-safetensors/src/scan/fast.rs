@@ -39,10 +39,13 @@
 //! text, never out of range. The scanner asks serde_json once which reading is in force
 //! ([`arbitrary_precision`]) and follows it, so both walkers agree in every build.
 //!
-//! On anything serde_json would stop at (a syntax error, the recursion limit, a limit that ends
-//! the walk) the scanner returns [`Rejected`] and the caller reads the header again with the serde
-//! walker, which reports serde_json's error with its position. The differential tests in
-//! `vs_serde.rs` hold the two walkers to the same verdict and output.
+//! On anything serde_json would stop at with an error of its own (a syntax error, the recursion
+//! limit, the tensor limit, which the serde walker raises as a serde_json error with a position)
+//! the scanner returns [`Rejected`] and the caller reads the header again with the serde walker,
+//! which reports serde_json's error, line and column included: such a header is read twice, up to
+//! where it fails. The metadata-entry limit ends serde_json's walk at the same key with our own
+//! error, so the scanner reports it directly. The differential tests in `vs_serde.rs` hold the
+//! two walkers to the same verdict and output.
 //!
 //! No indexing, no panics, no recursion without a bound: the recursive readers (`skip_any`,
 //! `repr`) only recurse into containers that pass the recursion limit; the lax reader is a loop.
