@@ -19,9 +19,11 @@
 //! not know yet is kept as [`mir_core::Dtype::Other`] with a finding, so a file from a newer writer
 //! still gets fingerprints (its offsets are still checked for contiguity).
 //!
-//! The header is read in one pass (see `scan.rs`): names are borrowed from the header buffer until
-//! they become the index's own strings, `__metadata__` and unknown fields are never parsed into
-//! JSON trees, and every limit is checked before what it guards is kept. The MIR project's layer
+//! The header is read in one pass by a hand-written scanner (see `scan/fast.rs`): names are
+//! borrowed from the header buffer until they become the index's own strings, `__metadata__` and
+//! unknown fields are never parsed into JSON trees, and every limit is checked before what it
+//! guards is kept. A header the scanner rejects as JSON is read again by serde_json (the former
+//! walker, `scan/serde_walk.rs`) so its error is serde_json's own, position included. The MIR project's layer
 //! string (SPEC-notes §2.1) is streamed from the same pass straight into SHA-256 and BLAKE3
 //! ([`mir_core::TensorIndex::mir_layer_hashes`]); it never exists whole.
 //!
@@ -51,6 +53,8 @@ mod scan;
 pub mod sharding;
 #[cfg(test)]
 mod vs_baseline;
+#[cfg(test)]
+mod vs_serde;
 
 use mir_core::{Format, Limits, Sniff, Source, TensorIndex};
 
@@ -92,6 +96,22 @@ impl Format for SafetensorsFormat {
     fn parse(&self, src: &Source, limits: &Limits) -> Result<TensorIndex, mir_core::Error> {
         header::parse(src, limits)
     }
+}
+
+/// The serde_json walker alone (what the hand-written scanner replaced; it now only reports the
+/// errors of headers the scanner rejects), for the bench's before/after in one run.
+#[cfg(feature = "baseline")]
+#[doc(hidden)]
+pub fn parse_header_bytes_serde_walker(
+    header: &[u8],
+    file_len: u64,
+    limits: &Limits,
+    layer_hashes: bool,
+) -> Result<TensorIndex, SafetensorsError> {
+    let text = std::str::from_utf8(header).map_err(|e| SafetensorsError::InvalidUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    scan::with_scratch(|s| scan::scan_serde(text, file_len, limits, layer_hashes, s))
 }
 
 #[cfg(test)]

@@ -1,340 +1,28 @@
-//! The single-pass header scanner.
-//!
-//! One walk over the header JSON with serde_json's streaming deserializer (`from_str`, so names
-//! without escapes are borrowed from the header buffer, never copied until they become the
-//! index's own `String`), typed visitors instead of any `serde_json::Value` tree, and in the same
-//! walk:
-//!
-//! * every per-entry check (name length, fields present and of the right type, no field twice,
-//!   rank within the limit), the duplicate-name check, and the tensor count and metadata-entry
-//!   limits, each enforced *before* the value it guards is read into memory;
-//! * `__metadata__` read straight into the index (strings only, counted as they come);
-//! * the MIR layer string (SPEC-notes §2.1) written piecewise into a small reused buffer that is
-//!   flushed into SHA-256 and BLAKE3 as it fills, so the string never exists whole; unknown entry
-//!   fields are turned into Python `repr` while they are read, never stored.
-//!
-//! What needs every entry (offsets tiling the data section in offset order, the data section
-//! ending at the end of the file) runs afterwards over a compact per-thread array of offsets.
-//! Errors keep the order of the former parser (JSON syntax, then `__metadata__`, then the first bad
-//! entry in file order, then duplicate names, then offsets, then the file length), so every file
-//! gets the same error variant as before.
-//!
-//! Why serde_json and hand-written visitors rather than a derive or a crate: the `safetensors`
-//! crate itself parses the whole header into owned maps first (no limits before allocating, no
-//! names in errors), and no JSON crate we know of validates these rules while streaming. Reusing
-//! serde_json's tokenizer keeps exactly the JSON grammar the `safetensors` crate accepts (the
-//! differential test checks it).
-//!
-//! Per thread, the header bytes, the layer buffer, the offsets array and the name set are kept
-//! across files (and dropped when one file made them unusually large).
+//! The former walker: serde_json's streaming deserializer (`from_str`, so names without escapes
+//! are borrowed) with typed visitors instead of any `serde_json::Value` tree. It now runs only
+//! for headers the hand-written scanner rejects as JSON, so that their error is serde_json's own,
+//! and as the reference the hand-written scanner is tested against.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::{self, Write as _};
 
+use mir_core::MetaValue;
 use mir_core::pyrepr::{self, ITEM_SEP, KEY_SEP};
-use mir_core::signature::{LayerHasher, LayerHashes};
-use mir_core::{Dtype, Finding, Limits, MetaValue, Severity, TensorIndex, TensorRecord};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64, xxh3_128};
+use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_128};
 
+use super::{Fields, Layer, MAX_NESTED_KEYS, NUMBER_KEY, State, push_number_text, push_u64s};
 use crate::header::SafetensorsError;
 
-/// The layer buffer is flushed into the hashers once it holds this many bytes.
-const FLUSH_AT: usize = 32 << 10;
-/// Per-thread buffers larger than this after a file are dropped rather than kept.
-const KEEP_BYTES: usize = 8 << 20;
-/// Keys of objects nested in unknown entry fields that are tracked (for Python's
-/// last-value-wins on repeated keys) before the layer string is declared not reproducible.
-const MAX_NESTED_KEYS: usize = 100_000;
-
-/// The key under which serde_json hands a number to `deserialize_any` as a one-entry map when its
-/// `arbitrary_precision` feature is on (another crate of a build can switch it on: feature
-/// unification). Every visitor that accepts a map checks for it, so a number is never taken for
-/// an object.
-const NUMBER_KEY: &str = "$serde_json::private::Number";
-
-/// Buffers reused across the files one thread parses.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    /// Header bytes (filled by `parse`).
-    pub(crate) header: Vec<u8>,
-    layer: String,
-    spans: Vec<Span>,
-    order: Vec<usize>,
-    names: HashMap<u64, usize, Xxh3DefaultBuilder>,
-    dims: Vec<u64>,
-}
-
-impl Scratch {
-    fn trim(&mut self) {
-        if self.header.capacity() > KEEP_BYTES {
-            self.header = Vec::new();
-        }
-        if self.layer.capacity() > KEEP_BYTES {
-            self.layer = String::new();
-        }
-        let many = KEEP_BYTES / 64;
-        if self.spans.capacity() > many || self.names.capacity() > many {
-            self.spans = Vec::new();
-            self.order = Vec::new();
-            self.names = HashMap::default();
-        }
-    }
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// Runs `f` with this thread's scratch buffers (fresh ones if they are already in use).
-pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => {
-            let r = f(&mut s);
-            s.trim();
-            r
-        }
-        Err(_) => f(&mut Scratch::default()),
-    })
-}
-
-/// What the offsets check needs of one tensor.
-#[derive(Clone, Copy)]
-struct Span {
-    start: u64,
-    end: u64,
-    /// Bits per element, `None` for a dtype the `safetensors` crate does not know.
-    bits: Option<u64>,
-}
-
-/// Parses and validates header text (already checked UTF-8) of a file of `file_len` bytes.
-pub(crate) fn scan(
-    text: &str,
-    file_len: u64,
-    limits: &Limits,
-    layer_hashes: bool,
-    scratch: &mut Scratch,
-) -> Result<TensorIndex, SafetensorsError> {
-    let data_start = (text.len() as u64).saturating_add(8);
-    scratch.layer.clear();
-    scratch.spans.clear();
-    scratch.names.clear();
-    let mut st = State {
-        limits,
-        index: TensorIndex::new("safetensors"),
-        layer: Layer {
-            buf: &mut scratch.layer,
-            hasher: LayerHasher::new(),
-            enabled: layer_hashes,
-            broken: false,
-            nested_keys: 0,
-        },
-        spans: &mut scratch.spans,
-        names: &mut scratch.names,
-        dims: &mut scratch.dims,
-        dtypes: Vec::new(),
-        unknown_dtypes: Vec::new(),
-        entries: 0,
-        seen_metadata: false,
-        fatal: None,
-        meta_err: None,
-        entry_err: None,
-        dup_err: None,
-        name_collision: false,
-    };
-    st.index.data_offset = Some(data_start);
-    st.layer.buf.push('{');
-    {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let r = de.deserialize_map(TopLevel { st: &mut st });
-        // Only trailing whitespace may follow the object (writers pad with spaces).
-        let r = r.and_then(|()| de.end());
-        if let Err(e) = r {
-            return Err(st.fatal.take().unwrap_or(SafetensorsError::InvalidJson(e)));
-        }
-    }
-    if let Some(e) = st.meta_err.take() {
-        return Err(e);
-    }
-    if let Some(e) = st.entry_err.take() {
-        return Err(e);
-    }
-    if st.name_collision {
-        find_duplicate_by_sorting(&st.index)?;
-    }
-    if let Some(e) = st.dup_err.take() {
-        return Err(e);
-    }
-    let data_len = validate_offsets(&st.index, st.spans, &mut scratch.order)?;
-    let expected = data_start.saturating_add(data_len);
-    if expected > file_len {
-        return Err(SafetensorsError::DataTruncated { expected, file_len });
-    }
-    if expected < file_len {
-        return Err(SafetensorsError::TrailingBytes { expected, file_len });
-    }
-    let State {
-        mut index,
-        layer,
-        mut unknown_dtypes,
-        ..
-    } = st;
-    unknown_dtypes.sort_unstable();
-    unknown_dtypes.dedup();
-    for d in unknown_dtypes {
-        index.findings.push(Finding {
-            severity: Severity::Info,
-            message: format!("dtype {d} is unknown to this version; its sizes were not checked"),
-        });
-    }
-    if layer.broken && layer.enabled {
-        index.findings.push(Finding {
-            severity: Severity::Info,
-            message: "an unknown tensor field holds an object with a repeated key (or more \
-                      keys than tracked): MIR layer hashes not computed"
-                .to_owned(),
-        });
-    } else {
-        index.mir_layer_hashes = layer.finish(&index);
-    }
-    Ok(index)
-}
-
-/// Everything the walk carries.
-struct State<'s, 'l> {
-    limits: &'l Limits,
-    index: TensorIndex,
-    layer: Layer<'s>,
-    spans: &'s mut Vec<Span>,
-    names: &'s mut HashMap<u64, usize, Xxh3DefaultBuilder>,
-    dims: &'s mut Vec<u64>,
-    /// Dtype names seen in this file with what they resolve to (a file has a handful).
-    dtypes: Vec<(String, Dtype, Option<u64>)>,
-    unknown_dtypes: Vec<String>,
-    /// Entries seen (every key but the first `__metadata__`).
-    entries: u64,
-    seen_metadata: bool,
-    /// A limit that stopped the walk, reported instead of serde_json's error.
-    fatal: Option<SafetensorsError>,
-    meta_err: Option<SafetensorsError>,
-    entry_err: Option<SafetensorsError>,
-    dup_err: Option<SafetensorsError>,
-    /// Two different names had the same 64-bit hash: check duplicates by sorting instead.
-    name_collision: bool,
-}
-
-impl State<'_, '_> {
-    /// Bits per element and the index dtype for a dtype name, cached per file.
-    fn dtype(&mut self, name: &str) -> (Dtype, Option<u64>) {
-        if let Some((_, d, bits)) = self.dtypes.iter().find(|(n, _, _)| n == name) {
-            return (d.clone(), *bits);
-        }
-        let bits = safetensors_dtype(name).map(|d| d.bitsize() as u64);
-        let d = Dtype::from_safetensors(name);
-        if bits.is_none() {
-            self.unknown_dtypes.push(name.to_owned());
-        }
-        if self.dtypes.len() < 32 {
-            self.dtypes.push((name.to_owned(), d.clone(), bits));
-        }
-        (d, bits)
-    }
-
-    /// Records a valid entry in the index and checks its name is new.
-    fn push(&mut self, name: Cow<'_, str>, dtype: &str, shape: Vec<u64>, start: u64, end: u64) {
-        let (dtype, bits) = self.dtype(dtype);
-        let at = self.index.tensors.len();
-        let h = xxh3_64(name.as_bytes());
-        if name == "__metadata__" {
-            // A second `__metadata__` (the first one is the metadata).
-            self.dup_err
-                .get_or_insert_with(|| SafetensorsError::DuplicateName(name.to_string()));
-        } else if let Some(&prev) = self.names.get(&h) {
-            match self.index.tensors.get(prev) {
-                Some(p) if p.name == name => {
-                    self.dup_err
-                        .get_or_insert_with(|| SafetensorsError::DuplicateName(name.to_string()));
-                }
-                _ => self.name_collision = true,
-            }
-        } else {
-            self.names.insert(h, at);
-        }
-        let data_start = self.index.data_offset.unwrap_or(0);
-        self.spans.push(Span { start, end, bits });
-        self.index.tensors.push(TensorRecord {
-            name: name.into_owned(),
-            dtype,
-            shape,
-            data: Some((
-                data_start.saturating_add(start),
-                data_start.saturating_add(end),
-            )),
-        });
-    }
-}
-
-/// The MIR layer string, written piecewise and hashed as it goes.
-struct Layer<'s> {
-    buf: &'s mut String,
-    hasher: LayerHasher,
-    /// False when the caller asked for no layer hashes: the buffer is then cleared instead of
-    /// hashed (the writes stay, so both modes accept exactly the same headers).
-    enabled: bool,
-    /// The string cannot be reproduced byte for byte (see [`MAX_NESTED_KEYS`]).
-    broken: bool,
-    nested_keys: usize,
-}
-
-impl Layer<'_> {
-    fn maybe_flush(&mut self) {
-        if self.buf.len() >= FLUSH_AT {
-            if self.enabled {
-                self.hasher.update(self.buf.as_bytes());
-            }
-            self.buf.clear();
-        }
-    }
-
-    /// The hashes once the walk is over and the header valid. A file with one tensor hashes
-    /// MIR's `torch.Size` fallback instead (what was fed is dropped).
-    fn finish(self, index: &TensorIndex) -> Option<LayerHashes> {
-        if !self.enabled {
-            return None;
-        }
-        match index.tensors.as_slice() {
-            [] => None,
-            [one] => {
-                let mut s = String::from("{");
-                pyrepr::push_str(&mut s, &one.name);
-                s.push_str(KEY_SEP);
-                s.push_str("torch.Size([");
-                push_u64s(&mut s, &one.shape);
-                s.push_str("])}");
-                let mut h = LayerHasher::new();
-                h.update(s.as_bytes());
-                Some(h.finish())
-            }
-            _ => {
-                let mut hasher = self.hasher;
-                self.buf.push('}');
-                hasher.update(self.buf.as_bytes());
-                Some(hasher.finish())
-            }
-        }
-    }
-}
-
-fn push_u64s(out: &mut String, items: &[u64]) {
-    for (i, v) in items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(ITEM_SEP);
-        }
-        let _ = write!(out, "{v}");
-    }
+/// Walks `text` with serde_json, filling `st`.
+pub(super) fn walk(text: &str, st: &mut State<'_, '_>) -> Result<(), SafetensorsError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let r = de.deserialize_map(TopLevel { st: &mut *st });
+    // Only trailing whitespace may follow the object (writers pad with spaces).
+    let r = r.and_then(|()| de.end());
+    r.map_err(|e| st.fatal.take().unwrap_or(SafetensorsError::InvalidJson(e)))
 }
 
 struct TopLevel<'a, 's, 'l> {
@@ -370,50 +58,9 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_, '_> {
             pyrepr::push_str(st.layer.buf, &key);
             st.layer.buf.push_str(KEY_SEP);
             let entry = map.next_value_seed(EntrySeed { st: &mut *st })?;
-            let bad = |reason| SafetensorsError::InvalidEntry {
-                name: key.to_string(),
-                reason,
-            };
-            let checked = match entry {
-                _ if too_long => Err(bad("name is longer than the limit")),
-                None => Err(bad("entry is not an object")),
-                Some(e) => e.check().map_err(bad),
-            };
-            match checked {
-                Ok(_) if st.entry_err.is_some() => {}
-                Ok((dtype, shape, start, end)) => st.push(key, &dtype, shape, start, end),
-                Err(e) => {
-                    st.entry_err.get_or_insert(e);
-                }
-            }
-            st.layer.maybe_flush();
+            st.entry_done(key, too_long, entry);
         }
         Ok(())
-    }
-}
-
-/// One entry's fields as read; the shape is already the index's own vector.
-struct Entry<'de> {
-    dtype: Option<Cow<'de, str>>,
-    shape: Option<Vec<u64>>,
-    offsets: Option<([u64; 2], usize)>,
-    bad_field: Option<&'static str>,
-}
-
-impl<'de> Entry<'de> {
-    /// The checks the former parser ran per entry, in its order.
-    #[allow(clippy::type_complexity)]
-    fn check(self) -> Result<(Cow<'de, str>, Vec<u64>, u64, u64), &'static str> {
-        if let Some(reason) = self.bad_field {
-            return Err(reason);
-        }
-        let dtype = self.dtype.ok_or("dtype is missing")?;
-        let shape = self.shape.ok_or("shape is missing")?;
-        match self.offsets {
-            Some(([a, b], 2)) => Ok((dtype, shape, a, b)),
-            Some(_) => Err("data_offsets does not hold exactly two offsets"),
-            None => Err("data_offsets is missing"),
-        }
     }
 }
 
@@ -424,25 +71,20 @@ struct EntrySeed<'a, 's, 'l> {
 }
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_, '_> {
-    type Value = Option<Entry<'de>>;
+    type Value = Option<Fields<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for EntrySeed<'_, '_, '_> {
-    type Value = Option<Entry<'de>>;
+    type Value = Option<Fields<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a tensor entry")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
         let st = self.st;
-        let mut e = Entry {
-            dtype: None,
-            shape: None,
-            offsets: None,
-            bad_field: None,
-        };
+        let mut e = Fields::new();
         let (mut has_dtype, mut has_shape, mut has_offsets) = (false, false, false);
         let mut first = true;
         st.layer.buf.push('{');
@@ -752,18 +394,6 @@ impl<'de> Visitor<'de> for ReprSeed<'_, '_> {
     }
 }
 
-/// Python's `repr` of a JSON number given as text: an integer when it is one that fits 64 bits,
-/// else the float it parses to (as `serde_json::Value` would have given it).
-fn push_number_text(out: &mut String, text: &str) {
-    if let Ok(i) = text.parse::<i64>() {
-        let _ = write!(out, "{i}");
-    } else if let Ok(u) = text.parse::<u64>() {
-        let _ = write!(out, "{u}");
-    } else {
-        pyrepr::push_float(out, text.parse::<f64>().unwrap_or(f64::NAN));
-    }
-}
-
 /// A string that borrows from the input when it can.
 struct CowStr<'de>(Cow<'de, str>);
 
@@ -1014,75 +644,4 @@ impl<'de> Deserialize<'de> for MaybeU64 {
         }
         d.deserialize_any(V)
     }
-}
-
-/// The `safetensors` crate's dtype for a name, `None` for names it does not know.
-fn safetensors_dtype(name: &str) -> Option<safetensors::Dtype> {
-    use serde::de::IntoDeserializer;
-    let d: de::value::StrDeserializer<'_, de::value::Error> = name.into_deserializer();
-    safetensors::Dtype::deserialize(d).ok()
-}
-
-/// The duplicate check when two names collided on their 64-bit hash (never seen in practice):
-/// the first name in file order that an earlier one repeats.
-fn find_duplicate_by_sorting(index: &TensorIndex) -> Result<(), SafetensorsError> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(index.tensors.len());
-    for t in &index.tensors {
-        if !seen.insert(t.name.as_str()) {
-            return Err(SafetensorsError::DuplicateName(t.name.clone()));
-        }
-    }
-    Ok(())
-}
-
-/// The `safetensors` crate's `Metadata::validate`, with names in every error: sorted by offset,
-/// each tensor starts where the previous ended, and its size matches dtype × shape. Returns the
-/// data section's length.
-fn validate_offsets(
-    index: &TensorIndex,
-    spans: &[Span],
-    order: &mut Vec<usize>,
-) -> Result<u64, SafetensorsError> {
-    order.clear();
-    order.extend(0..spans.len());
-    order.sort_unstable_by_key(|&i| spans.get(i).map(|t| (t.start, t.end)));
-    let mut expected = 0u64;
-    for &i in order.iter() {
-        let (Some(t), Some(rec)) = (spans.get(i), index.tensors.get(i)) else {
-            continue;
-        };
-        let name = || rec.name.clone();
-        if t.start != expected || t.end < t.start {
-            return Err(SafetensorsError::InvalidOffsets {
-                name: name(),
-                start: t.start,
-                end: t.end,
-                expected,
-            });
-        }
-        expected = t.end;
-        let Some(bitsize) = t.bits else {
-            continue; // Unknown dtype: contiguity checked, size cannot be.
-        };
-        let overflow = || SafetensorsError::Overflow { name: name() };
-        let numel = rec
-            .shape
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(overflow)?;
-        let bits = numel.checked_mul(bitsize).ok_or_else(overflow)?;
-        if bits % 8 != 0 {
-            return Err(SafetensorsError::MisalignedSlice { name: name() });
-        }
-        let size = bits / 8;
-        let actual = t.end.saturating_sub(t.start);
-        if actual != size {
-            return Err(SafetensorsError::SizeMismatch {
-                name: name(),
-                expected: size,
-                actual,
-            });
-        }
-    }
-    Ok(expected)
 }
