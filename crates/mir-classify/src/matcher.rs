@@ -95,6 +95,10 @@ pub(crate) struct PatternTable {
     by_head: FastMap<Box<str>, (Vec<usize>, bool)>,
     /// Some literal pattern has no separator (it has no first segment).
     headless_literal: bool,
+    /// Bit `n` (`n` < 63) is set when some key of `by_head` is `n` bytes long, bit 63 when one
+    /// is longer: a name whose first segment has another length is in no bucket, found without
+    /// hashing it (a LoRA's key view is all 40- to 60-byte kohya first segments).
+    head_lengths: u64,
     deferred: Vec<Deferred>,
 }
 
@@ -125,6 +129,11 @@ fn head(s: &str, adapter: bool) -> Option<&str> {
     at.and_then(|i| s.get(..i))
 }
 
+/// The bit of [`PatternTable::head_lengths`] for a first segment of `len` bytes.
+fn length_bit(len: usize) -> u64 {
+    1u64 << len.min(63)
+}
+
 impl PatternTable {
     fn new(patterns: Vec<Pattern>, adapter: bool) -> PatternTable {
         let mut t = PatternTable {
@@ -134,6 +143,7 @@ impl PatternTable {
             literal: FastMap::default(),
             by_head: FastMap::default(),
             headless_literal: false,
+            head_lengths: 0,
             deferred: Vec::new(),
         };
         for (i, p) in patterns.iter().enumerate() {
@@ -158,6 +168,9 @@ impl PatternTable {
                 Route::Deferred(t.deferred.len().saturating_sub(1))
             };
             t.routes.push(route);
+        }
+        for h in t.by_head.keys() {
+            t.head_lengths |= length_bit(h.len());
         }
         t.patterns = patterns;
         t
@@ -188,6 +201,7 @@ impl PatternTable {
     /// deferred ones are left to [`Hits::of`]).
     fn match_name(&self, name: &str, mut hit: impl FnMut(usize)) {
         let (bucket, literal) = match head(name, self.adapter) {
+            Some(h) if self.head_lengths & length_bit(h.len()) == 0 => return,
             Some(h) => match self.by_head.get(h) {
                 Some((list, literal)) => (list.as_slice(), *literal),
                 None => return,
