@@ -15,8 +15,9 @@
 //!     `unet/double_blocks_19_**` → `unet/double`);
 //!   - the rest (`unet/**`, `unet/**double_blocks**`, `<*>`: a few dozen) are *deferred*;
 //! * **at classify time** each name of a view goes through the table once ([`Hits::collect`]):
-//!   one hash lookup of the whole name and one of its first segment, then a glob test of the
-//!   few bucket candidates. The result is, for every pattern, the positions of the names it
+//!   one hash lookup of its first segment (a name whose first segment starts no pattern stops
+//!   there), one of the whole name when a literal pattern starts that way, then a glob test of
+//!   the few bucket candidates. The result is, for every pattern, the positions of the names it
 //!   matches, so a rule's `require` is an array lookup, a rule whose required key is absent is
 //!   rejected without touching a name, and a shape test looks only at the names its pattern
 //!   matches. A deferred pattern is matched against the view's names the first time a rule asks
@@ -58,7 +59,7 @@ impl Interner {
     }
 
     /// Compiles the patterns seen. `adapter`: the names are adapter-view paths
-    /// (`target/module.part`), which have no useful first segment.
+    /// (`target/module.part`), whose first segment also ends at a `_`.
     pub(crate) fn finish(self, adapter: bool) -> PatternTable {
         PatternTable::new(self.patterns, adapter)
     }
