@@ -6,7 +6,8 @@
 //!
 //! Written by hand rather than with `regex` or `globset` because the rules need the text the
 //! first `*` matched (to derive depth from the highest block index), patterns are tiny, and
-//! a literal prefix lets the engine narrow the search to a range of sorted keys first.
+//! a pattern's literal prefix and first segment let the matcher (`matcher.rs`) pick the few
+//! patterns worth testing on a name.
 
 /// One compiled pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
