@@ -162,9 +162,23 @@ impl TensorIndex {
     /// Parameters per dtype, largest first (ties by name), e.g. `[(F16, 2.5e9), (F32, 1e6)]`.
     pub fn dtype_profile(&self) -> Vec<(Dtype, u64)> {
         let mut by: BTreeMap<&Dtype, u64> = BTreeMap::new();
+        // Tensors come in long runs of one dtype: a run is summed before it meets the map
+        // (saturating sums of non-negative counts do not depend on the grouping).
+        let mut run: Option<(&Dtype, u64)> = None;
         for t in &self.tensors {
-            let e = by.entry(&t.dtype).or_default();
-            *e = e.saturating_add(t.numel());
+            match &mut run {
+                Some((d, n)) if **d == t.dtype => *n = n.saturating_add(t.numel()),
+                _ => {
+                    if let Some((d, n)) = run.replace((&t.dtype, t.numel())) {
+                        let e = by.entry(d).or_default();
+                        *e = e.saturating_add(n);
+                    }
+                }
+            }
+        }
+        if let Some((d, n)) = run {
+            let e = by.entry(d).or_default();
+            *e = e.saturating_add(n);
         }
         let mut v: Vec<(Dtype, u64)> = by.into_iter().map(|(d, n)| (d.clone(), n)).collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -181,5 +195,37 @@ impl TensorIndex {
         self.tensors
             .iter()
             .fold(0u64, |a, t| a.saturating_add(t.numel()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TensorRecord;
+
+    #[test]
+    fn dtype_profile_sums_interleaved_runs_and_saturates() {
+        let mut i = TensorIndex::new("t");
+        for (d, shape) in [
+            (Dtype::F16, vec![2u64, 3]),
+            (Dtype::F16, vec![4]),
+            (Dtype::F32, vec![5]),
+            (Dtype::F16, vec![1]),
+            (Dtype::BF16, vec![11]),
+            (Dtype::F32, vec![6]),
+        ] {
+            i.tensors.push(TensorRecord::new("x", d, shape));
+        }
+        assert_eq!(
+            i.dtype_profile(),
+            vec![(Dtype::F16, 11), (Dtype::BF16, 11), (Dtype::F32, 11)]
+        );
+        assert_eq!(i.dominant_dtype(), Some(Dtype::F16));
+        i.tensors
+            .push(TensorRecord::new("big", Dtype::F32, vec![u64::MAX]));
+        i.tensors
+            .push(TensorRecord::new("big2", Dtype::F32, vec![7]));
+        assert_eq!(i.dtype_profile().first(), Some(&(Dtype::F32, u64::MAX)));
+        assert_eq!(TensorIndex::new("t").dominant_dtype(), None);
     }
 }
