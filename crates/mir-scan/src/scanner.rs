@@ -334,8 +334,15 @@ impl Scanner {
             for _ in 0..threads {
                 let tx = tx.clone();
                 let wtx = self.index.is_some().then(|| wtx.clone());
-                let (next, files, preloaded, configs, cached_count) =
-                    (&next, &files, preloaded.as_ref(), &configs, &cached_count);
+                let (next, files, preloaded, configs, cached_count, member_of) = (
+                    &next,
+                    &files,
+                    preloaded.as_ref(),
+                    &configs,
+                    &cached_count,
+                    &member_of,
+                );
+                let keep_index = self.options.keep_index;
                 s.spawn(move || {
                     loop {
                         if cancel.load(Ordering::Relaxed) {
@@ -343,7 +350,16 @@ impl Scanner {
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(c) = files.get(i) else { break };
-                        let (report, entry) = self.process(c, preloaded, configs);
+                        let (mut report, entry) = self.process(c, preloaded, configs);
+                        // An index nobody asked to keep is freed here, on the thread that
+                        // allocated it (cheaper than a free from another thread), unless its
+                        // shard set still needs it for the merged identification.
+                        if !keep_index
+                            && member_of.get(i).copied().flatten().is_none()
+                            && let Some(f) = report.facts.as_mut()
+                        {
+                            f.index = None;
+                        }
                         if report.cached {
                             cached_count.fetch_add(1, Ordering::Relaxed);
                         }
