@@ -1501,12 +1501,14 @@ fn profile(mir: &Path, lib: &Lib, report: &Report<'_>, out: &Path) -> Option<Pro
         .arg(&data)
         .arg("--")
         .arg(mir)
-        .args(["scan", "--json", "--quiet"])
+        // The timed `mir` contender's flags: no index (a default index would profile its
+        // preload instead of the scan).
+        .args(["scan", "--json", "--quiet", "--no-index"])
         .args(&roots)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let command = format!(
-        "perf record -F 499 --call-graph dwarf -- mir scan --json --quiet {}",
+        "perf record -F 499 --call-graph dwarf -- mir scan --json --quiet --no-index {}",
         roots
             .iter()
             .map(|r| r.display().to_string())
