@@ -3,7 +3,7 @@
 //! *value* (`.alpha` scalars), which a header does not hold: it comes from metadata
 //! (`ss_network_alpha`) or a PEFT `adapter_config.json` (`lora_alpha`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use mir_core::TensorIndex;
 use serde::{Deserialize, Serialize};
@@ -125,8 +125,9 @@ const SINGLE: &[&str] = &["middle_block", "mid_block"];
 pub fn detect(index: &TensorIndex) -> Option<Adapter> {
     let mut ranks: BTreeMap<u64, usize> = BTreeMap::new();
     let mut algos: BTreeMap<&str, usize> = BTreeMap::new();
-    // Order does not matter (targets and blocks are sets): hashed, not compared name by name.
-    let mut modules: HashSet<&str> = HashSet::new();
+    // Order does not matter (targets and blocks are sets): hashed, not compared name by name
+    // (foldhash, seeded per process: names are the file's, so no fixed seed to collide against).
+    let mut modules: foldhash::HashSet<&str> = foldhash::HashSet::default();
     let mut alpha_tensors = false;
     for t in &index.tensors {
         if !may_end_with_a_suffix(&t.name) {
