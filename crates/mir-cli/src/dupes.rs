@@ -10,12 +10,7 @@ pub(crate) fn run(args: DupesArgs) -> anyhow::Result<u8> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
     let identifier = crate::identifier(&crate::cli::DatabaseOptions::default())?;
     let version = mir_scan::record_version(&registry, &identifier);
-    // Dupes needs somewhere to keep sizes, signatures and hashes: an in-memory index without
-    // --index/--no-index choices that leave none.
-    let index = match crate::open_index(&args.index, version, args.quiet)? {
-        Some(i) => i,
-        None => mir_scan::Index::open_in_memory(version)?,
-    };
+    let index = crate::open_index_or_in_memory(&args.index, version, args.quiet)?;
     let options = ScanOptions {
         threads: args.threads,
         hash_options: crate::hash_options(&args.hashing),

@@ -92,6 +92,19 @@ pub(crate) fn identifier(db: &cli::DatabaseOptions) -> anyhow::Result<mir_scan::
     })
 }
 
+/// [`open_index`], or an index in memory for this run when the options leave none: duplicate
+/// finding (`mir dupes`, `mir report`) needs somewhere to keep sizes, signatures and hashes.
+pub(crate) fn open_index_or_in_memory(
+    opts: &cli::IndexOptions,
+    record_version: u32,
+    quiet: bool,
+) -> anyhow::Result<mir_scan::Index> {
+    Ok(match open_index(opts, record_version, quiet)? {
+        Some(i) => i,
+        None => mir_scan::Index::open_in_memory(record_version)?,
+    })
+}
+
 /// Opens the index the options ask for: `None` with `--no-index`; an explicit `--index` that
 /// cannot be opened is an error, the default one only a warning (the command goes on without).
 pub(crate) fn open_index(

@@ -134,6 +134,44 @@ pub(crate) fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A bar of files done on stderr while a scan runs; nothing when quiet or when stderr is not a
+/// terminal. Shared by `mir scan` and `mir report`.
+pub(crate) struct FileProgress(Option<indicatif::ProgressBar>);
+
+impl FileProgress {
+    pub(crate) fn new(quiet: bool) -> FileProgress {
+        use std::io::IsTerminal as _;
+        if quiet || !std::io::stderr().is_terminal() {
+            return FileProgress(None);
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos}/{len} files [{elapsed_precise}] {wide_bar} {per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        FileProgress(Some(bar))
+    }
+
+    /// The scan's progress callback.
+    pub(crate) fn update(&self, p: mir_scan::Progress) {
+        if let Some(bar) = &self.0 {
+            match p {
+                mir_scan::Progress::Found { files } => bar.set_length(files as u64),
+                mir_scan::Progress::FileDone => bar.inc(1),
+            }
+        }
+    }
+
+    /// Clears the bar (before the results are printed).
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,11 @@ use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
 use mir_report::{DupeMethod, Duplicates, Page, Summary, preview};
 use mir_scan::{Progress, ScanOptions, Scanner};
 
 use crate::cli::ReportArgs;
-use crate::output::{human_size, term, term_path};
+use crate::output::{FileProgress, human_size, term, term_path};
 
 pub(crate) fn run(args: ReportArgs) -> anyhow::Result<u8> {
     let (records, duplicates, source, mut notes) = match &args.from {
@@ -101,12 +100,7 @@ fn from_scan(args: &ReportArgs) -> anyhow::Result<Loaded> {
     let (registry, _plugins) = crate::plugins::registry(&args.plugins, args.quiet)?;
     let identifier = crate::identifier(&args.db)?;
     let version = mir_scan::record_version(&registry, &identifier);
-    // Duplicate finding needs somewhere to keep sizes and hashes: with --no-index (or no usable
-    // default index) an index in memory for this run.
-    let index = match crate::open_index(&args.index, version, args.quiet)? {
-        Some(i) => i,
-        None => mir_scan::Index::open_in_memory(version)?,
-    };
+    let index = crate::open_index_or_in_memory(&args.index, version, args.quiet)?;
     let options = ScanOptions {
         threads: args.threads,
         hash_options: crate::hash_options(&args.hashing),
@@ -114,19 +108,10 @@ fn from_scan(args: &ReportArgs) -> anyhow::Result<Loaded> {
         ..ScanOptions::default()
     };
     let scanner = Scanner::with_parts(options, registry, identifier).with_index(index);
-    let bar = progress_bar(args.quiet);
-    let on_progress = |p: Progress| {
-        if let Some(bar) = &bar {
-            match p {
-                Progress::Found { files } => bar.set_length(files as u64),
-                Progress::FileDone => bar.inc(1),
-            }
-        }
-    };
+    let bar = FileProgress::new(args.quiet);
+    let on_progress = |p: Progress| bar.update(p);
     let out = scanner.scan(&args.paths, &on_progress);
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     let mut notes: Vec<String> = out.index_errors.clone();
     for e in out.walk_errors.iter().filter(|e| !e.is_loop) {
         let path = e
@@ -174,20 +159,6 @@ fn from_scan(args: &ReportArgs) -> anyhow::Result<Loaded> {
         .collect();
     let source = format!("scan of {}", names.join(", "));
     Ok((records, duplicates, source, notes))
-}
-
-fn progress_bar(quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {pos}/{len} files [{elapsed_precise}] {wide_bar} {per_sec}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    Some(bar)
 }
 
 /// The current time as `YYYY-MM-DD HH:MM UTC` (civil date from the Unix day count; written

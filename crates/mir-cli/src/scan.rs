@@ -3,15 +3,15 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use std::ops::ControlFlow;
 use std::sync::atomic::AtomicBool;
 
+use mir_report::Status;
 use mir_scan::{Emitted, ModelRecord, Progress, Record, ScanEnd, ScanOptions, Scanner};
 use serde::Serialize;
 
 use crate::cli::{FailOn, ScanArgs};
-use crate::output::{self, file_message, human_size, json_line, term, term_path};
+use crate::output::{self, FileProgress, file_message, human_size, json_line, term, term_path};
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let json_models = args.json && args.models;
@@ -40,15 +40,8 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
         scanner = scanner.with_index(index);
     }
     // JSON lines flooding a terminal leave no room for a bar.
-    let bar = progress_bar(args.quiet || (args.json && std::io::stdout().is_terminal()));
-    let on_progress = |p: Progress| {
-        if let Some(bar) = &bar {
-            match p {
-                Progress::Found { files } => bar.set_length(files as u64),
-                Progress::FileDone => bar.inc(1),
-            }
-        }
-    };
+    let bar = FileProgress::new(args.quiet || (args.json && std::io::stdout().is_terminal()));
+    let on_progress = |p: Progress| bar.update(p);
 
     // JSON records are written as the scan emits them (in path order), so a scan of a large
     // library holds one record at a time, not all of them; the table needs every record for its
@@ -96,9 +89,7 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
             }
         },
     );
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     if let Some(e) = write_error {
         return Err(e);
     }
@@ -198,74 +189,20 @@ impl UnclaimedRoots {
     }
 }
 
-fn progress_bar(quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {pos}/{len} files [{elapsed_precise}] {wide_bar} {per_sec}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    Some(bar)
-}
-
-/// How sure the table may look about a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
-    /// One ID, decided with confidence above [`UNSURE_CONFIDENCE`].
-    Identified,
-    /// Several candidates, or a confidence at or below [`UNSURE_CONFIDENCE`].
-    Ambiguous,
-    /// Only the architecture is known (`mir:dev.*`, `….unknown`).
-    ArchitectureOnly,
-    /// Read, but no ID (or no format at all).
-    Unrecognised,
-    /// Could not be read.
-    Error,
-}
-
-/// A confidence at or below this does not look identified (a two-way tie is 0.6).
-const UNSURE_CONFIDENCE: f32 = 0.6;
-
-impl Status {
-    fn of(r: &Record) -> Status {
-        if r.error.is_some() {
-            return Status::Error;
-        }
-        match &r.mir {
-            _ if r.format.is_none() => Status::Unrecognised,
-            None if r.candidates.is_empty() => Status::Unrecognised,
-            None => Status::Ambiguous,
-            Some(id) if is_architecture_only(id) => Status::ArchitectureOnly,
-            Some(_)
-                if r.candidates.len() > 1
-                    || r.confidence.is_some_and(|c| c <= UNSURE_CONFIDENCE) =>
-            {
-                Status::Ambiguous
-            }
-            Some(_) => Status::Identified,
-        }
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            Status::Identified => "ok",
-            Status::Ambiguous => "ambiguous",
-            Status::ArchitectureOnly => "arch-only",
-            Status::Unrecognised => "unknown",
-            Status::Error => "error",
-        }
-    }
-}
-
-/// `mir:dev.dit.unknown`-style IDs: the architecture is known, the model is not.
-fn is_architecture_only(id: &str) -> bool {
-    let base = id.strip_prefix("mir:").unwrap_or(id);
-    let base = base.split(':').next().unwrap_or(base);
-    base.starts_with("dev.") || base.ends_with(".unknown")
+/// How sure the table may look about a record: the rule `mir report` uses too.
+fn status(r: &Record) -> Status {
+    // Records carry confidence as f32, so it is compared with the threshold as f32: a two-way
+    // tie's 0.6f32 widened to f64 sits just above 0.6 and would look identified.
+    let unsure = r
+        .confidence
+        .is_some_and(|c| c <= mir_report::UNSURE_CONFIDENCE as f32);
+    Status::decide(
+        r.error.is_some(),
+        r.format.is_some(),
+        r.mir.as_deref(),
+        r.candidates.len(),
+        unsure,
+    )
 }
 
 /// The records' counts by status and findings, kept while records stream out.
@@ -284,7 +221,7 @@ struct Tally {
 impl Tally {
     fn add(&mut self, r: &Record) {
         self.files += 1;
-        match Status::of(r) {
+        match status(r) {
             Status::Identified => self.identified += 1,
             Status::Ambiguous => self.ambiguous += 1,
             Status::ArchitectureOnly => self.architecture_only += 1,
@@ -483,7 +420,7 @@ fn print_table<W: Write>(w: &mut W, records: &[Record], explain: bool) -> anyhow
         "STATUS", "MIR ID", "FORMAT", "TENSORS", "SIZE"
     )?;
     for ((r, id), format) in records.iter().zip(&ids).zip(&formats) {
-        let status = Status::of(r);
+        let status = status(r);
         let tensors = r
             .tensors
             .map(|t| t.to_string())
@@ -560,20 +497,20 @@ mod tests {
             ],
             Some(0.6),
         );
-        assert_eq!(Status::of(&tie), Status::Ambiguous);
+        assert_eq!(status(&tie), Status::Ambiguous);
         let low = rec(Some("mir:model.vae.kl"), &[], Some(0.5));
-        assert_eq!(Status::of(&low), Status::Ambiguous);
+        assert_eq!(status(&low), Status::Ambiguous);
         let arch = rec(Some("mir:dev.dit.unknown"), &[], Some(0.9));
-        assert_eq!(Status::of(&arch), Status::ArchitectureOnly);
+        assert_eq!(status(&arch), Status::ArchitectureOnly);
         let sure = rec(Some("mir:model.unet.stable-diffusion-xl"), &[], Some(0.95));
-        assert_eq!(Status::of(&sure), Status::Identified);
+        assert_eq!(status(&sure), Status::Identified);
         let none = rec(None, &[], None);
-        assert_eq!(Status::of(&none), Status::Unrecognised);
+        assert_eq!(status(&none), Status::Unrecognised);
         let shared = rec(
             None,
             &["mir:model.vae.kl:a", "mir:model.vae.kl:b"],
             Some(0.5),
         );
-        assert_eq!(Status::of(&shared), Status::Ambiguous);
+        assert_eq!(status(&shared), Status::Ambiguous);
     }
 }

@@ -36,6 +36,29 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status of a record from what it says: whether it has an error and a format, its ID,
+    /// how many candidates it lists, and whether its confidence is at or below
+    /// [`UNSURE_CONFIDENCE`]. The one rule behind both the page and `mir scan`'s table.
+    pub fn decide(
+        error: bool,
+        has_format: bool,
+        mir: Option<&str>,
+        candidates: usize,
+        unsure_confidence: bool,
+    ) -> Status {
+        if error {
+            return Status::Error;
+        }
+        match mir {
+            _ if !has_format => Status::Unrecognised,
+            None if candidates == 0 => Status::Unrecognised,
+            None => Status::Ambiguous,
+            Some(id) if is_architecture_only(id) => Status::ArchitectureOnly,
+            Some(_) if candidates > 1 || unsure_confidence => Status::Ambiguous,
+            Some(_) => Status::Identified,
+        }
+    }
+
     /// The word shown on the page.
     pub fn word(self) -> &'static str {
         match self {
@@ -206,22 +229,13 @@ impl FileRow {
     }
 
     fn compute_status(&self) -> Status {
-        if self.error.is_some() {
-            return Status::Error;
-        }
-        match &self.mir {
-            _ if self.format.is_none() => Status::Unrecognised,
-            None if self.candidates.is_empty() => Status::Unrecognised,
-            None => Status::Ambiguous,
-            Some(id) if is_architecture_only(id) => Status::ArchitectureOnly,
-            Some(_)
-                if self.candidates.len() > 1
-                    || self.confidence.is_some_and(|c| c <= UNSURE_CONFIDENCE) =>
-            {
-                Status::Ambiguous
-            }
-            Some(_) => Status::Identified,
-        }
+        Status::decide(
+            self.error.is_some(),
+            self.format.is_some(),
+            self.mir.as_deref(),
+            self.candidates.len(),
+            self.confidence.is_some_and(|c| c <= UNSURE_CONFIDENCE),
+        )
     }
 
     /// The file's name (the last part of its path).
