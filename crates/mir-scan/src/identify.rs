@@ -95,16 +95,6 @@ impl Identifier {
     /// The built-in rules plus `extra` rule files, as `(name, TOML text)` in the format of
     /// `mir-classify`'s `rules/*.toml` (an extra rule may override a built-in one by id).
     pub fn with_rules(extra: &[(String, String)]) -> Result<Identifier, RuleError> {
-        let (rules, layout) = Classifier::builtin_sources();
-        let mut files: Vec<(&str, &str)> = rules.to_vec();
-        files.extend(extra.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (name, text) in &files {
-            h.update(name.as_bytes());
-            h.update(text.as_bytes());
-        }
-        h.update(layout.0.as_bytes());
-        h.update(layout.1.as_bytes());
         // The embedded files were parsed at build time; only `extra` is parsed here.
         let extra: Vec<(&str, &str)> = extra
             .iter()
@@ -112,7 +102,7 @@ impl Identifier {
             .collect();
         Ok(Identifier {
             classifier: Deferred::ready(Classifier::builtin_and(&extra)?),
-            fingerprint: h.digest(),
+            fingerprint: rules_fingerprint(&extra),
         })
     }
 
@@ -125,15 +115,7 @@ impl Identifier {
     /// Nothing here reads user input, so nothing can fail at run time that the build and the
     /// tests did not check; a database that does not decode is left out.
     pub fn builtin_in_background(database: Option<(&'static [u8], &str)>) -> Identifier {
-        let (rules, layout) = Classifier::builtin_sources();
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (name, text) in rules {
-            h.update(name.as_bytes());
-            h.update(text.as_bytes());
-        }
-        h.update(layout.0.as_bytes());
-        h.update(layout.1.as_bytes());
-        let mut fingerprint = h.digest();
+        let mut fingerprint = rules_fingerprint(&[]);
         if let Some((_, identity)) = database {
             fingerprint = xxhash_rust::xxh3::xxh3_64_with_seed(identity.as_bytes(), fingerprint);
         }
@@ -213,6 +195,20 @@ impl Identifier {
     pub fn identify(&self, index: &TensorIndex, ctx: &Context<'_>, record: &mut Record) {
         apply(self.classify(index, ctx), record);
     }
+}
+
+/// XXH3 of the built-in rule files, then `extra`, then the layout file (names and texts): what
+/// [`Identifier::fingerprint`] starts from.
+fn rules_fingerprint(extra: &[(&str, &str)]) -> u64 {
+    let (rules, layout) = Classifier::builtin_sources();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (name, text) in rules.iter().chain(extra) {
+        h.update(name.as_bytes());
+        h.update(text.as_bytes());
+    }
+    h.update(layout.0.as_bytes());
+    h.update(layout.1.as_bytes());
+    h.digest()
 }
 
 /// Copies a classification into a record's identification fields.
