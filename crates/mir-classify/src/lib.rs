@@ -273,19 +273,7 @@ impl Classifier {
             .collect();
         // Both views are built (and matched against every rule's patterns) once; key view
         // entry `i` is tensor `i`.
-        let keys = KeyView::build(items.iter().copied(), &rs.stripper, &rs.key_patterns);
-        let adapter = AdapterView::build(
-            &items,
-            &keys,
-            view::AdapterNaming {
-                targets: &rs.adapter_targets,
-                target_index: &rs.target_index,
-                suffixes: &rs.adapter_suffixes,
-                suffix_index: &rs.suffix_index,
-                strip: &rs.stripper,
-            },
-            &rs.adapter_patterns,
-        );
+        let (keys, adapter) = rs.views(&items);
         // A file without tensors holds no weights (llama.cpp's vocabulary-only GGUFs, a
         // metadata-only safetensors): what its metadata claims (`general.architecture`,
         // `general.file_type` = F16) describes a model it does not contain, so no metadata rule
@@ -1029,19 +1017,7 @@ mod tests {
                 .iter()
                 .map(|t| (t.name.as_str(), t.shape.as_slice()))
                 .collect();
-            let keys = KeyView::build(items.iter().copied(), &rs.stripper, &rs.key_patterns);
-            let adapter = AdapterView::build(
-                &items,
-                &keys,
-                view::AdapterNaming {
-                    targets: &rs.adapter_targets,
-                    target_index: &rs.target_index,
-                    suffixes: &rs.adapter_suffixes,
-                    suffix_index: &rs.suffix_index,
-                    strip: &rs.stripper,
-                },
-                &rs.adapter_patterns,
-            );
+            let (keys, adapter) = rs.views(&items);
             let parts: Vec<KeyView<'_>> = rs
                 .bundle_parts
                 .iter()

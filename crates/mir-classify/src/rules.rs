@@ -339,6 +339,29 @@ pub(crate) enum Check {
 }
 
 impl RuleSet {
+    /// The key view and the adapter view of one file's (name, shape) pairs, each matched
+    /// against this rule set's patterns once.
+    pub(crate) fn views<'a>(
+        &'a self,
+        items: &[(&'a str, &'a [u64])],
+    ) -> (crate::view::KeyView<'a>, crate::view::AdapterView<'a>) {
+        let keys =
+            crate::view::KeyView::build(items.iter().copied(), &self.stripper, &self.key_patterns);
+        let adapter = crate::view::AdapterView::build(
+            items,
+            &keys,
+            crate::view::AdapterNaming {
+                targets: &self.adapter_targets,
+                target_index: &self.target_index,
+                suffixes: &self.adapter_suffixes,
+                suffix_index: &self.suffix_index,
+                strip: &self.stripper,
+            },
+            &self.adapter_patterns,
+        );
+        (keys, adapter)
+    }
+
     /// The pattern table a rule's layout patterns are ids in (by the view it is matched on).
     pub(crate) fn patterns_of(&self, r: &Rule) -> &PatternTable {
         if r.role == Role::Adapter {
