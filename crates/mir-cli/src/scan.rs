@@ -154,37 +154,39 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<u8> {
 /// The files named on the command line, until a record claims each (a format that reads a file
 /// emits a record for it under the path as given).
 struct UnclaimedRoots {
-    /// (root, the record path it would be shown as), for roots that are files.
-    roots: Vec<(PathBuf, String)>,
-    claimed: Vec<bool>,
+    /// The roots that are files, in command-line order.
+    roots: Vec<PathBuf>,
+    /// Each of them not yet claimed, by the record path it would be shown as (a hash lookup
+    /// per record: a list of 10,000 files named one by one stays linear).
+    unclaimed: std::collections::HashSet<String>,
 }
 
 impl UnclaimedRoots {
     fn of(roots: &[PathBuf]) -> UnclaimedRoots {
-        let roots: Vec<(PathBuf, String)> = roots
+        let roots: Vec<PathBuf> = roots
             .iter()
             .filter(|root| std::fs::metadata(root).is_ok_and(|m| m.is_file()))
-            .map(|root| (root.clone(), root.to_string_lossy().into_owned()))
+            .cloned()
             .collect();
-        let claimed = vec![false; roots.len()];
-        UnclaimedRoots { roots, claimed }
+        let unclaimed = roots
+            .iter()
+            .map(|r| r.to_string_lossy().into_owned())
+            .collect();
+        UnclaimedRoots { roots, unclaimed }
     }
 
     fn claimed(&mut self, shown: &str) {
-        for ((_, s), c) in self.roots.iter().zip(self.claimed.iter_mut()) {
-            if s == shown {
-                *c = true;
-            }
+        if !self.unclaimed.is_empty() {
+            self.unclaimed.remove(shown);
         }
     }
 
     /// The roots no record claimed, in command-line order.
     fn left(self) -> Vec<PathBuf> {
+        let unclaimed = self.unclaimed;
         self.roots
             .into_iter()
-            .zip(self.claimed)
-            .filter(|(_, c)| !c)
-            .map(|((root, _), _)| root)
+            .filter(|r| unclaimed.contains(r.to_string_lossy().as_ref()))
             .collect()
     }
 }
