@@ -40,7 +40,7 @@ use mir_core::signature::{LayerHasher, LayerHashes};
 use mir_core::{Dtype, Finding, Limits, Severity, TensorIndex, TensorRecord};
 use serde::Deserialize;
 use serde::de;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::header::SafetensorsError;
 
@@ -65,9 +65,17 @@ const NUMBER_KEY: &str = "$serde_json::private::Number";
 /// handled, see `name_collision`).
 type NameMap = HashMap<u64, usize, BuildHasherDefault<PassThrough>>;
 
-/// The hasher of [`NameMap`]: its keys are already hashes, so they are used as they are (no
-/// second hash per tensor). Not keyed, like the xxh3 it passes on: a header crafted for bucket
-/// collisions only slows its own parse, bounded by the tensor limit.
+/// The seed of the names' xxh3 for [`NameMap`], drawn once per process: a header cannot be
+/// crafted for bucket collisions (all 250,000 allowed names on one probe sequence would make
+/// the duplicate check quadratic) without knowing it.
+fn name_seed() -> u64 {
+    use std::hash::BuildHasher as _;
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64))
+}
+
+/// The hasher of [`NameMap`]: its keys are already hashes (seeded, see [`name_seed`]), so they
+/// are used as they are (no second hash per tensor).
 #[derive(Default, Clone, Copy)]
 struct PassThrough(u64);
 
@@ -341,7 +349,7 @@ impl State<'_, '_> {
     fn push(&mut self, name: Cow<'_, str>, dtype: &str, shape: Vec<u64>, start: u64, end: u64) {
         let (dtype, bits) = self.dtype(dtype);
         let at = self.index.tensors.len();
-        let h = xxh3_64(name.as_bytes());
+        let h = xxh3_64_with_seed(name.as_bytes(), name_seed());
         if name == "__metadata__" {
             // A second `__metadata__` (the first one is the metadata).
             self.dup_err
